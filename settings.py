@@ -1,0 +1,54 @@
+"""zhidu settings: every value also comes from the environment, so the same worker and web app
+run on the embedded dev stack and against a real Temporal cluster and PostgreSQL."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    temporal_address: str = Field("127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
+    temporal_task_queue: str = Field("zhidu", alias="TEMPORAL_TASK_QUEUE")
+    # Base URL of the Temporal web console, for links from case pages and CLI output.
+    temporal_ui_url: str = Field("http://127.0.0.1:8233", alias="TEMPORAL_UI_URL")
+
+    # None = the embedded PostgreSQL in data_dir (dev stack only).
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    data_dir: Path = Field(Path(".zhidu"), alias="ZHIDU_DATA_DIR")
+
+    web_host: str = Field("127.0.0.1", alias="ZHIDU_WEB_HOST")
+    web_port: int = Field(8000, alias="ZHIDU_WEB_PORT")
+    temporal_port: int = Field(7233, alias="ZHIDU_TEMPORAL_PORT")
+    temporal_ui_port: int = Field(8233, alias="ZHIDU_TEMPORAL_UI_PORT")
+    session_secret: str = Field("zhidu-dev-session-secret-change-me", alias="ZHIDU_SESSION_SECRET")
+
+    # Ed25519 sealing key (PEM, PKCS8). Created on first use when missing.
+    signing_key_path: Path | None = Field(None, alias="ZHIDU_SIGNING_KEY")
+    # Company policy overrides: JSON {"<regulation code>": {field: value, ...}}.
+    policy_file: Path | None = Field(None, alias="ZHIDU_POLICY_FILE")
+
+    # Notification channels, comma separated: console, smtp, webhook.
+    notify_channels: str = Field("console", alias="ZHIDU_NOTIFY_CHANNELS")
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(25, alias="SMTP_PORT")
+    smtp_user: str | None = Field(None, alias="SMTP_USER")
+    smtp_password: str | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_from: str = Field("zhidu@localhost", alias="SMTP_FROM")
+    webhook_url: str | None = Field(None, alias="ZHIDU_WEBHOOK_URL")
+    outbox_poll_seconds: float = Field(1.0, alias="ZHIDU_OUTBOX_POLL_SECONDS")
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.signing_key_path or (self.data_dir / "signing_key.pem")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,253 @@
+"""The database schema (SQLAlchemy 2 declarative). One dialect: PostgreSQL.
+
+The event timeline is append-only (a trigger in the migration refuses UPDATE and DELETE).
+Every table written by an activity has a natural idempotency key, so a retried activity
+never writes twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONB, list[str]: ARRAY(String)}
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class User(Base):
+    """A person who signs in. Roles are the role codes of REGULATIONS.md (staff, supervisor, ...)."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    department: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class ApiToken(Base):
+    """Revocable bearer token for integrations. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Case(Base):
+    """One running (or finished) regulation case; id = the Temporal workflow id (business key)."""
+
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    regulation: Mapped[str] = mapped_column(String(50), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    customer_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_by: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    input: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class Task(Base):
+    """A human step. id = '<case id>/t<seq>' so a retried write is a no-op."""
+
+    __tablename__ = "tasks"
+    id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    regulation: Mapped[str] = mapped_column(String(50))
+    role: Mapped[str] = mapped_column(String(64), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    clause: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TaskExtension(Base):
+    """Who moved a deadline, why, from when to when (extend_deadline)."""
+
+    __tablename__ = "task_extensions"
+    __table_args__ = (UniqueConstraint("task_id", "seq"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(250), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_role: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    old_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    new_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """The append-only case timeline: every step, with the clause it comes from."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    clause: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class Record(Base):
+    """A named record of a regulation (《客户回访记录表》, 《客户回访报告》, ...).
+
+    `kind` names the record type; `data` is validated by that kind's pydantic model in the
+    regulation module. id = '<case id>/<kind>/<n>' (idempotent)."""
+
+    __tablename__ = "records"
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    regulation: Mapped[str] = mapped_column(String(50), index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Penalty(Base):
+    """Penalty / charge ledger row: who pays how much under which rule."""
+
+    __tablename__ = "penalties"
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    regulation: Mapped[str] = mapped_column(String(50), index=True)
+    clause: Mapped[str] = mapped_column(String(100))
+    party: Mapped[str] = mapped_column(String(100))
+    party_kind: Mapped[str] = mapped_column(String(20))  # person | department
+    amount_yuan: Mapped[float] = mapped_column(Numeric(12, 2))
+    kind: Mapped[str] = mapped_column(String(30))  # fine | charge | dismissal | demotion
+    rule: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Signature(Base):
+    """A sealed signature over the SHA-256 of the exact record signed."""
+
+    __tablename__ = "signatures"
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), index=True)
+    signer: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(20))  # staff_login | drawing | otp
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    record_sha256: Mapped[str] = mapped_column(String(64))
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64))
+    seal: Mapped[str] = mapped_column(Text)  # base64 Ed25519 signature over the sealed payload
+    public_key: Mapped[str] = mapped_column(Text)  # base64 raw public key that sealed it
+
+
+class SignatureCode(Base):
+    """One-time code sent to a customer to sign a record (method 'otp'). Only the hash is kept."""
+
+    __tablename__ = "signature_codes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    task_id: Mapped[str] = mapped_column(String(250), index=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Notification(Base):
+    """Outbox: a message is written in the same transaction as the step that causes it and is
+    delivered later by the dispatcher, with retries and backoff; nothing is lost."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)  # idempotency key
+    case_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # console | smtp | webhook
+    recipient: Mapped[str] = mapped_column(String(200))  # user id, 'role:<code>' or an address
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarYear(Base):
+    """A year of the statutory calendar loaded by an administrator (override file)."""
+
+    __tablename__ = "calendar_years"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(300))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    loaded_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class CalendarDay(Base):
+    """A day the override file states: a statutory holiday (is_workday false) or a 调休 makeup
+    working day on a weekend (is_workday true). Other days follow the weekday rule."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(String(100))
