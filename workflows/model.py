@@ -4,7 +4,7 @@ sandbox, used unchanged by activities, the API and the CLI."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,18 +34,21 @@ class Deadline(BaseModel):
     days: float = Field(0, ge=0)
     hours: float = Field(0, ge=0)
     minutes: float = Field(0, ge=0)
+    seconds: float = Field(0, ge=0)
     working_days: int = Field(0, ge=0)
     end_of_day: bool = False
 
     @model_validator(mode="after")
     def _not_mixed(self) -> Deadline:
-        if self.working_days and (self.days or self.hours or self.minutes):
+        if self.working_days and self.wall:
             raise ValueError("a deadline is either in working days or in wall-clock time")
         return self
 
     @property
     def wall(self) -> timedelta:
-        return timedelta(days=self.days, hours=self.hours, minutes=self.minutes)
+        return timedelta(
+            days=self.days, hours=self.hours, minutes=self.minutes, seconds=self.seconds
+        )
 
     def label(self) -> str:
         if self.working_days:
@@ -57,6 +60,8 @@ class Deadline(BaseModel):
             parts.append(f"{self.hours:g} 小时")
         if self.minutes:
             parts.append(f"{self.minutes:g} 分钟")
+        if self.seconds:
+            parts.append(f"{self.seconds:g} 秒")
         return " ".join(parts) or "立即"
 
 
@@ -231,4 +236,4 @@ class DueResult(BaseModel):
 
 
 def utc(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
