@@ -1,0 +1,276 @@
+"""The one activity that persists a workflow step: cases, events, tasks, records, signatures,
+penalties and outbox notifications, in one transaction.
+
+Idempotent: every row has a natural key and is written with INSERT ... ON CONFLICT, so a retried
+activity (same payload) leaves exactly the rows of one successful call and notifies once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.notify import parse_channels
+from activities.signing import Sealer, canonical_json, sha256_hex, signature_payload
+from store import models
+from store.db import SessionFactory
+from workflows.model import CaseWrite, StepChanges, TaskState
+
+log = logging.getLogger("zhidu.store")
+
+
+def json_safe(data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON value exactly as it will be stored and hashed (dates become strings)."""
+    result: dict[str, Any] = json.loads(canonical_json(data))
+    return result
+
+
+class CaseStore:
+    """Writes workflow steps to PostgreSQL. One instance per worker; methods are activities."""
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        sealer: Sealer,
+        channels: Sequence[str] | str | None = None,
+    ) -> None:
+        self._sf = session_factory
+        self._sealer = sealer
+        if channels is None:
+            from settings import get_settings
+
+            channels = get_settings().notify_channels
+        # Outbox channels each notification is queued on (one row per channel).
+        self.channels: list[str] = (
+            parse_channels(channels) if isinstance(channels, str) else list(channels)
+        )
+
+    @activity.defn(name="zhidu.record_step")
+    async def record_step(self, changes: StepChanges) -> None:
+        async with self._sf() as session, session.begin():
+            await self._write(session, changes)
+
+    async def _write(self, s: AsyncSession, changes: StepChanges) -> None:
+        case = changes.case
+        await self._upsert_case(s, case)
+        if changes.events:
+            await s.execute(
+                insert(models.Event)
+                .values(
+                    [
+                        {
+                            "case_id": case.id,
+                            "seq": e.seq,
+                            "at": e.at,
+                            "kind": e.kind,
+                            "actor": e.actor,
+                            "clause": e.clause,
+                            "detail": json_safe(e.detail),
+                        }
+                        for e in changes.events
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["case_id", "seq"])
+            )
+        for task in changes.tasks:
+            await self._upsert_task(s, case, task)
+        if changes.records:
+            rows = []
+            for r in changes.records:
+                data = json_safe(r.data)
+                rows.append(
+                    {
+                        "id": r.id,
+                        "case_id": case.id,
+                        "regulation": case.regulation,
+                        "kind": r.kind,
+                        "title": r.title,
+                        "customer_id": case.customer_id,
+                        "category": r.category,
+                        "data": data,
+                        "sha256": sha256_hex(data),
+                        "created_by": r.created_by,
+                        "created_at": r.created_at,
+                    }
+                )
+            await s.execute(
+                insert(models.Record).values(rows).on_conflict_do_nothing(index_elements=["id"])
+            )
+        if changes.signatures:
+            await self._insert_signatures(s, changes)
+        if changes.penalties:
+            await s.execute(
+                insert(models.Penalty)
+                .values(
+                    [
+                        {
+                            "id": p.id,
+                            "case_id": case.id,
+                            "regulation": case.regulation,
+                            "clause": p.clause,
+                            "party": p.party,
+                            "party_kind": p.party_kind,
+                            # Via str: the ledger keeps the yuan amount exactly as written.
+                            "amount_yuan": Decimal(str(p.amount_yuan)),
+                            "kind": p.kind,
+                            "rule": p.rule,
+                            "at": p.at,
+                        }
+                        for p in changes.penalties
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+        notes = [
+            {
+                "key": f"{n.key}:{channel}",
+                "case_id": case.id,
+                "channel": channel,
+                "recipient": n.recipient,
+                "subject": n.subject[:300],
+                "body": n.body,
+                "status": "pending",
+                "attempts": 0,
+            }
+            for n in changes.notifications
+            for channel in self.channels
+        ]
+        if notes:
+            await s.execute(
+                insert(models.Notification)
+                .values(notes)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+
+    async def _upsert_case(self, s: AsyncSession, case: CaseWrite) -> None:
+        stmt = insert(models.Case).values(
+            id=case.id,
+            regulation=case.regulation,
+            title=case.title,
+            customer_id=case.customer_id,
+            status=case.status,
+            provisional=case.provisional,
+            started_by=case.started_by,
+            closed_at=case.closed_at,
+            input=json_safe(case.input),
+            policy=json_safe(case.policy),
+        )
+        # started_at (and the start input) stay as first written.
+        await s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["id"],
+                set_={
+                    "status": stmt.excluded.status,
+                    "provisional": stmt.excluded.provisional,
+                    "closed_at": stmt.excluded.closed_at,
+                    "updated_at": func.now(),
+                },
+            )
+        )
+
+    async def _upsert_task(self, s: AsyncSession, case: CaseWrite, t: TaskState) -> None:
+        values = {
+            "id": t.id,
+            "case_id": case.id,
+            "regulation": case.regulation,
+            "role": t.role,
+            "assignee": t.assignee,
+            "title": t.title,
+            "clause": t.clause,
+            "kind": t.kind,
+            "status": t.status,
+            "due_at": t.due_at,
+            "provisional": t.provisional,
+            "outcome": t.outcome,
+            "data": json_safe(t.data),
+            "created_at": t.created_at,
+            "closed_at": t.closed_at,
+            "closed_by": t.closed_by,
+            "breached_at": t.breached_at,
+        }
+        stmt = insert(models.Task).values(**values)
+        await s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["id"],
+                set_={k: stmt.excluded[k] for k in values if k not in ("id", "case_id")},
+            )
+        )
+        if t.extensions:
+            await s.execute(
+                insert(models.TaskExtension)
+                .values(
+                    [
+                        {
+                            "task_id": t.id,
+                            "seq": x.seq,
+                            "case_id": case.id,
+                            "granted_by": x.granted_by,
+                            "granted_role": x.granted_role,
+                            "reason": x.reason,
+                            "old_due": x.old_due,
+                            "new_due": x.new_due,
+                            "at": x.at,
+                        }
+                        for x in t.extensions
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["task_id", "seq"])
+            )
+
+    async def _insert_signatures(self, s: AsyncSession, changes: StepChanges) -> None:
+        record_ids = {sig.record_id for sig in changes.signatures}
+        stored = await _record_data(s, record_ids)
+        rows = []
+        for sig in changes.signatures:
+            if sig.record_id not in stored:
+                # Retrying cannot make the record appear: fail the step loudly instead.
+                raise ApplicationError(
+                    f"signature {sig.id} refers to unknown record {sig.record_id}",
+                    type="UnknownRecord",
+                    non_retryable=True,
+                )
+            record_sha = sha256_hex(stored[sig.record_id])
+            payload = signature_payload(
+                id=sig.id,
+                record_id=sig.record_id,
+                record_sha256=record_sha,
+                signer=sig.signer,
+                role=sig.role,
+                method=sig.method,
+                signed_at=sig.signed_at,
+                evidence_sha256=sig.evidence_sha256,
+            )
+            rows.append(
+                {
+                    "id": sig.id,
+                    "case_id": changes.case.id,
+                    "record_id": sig.record_id,
+                    "signer": sig.signer,
+                    "role": sig.role,
+                    "method": sig.method,
+                    "signed_at": sig.signed_at,
+                    "record_sha256": record_sha,
+                    "evidence_sha256": sig.evidence_sha256,
+                    "seal": self._sealer.seal(payload),
+                    "public_key": self._sealer.public_key_b64,
+                }
+            )
+        await s.execute(
+            insert(models.Signature).values(rows).on_conflict_do_nothing(index_elements=["id"])
+        )
+
+
+async def _record_data(s: AsyncSession, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    result = await s.execute(
+        select(models.Record.id, models.Record.data).where(models.Record.id.in_(list(ids)))
+    )
+    return {rid: data for rid, data in result.all()}

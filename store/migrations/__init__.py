@@ -1,0 +1,1 @@
+"""Alembic migrations of the zhidu schema (run them with store.migrate.upgrade)."""

@@ -1,0 +1,231 @@
+"""record_step: one transaction, every table, idempotent under activity retries (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.signing import Sealer, sha256_hex, verify_signature
+from activities.store_step import CaseStore
+from store import models
+from store.db import SessionFactory, make_engine, make_session_factory
+from store.migrate import upgrade
+from workflows.model import (
+    CaseWrite,
+    EventState,
+    Extension,
+    NotificationWrite,
+    PenaltyWrite,
+    RecordWrite,
+    SignatureWrite,
+    StepChanges,
+    TaskState,
+)
+
+DB_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zhidu_helper_a")
+TABLES = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+async def factory() -> AsyncIterator[SessionFactory]:
+    await upgrade(DB_URL)
+    engine = make_engine(DB_URL)
+    yield make_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db(factory: SessionFactory) -> SessionFactory:
+    async with factory() as s, s.begin():
+        await s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    return factory
+
+
+def step(status: str = "open") -> StepChanges:
+    case = CaseWrite(
+        id="revisit-C1",
+        regulation="revisit",
+        title="客户回访 C1",
+        customer_id="C1",
+        status=status,
+        started_by="staff",
+        input={"customer_id": "C1"},
+        policy={"plan_due": {"hours": 24}},
+    )
+    task = TaskState(
+        id="revisit-C1/t1",
+        seq=1,
+        kind="visit",
+        role="staff",
+        assignee="staff",
+        title="上门回访",
+        clause="R1 4.3(2)",
+        due_at=T0 + timedelta(days=3),
+        data={"note": "首次"},
+        created_at=T0,
+        extensions=[
+            Extension(
+                seq=1,
+                granted_by="boss",
+                granted_role="supervisor",
+                reason="客户出差",
+                old_due=T0 + timedelta(days=2),
+                new_due=T0 + timedelta(days=3),
+                at=T0,
+            )
+        ],
+    )
+    return StepChanges(
+        case=case,
+        events=[
+            EventState(seq=1, at=T0, kind="started", actor="staff", clause="R1 4.1"),
+            EventState(seq=2, at=T0, kind="task_opened", detail={"task": task.id}),
+        ],
+        tasks=[task],
+        notifications=[
+            NotificationWrite(
+                key="revisit-C1/t1/opened", recipient="staff", subject="新任务", body="请回访"
+            )
+        ],
+        records=[
+            RecordWrite(
+                id="revisit-C1/revisit_record/1",
+                kind="revisit_record",
+                title="客户回访记录表",
+                data={"rating": 5, "visited_at": T0, "意见": "满意"},
+                created_by="staff",
+                created_at=T0,
+            )
+        ],
+        signatures=[
+            SignatureWrite(
+                id="revisit-C1/revisit_record/1/sig/staff",
+                record_id="revisit-C1/revisit_record/1",
+                signer="staff",
+                role="staff",
+                method="staff_login",
+                signed_at=T0,
+            )
+        ],
+        penalties=[
+            PenaltyWrite(
+                id="revisit-C1/pen/1",
+                clause="R1 5.1(1)",
+                party="客户服务部",
+                party_kind="department",
+                amount_yuan=1000.5,
+                rule="逾期归档",
+                at=T0,
+            )
+        ],
+    )
+
+
+async def count(factory: SessionFactory, model: type[models.Base]) -> int:
+    async with factory() as s:
+        return int((await s.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def test_record_step_writes_everything_once_even_when_retried(db: SessionFactory) -> None:
+    sealer = Sealer.generate()
+    store = CaseStore(db, sealer, channels=["console", "webhook"])
+    changes = step()
+    await ActivityEnvironment().run(store.record_step, changes)
+    # An activity retry delivers the very same payload again.
+    await store.record_step(changes)
+
+    for model, n in [
+        (models.Case, 1),
+        (models.Event, 2),
+        (models.Task, 1),
+        (models.TaskExtension, 1),
+        (models.Record, 1),
+        (models.Signature, 1),
+        (models.Penalty, 1),
+        (models.Notification, 2),
+    ]:
+        assert await count(db, model) == n, model.__tablename__
+
+    async with db() as s:
+        notes = (await s.execute(select(models.Notification))).scalars().all()
+        assert sorted(n.key for n in notes) == [
+            "revisit-C1/t1/opened:console",
+            "revisit-C1/t1/opened:webhook",
+        ]
+        assert {(n.status, n.attempts, n.case_id) for n in notes} == {("pending", 0, "revisit-C1")}
+        record = await s.get(models.Record, "revisit-C1/revisit_record/1")
+        assert record is not None
+        assert record.sha256 == sha256_hex(record.data) == sha256_hex(changes.records[0].data)
+        assert (record.customer_id, record.regulation) == ("C1", "revisit")
+        task = await s.get(models.Task, "revisit-C1/t1")
+        assert task is not None and task.regulation == "revisit" and task.data == {"note": "首次"}
+        penalty = await s.get(models.Penalty, "revisit-C1/pen/1")
+        assert penalty is not None and float(penalty.amount_yuan) == 1000.5
+
+    ok = await verify_signature(db, "revisit-C1/revisit_record/1/sig/staff", sealer.public_key_b64)
+    assert ok.ok, ok.reason
+
+
+async def test_later_step_updates_case_and_task_but_keeps_start(db: SessionFactory) -> None:
+    store = CaseStore(db, Sealer.generate(), channels=["console"])
+    first = step()
+    await store.record_step(first)
+    async with db() as s:
+        started = (await s.get(models.Case, "revisit-C1")).started_at  # type: ignore[union-attr]
+
+    closed = T0 + timedelta(days=1)
+    task = first.tasks[0].model_copy(
+        update={"status": "done", "outcome": "done", "closed_at": closed, "closed_by": "staff"}
+    )
+    later = StepChanges(
+        case=first.case.model_copy(update={"status": "closed", "closed_at": closed}),
+        events=[EventState(seq=3, at=closed, kind="task_done")],
+        tasks=[task],
+    )
+    await store.record_step(later)
+    async with db() as s:
+        case = await s.get(models.Case, "revisit-C1")
+        row = await s.get(models.Task, "revisit-C1/t1")
+    assert case is not None and row is not None
+    assert (case.status, case.closed_at, case.started_at) == ("closed", closed, started)
+    assert (row.status, row.closed_by, row.closed_at) == ("done", "staff", closed)
+    assert await count(db, models.Event) == 3
+    assert await count(db, models.TaskExtension) == 1
+
+
+async def test_signature_on_a_record_written_by_an_earlier_step(db: SessionFactory) -> None:
+    sealer = Sealer.generate()
+    store = CaseStore(db, sealer, channels=["console"])
+    first = step()
+    await store.record_step(first.model_copy(update={"signatures": []}))
+    sig = first.signatures[0].model_copy(update={"id": "later-sig", "role": "customer"})
+    await store.record_step(StepChanges(case=first.case, signatures=[sig]))
+    result = await verify_signature(db, "later-sig", sealer.public_key_b64)
+    assert result.ok, result.reason
+
+
+async def test_signature_on_unknown_record_fails_without_retry(db: SessionFactory) -> None:
+    store = CaseStore(db, Sealer.generate(), channels=["console"])
+    first = step()
+    bad = first.signatures[0].model_copy(update={"record_id": "no-such-record"})
+    with pytest.raises(ApplicationError) as info:
+        await store.record_step(StepChanges(case=first.case, signatures=[bad]))
+    assert info.value.non_retryable and "no-such-record" in str(info.value)
+    assert await count(db, models.Case) == 0  # the whole step rolled back
+
+
+async def test_events_are_append_only(db: SessionFactory) -> None:
+    await CaseStore(db, Sealer.generate(), channels=["console"]).record_step(step())
+    for sql in ("UPDATE events SET kind = 'forged'", "DELETE FROM events"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db() as s, s.begin():
+                await s.execute(text(sql))
+    assert await count(db, models.Event) == 2
