@@ -1,0 +1,188 @@
+"""The one Temporal Worker of zhidu: every regulation workflow and every activity.
+
+`run_worker` is what `zhidu worker` (and the dev stack) runs: it connects to Temporal, makes
+sure the custom search attributes exist, and runs the Worker beside the notification outbox
+dispatcher until it is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterable, Sequence
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from settings import Settings
+from store.db import SessionFactory, make_engine, make_session_factory
+
+log = logging.getLogger("zhidu.worker")
+
+DISPATCHER_STOP_TIMEOUT = 30.0
+
+REGULATION = SearchAttributeKey.for_keyword("Regulation")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
+
+# Custom search attributes every case carries, so the Temporal web console filters by them.
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (REGULATION, CUSTOMER_ID, CASE_STATUS)
+
+
+async def register_search_attributes(
+    client: Client,
+    namespace: str,
+    keys: Sequence[SearchAttributeKey] = SEARCH_ATTRIBUTES,
+) -> list[str]:
+    """Add the missing custom search attributes to `namespace`; return the names added.
+
+    Idempotent. Each key is added on its own (an add of several fails as a whole when one
+    exists). Servers without ListSearchAttributes (the time-skipping test server) are handled
+    by adding every key and tolerating "already exists".
+    """
+    existing: set[str] = set()
+    try:
+        resp = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        existing = set(resp.custom_attributes) | set(resp.system_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+    added: list[str] = []
+    for key in keys:
+        if key.name in existing:
+            continue
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=namespace,
+                    search_attributes={
+                        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+                    },
+                )
+            )
+            added.append(key.name)
+        except RPCError as err:
+            if err.status == RPCStatusCode.ALREADY_EXISTS or "already exists" in err.message:
+                continue
+            raise
+    if added:
+        log.info("registered search attributes %s in namespace %s", added, namespace)
+    return added
+
+
+def _unique(classes: Iterable[type]) -> list[type]:
+    seen: list[type] = []
+    for cls in classes:
+        if cls not in seen:
+            seen.append(cls)
+    return seen
+
+
+def build_worker(
+    client: Client,
+    session_factory: SessionFactory,
+    settings: Settings,
+    task_queue: str | None = None,
+) -> Worker:
+    """One Worker for every registered regulation workflow and every activity."""
+    # Imported here so `import worker` stays light for the CLI and test fixtures.
+    from activities import build_activities
+    from workflows import REGISTRY
+
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=_unique(entry.workflow for entry in REGISTRY.values()),
+        activities=build_activities(session_factory, settings),
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    """A Temporal client for `settings` with the pydantic data converter."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def _install_stop_signals(stop: asyncio.Event) -> list[signal.Signals]:
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    return installed
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the Worker and the notification outbox dispatcher until `stop` is set.
+
+    Without `stop`, SIGINT/SIGTERM stop it. If either part fails, both are stopped and the
+    error is raised.
+    """
+    from activities.notify import OutboxDispatcher, channels_from_settings
+
+    if not settings.database_url:
+        raise RuntimeError(
+            "DATABASE_URL is not set: the worker needs the zhidu PostgreSQL database"
+        )
+
+    installed: list[signal.Signals] = []
+    if stop is None:
+        stop = asyncio.Event()
+        installed = _install_stop_signals(stop)
+
+    client = await connect(settings)
+    try:
+        await register_search_attributes(client, settings.temporal_namespace)
+    except RPCError as err:  # e.g. no operator permission on a managed cluster
+        log.warning("could not register search attributes (%s); register them by hand", err)
+
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    worker = build_worker(client, session_factory, settings)
+    dispatcher = OutboxDispatcher(session_factory, channels_from_settings(settings), settings)
+    log.info(
+        "worker on task queue %r, namespace %r at %s",
+        settings.temporal_task_queue,
+        settings.temporal_namespace,
+        settings.temporal_address,
+    )
+    worker_task = asyncio.create_task(worker.run(), name="zhidu-worker")
+    dispatcher_task = asyncio.create_task(dispatcher.run(stop), name="zhidu-outbox")
+    stop_task = asyncio.create_task(stop.wait(), name="zhidu-stop")
+    try:
+        await asyncio.wait(
+            {worker_task, dispatcher_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stop.set()
+        if not worker_task.done():
+            await worker.shutdown()
+        # The dispatcher returns once `stop` is set; do not hang on one that does not.
+        await asyncio.wait({dispatcher_task}, timeout=DISPATCHER_STOP_TIMEOUT)
+        dispatcher_task.cancel()
+        results = await asyncio.gather(
+            worker_task, dispatcher_task, stop_task, return_exceptions=True
+        )
+        await engine.dispose()
+        loop = asyncio.get_running_loop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    for result in results[:2]:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result
