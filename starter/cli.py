@@ -1,0 +1,467 @@
+"""`zhidu`: the operator's command line. It goes through `starter.service` like the API, so a
+case started, shown or acted on here behaves exactly as over HTTP.
+
+The CLI is a trusted operator tool: `--as USER` acts as that database user (it must exist).
+Errors print one line `zhidu: <message>` to stderr and exit 2 (bad input) or 1 (anything else).
+Short-lived commands end with `os._exit` after flushing, because the Temporal core can abort
+the interpreter at exit (temporalio/sdk-python#300); `dev`, `worker` and `web` exit normally.
+
+    zhidu dev | worker | web [--host H --port P] | migrate
+    zhidu users list | add ID --name N --role R [--role R2] --password P | token ID [--name N]
+                | revoke TOKEN_ID | demo
+    zhidu regulations
+    zhidu start CODE --as USER --input JSON|@file
+    zhidu cases [--regulation R] [--status S] [--customer C]
+    zhidu show CASE_ID [--json]
+    zhidu act CASE_ID ACTION --as USER --data JSON|@file
+    zhidu verify SIGNATURE_ID
+    zhidu calendar load FILE --as USER
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from starter import service, users
+from starter.service import Forbidden, Invalid, NotFound, Registry, ServiceError
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from settings import Settings
+    from store.db import SessionFactory
+    from store.models import User
+
+ExitFn = Callable[[int], Any]
+LONG_RUNNING = {"dev", "worker", "web"}
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and an exception, not a usage dump and sys.exit."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.removeprefix("zhidu").strip()
+        raise CliError(f"{where}: {message}" if where else message, 2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="zhidu", description="zhidu — 客服制度流程 (regulations as workflows)")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    sub.add_parser("dev", help="run the one-command dev stack (Temporal, PostgreSQL, worker, web)")
+    sub.add_parser("worker", help="run the worker")
+    web = sub.add_parser("web", help="run the web app and API")
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="upgrade the database schema")
+    sub.add_parser("regulations", help="list the regulations")
+
+    us = sub.add_parser("users", help="manage users and API tokens")
+    usub = us.add_subparsers(dest="users_cmd", required=True, parser_class=_Parser)
+    usub.add_parser("list")
+    add = usub.add_parser("add")
+    add.add_argument("id")
+    add.add_argument("--name", required=True)
+    add.add_argument(
+        "--role", action="append", required=True, help="role code; repeat or comma-separate"
+    )
+    add.add_argument("--password", required=True)
+    add.add_argument("--department")
+    add.add_argument("--email")
+    add.add_argument("--phone")
+    tok = usub.add_parser("token")
+    tok.add_argument("id")
+    tok.add_argument("--name", default="cli")
+    rev = usub.add_parser("revoke")
+    rev.add_argument("token", help="token id or the token itself")
+    usub.add_parser("demo", help="create the demo users (one per role of R1)")
+
+    st = sub.add_parser("start", help="start a case")
+    st.add_argument("code")
+    st.add_argument("--as", dest="as_user", required=True)
+    st.add_argument("--input", required=True, help="JSON or @file")
+
+    cs = sub.add_parser("cases", help="list cases")
+    cs.add_argument("--regulation")
+    cs.add_argument("--status")
+    cs.add_argument("--customer")
+
+    sh = sub.add_parser("show", help="show a case")
+    sh.add_argument("case_id")
+    sh.add_argument("--json", action="store_true")
+
+    ac = sub.add_parser("act", help="send an action to a case")
+    ac.add_argument("case_id")
+    ac.add_argument("action")
+    ac.add_argument("--as", dest="as_user", required=True)
+    ac.add_argument("--data", default="{}", help="JSON or @file (without actor)")
+
+    ve = sub.add_parser("verify", help="verify a signature")
+    ve.add_argument("signature_id")
+
+    cal = sub.add_parser("calendar", help="working-day calendar")
+    csub = cal.add_subparsers(dest="calendar_cmd", required=True, parser_class=_Parser)
+    load = csub.add_parser("load")
+    load.add_argument("file")
+    load.add_argument("--as", dest="as_user", required=True)
+    return p
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def parse_json_arg(text: str, option: str) -> dict[str, Any]:
+    """`--input`/`--data`: inline JSON or `@path`; must be an object."""
+    source = option
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"{option}: cannot read {path}: {exc.strerror or exc}", 2) from exc
+        source = f"{option} {path}"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{source} is not valid JSON: {exc}", 2) from exc
+    if not isinstance(value, dict):
+        raise CliError(f"{source} must be a JSON object", 2)
+    return value
+
+
+def _local(value: Any) -> str:
+    if not value:
+        return "—"
+    from workflows.model import CHINA_TZ
+
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return str(dt.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(service.jsonable(value), ensure_ascii=False, indent=2)
+
+
+async def connect_client(settings: Settings) -> Client:
+    """The Temporal client (worker.connect: pydantic data converter, namespace)."""
+    from worker import connect
+
+    return await connect(settings)
+
+
+class Context:
+    """Lazily opened database and Temporal connections of one command."""
+
+    def __init__(self, settings: Settings, registry: Registry | None, stack: AsyncExitStack):
+        self.settings = settings
+        self.registry = registry
+        self._stack = stack
+        self._factory: SessionFactory | None = None
+        self._client: Client | None = None
+
+    @property
+    def factory(self) -> SessionFactory:
+        if self._factory is None:
+            from store.db import make_engine, make_session_factory
+
+            if not self.settings.database_url:
+                raise CliError(
+                    "DATABASE_URL is not set (the embedded PostgreSQL runs with `zhidu dev`)"
+                )
+            engine = make_engine(self.settings.database_url)
+            self._stack.push_async_callback(engine.dispose)
+            self._factory = make_session_factory(engine)
+        return self._factory
+
+    async def client(self) -> Client:
+        if self._client is None:
+            try:
+                self._client = await connect_client(self.settings)
+            except RuntimeError as exc:
+                raise CliError(
+                    f"cannot reach Temporal at {self.settings.temporal_address}: {exc}"
+                ) from exc
+        return self._client
+
+    async def user(self, user_id: str) -> User:
+        user = await users.get_user(self.factory, user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id} (see `zhidu users list`)", "--as")
+        if not user.active:
+            raise Forbidden(f"user {user_id} is deactivated", "--as")
+        return user
+
+
+# ---- commands -----------------------------------------------------------------------------------
+
+
+async def cmd_users(args: argparse.Namespace, ctx: Context) -> int:
+    f = ctx.factory
+    if args.users_cmd == "list":
+        for u in await users.list_users(f):
+            state = "" if u.active else "  (inactive)"
+            print(f"{u.id:<14} {u.name:<24} {','.join(u.roles or [])}{state}")
+    elif args.users_cmd == "add":
+        roles = [r.strip() for item in args.role for r in item.split(",") if r.strip()]
+        u = await users.create_user(
+            f, args.id, args.name, args.password, roles, args.department, args.email, args.phone
+        )
+        print(f"created user {u.id} ({u.name}) roles {','.join(u.roles)}")
+    elif args.users_cmd == "token":
+        token_id, token = await users.issue_token_with_id(f, args.id, args.name)
+        print(f"token {token_id} for {args.id} (shown once, keep it secret):")
+        print(token)
+    elif args.users_cmd == "revoke":
+        row = await users.revoke_token(f, args.token)
+        print(f"revoked token {row.id} ({row.name}) of {row.user_id}")
+    elif args.users_cmd == "demo":
+        print("demo users (id / password / roles):")
+        for uid, password, roles in await users.ensure_demo_users(f):
+            names = "、".join(users.ROLES.get(r, (r, r))[0] for r in roles)
+            print(f"  {uid:<11} {password:<16} {','.join(roles)}  {names}")
+    return 0
+
+
+async def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
+    raw = parse_json_arg(args.input, "--input")
+    user = await ctx.user(args.as_user)
+    # Checked before connecting: bad input is refused even when Temporal is down.
+    plan = service.plan_start(ctx.settings, args.code, raw, user, registry=ctx.registry)
+    case_id, run_id = await service.launch(await ctx.client(), ctx.settings, plan)
+    print(f"started {case_id} (run {run_id})")
+    print(f"console: {service.console_url(ctx.settings, case_id)}")
+    return 0
+
+
+async def cmd_cases(args: argparse.Namespace, ctx: Context) -> int:
+    rows = await service.list_cases(ctx.factory, args.regulation, args.status, args.customer)
+    for c in rows:
+        flag = " 暂定" if c["provisional"] else ""
+        print(f"{c['id']:<28} {c['status']:<10} {_local(c['started_at'])}  {c['title']}{flag}")
+    if not rows:
+        print("no cases")
+    return 0
+
+
+async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
+    view = await service.case_state(await ctx.client(), args.case_id)
+    url = service.console_url(ctx.settings, args.case_id)
+    if args.json:
+        print(_dumps({**view.model_dump(mode="json"), "console_url": url}))
+        return 0
+    print(f"{view.case_id}  {view.title}")
+    status = view.status + ("（部分期限暂定 provisional）" if view.provisional else "")
+    print(f"regulation {view.regulation}   status {status}   run {view.run}")
+    open_tasks = [t for t in view.tasks if t.status == "open"]
+    print(f"open tasks ({len(open_tasks)}):")
+    for t in open_tasks:
+        who = t.assignee or users.ROLES.get(t.role, (t.role, t.role))[0]
+        due = _local(t.due_at) + (" 暂定" if t.provisional else "")
+        print(f"  {t.id}  due {due}  {who}  [{t.clause}]  {t.title}")
+        if len(t.outcomes) > 1:
+            print(f"      outcomes: {', '.join(t.outcomes)}")
+    closed = [t for t in view.tasks if t.status != "open"]
+    if closed:
+        print(f"closed tasks ({len(closed)}):")
+        for t in closed[-5:]:
+            print(f"  {t.id}  {t.status}  {t.outcome or ''}  {t.closed_by or ''}  {t.title}")
+    print("recent events:")
+    for e in view.events[-10:]:
+        actor = f" by {e.actor}" if e.actor else ""
+        clause = f" [{e.clause}]" if e.clause else ""
+        print(f"  {_local(e.at)}  {e.kind}{actor}{clause}")
+    print(f"console: {url}")
+    return 0
+
+
+async def cmd_act(args: argparse.Namespace, ctx: Context) -> int:
+    payload = parse_json_arg(args.data, "--data")
+    user = await ctx.user(args.as_user)
+    result = await service.act(
+        await ctx.client(), args.case_id, args.action, payload, user, registry=ctx.registry
+    )
+    print(_dumps(result))
+    return 0
+
+
+async def cmd_regulations(args: argparse.Namespace, ctx: Context) -> int:
+    for r in service.list_regulations(None, ctx.registry):
+        actions = ", ".join(a["name"] for a in r["actions"])
+        print(f"{r['code']:<16} {r['title_zh']} / {r['title_en']}")
+        print(
+            f"{'':<16} start roles: {', '.join(r['start_roles']) or 'anyone'}; actions: {actions}"
+        )
+    return 0
+
+
+async def cmd_verify(args: argparse.Namespace, ctx: Context) -> int:
+    from activities.signing import Sealer, verify_signature
+
+    key = Sealer.load_or_create(ctx.settings.signing_key_file).public_key_b64
+    result = await verify_signature(ctx.factory, args.signature_id, key)
+    print(_dumps(result))
+    return 0 if result.ok else 1
+
+
+async def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
+    user = await ctx.user(args.as_user)
+    if "admin" not in (user.roles or []):
+        raise Forbidden(f"{user.id} may not load the calendar: only 系统管理员 (admin) may", "--as")
+    from activities.workcalendar import load_year
+
+    path = Path(args.file)
+    if not await asyncio.to_thread(path.is_file):
+        raise CliError(f"no calendar file {path}", 2)
+    try:
+        year = await load_year(ctx.factory, path, user.id)
+    except ValueError as exc:
+        raise CliError(f"{path}: {exc}", 2) from exc
+    print(f"loaded calendar year {year} from {path}")
+    case_ids = await service.provisional_case_ids(ctx.factory)
+    if not case_ids:
+        return 0
+    from workflows.model import CalendarUpdatedInput
+
+    client = await ctx.client()
+    failed = 0
+    for case_id in case_ids:
+        try:
+            await client.get_workflow_handle(case_id).signal(
+                "calendar_updated", CalendarUpdatedInput(years=[year])
+            )
+        except Exception as exc:  # one case gone must not stop the others
+            failed += 1
+            print(f"zhidu: {case_id}: calendar_updated not delivered: {exc}", file=sys.stderr)
+    print(f"recomputing provisional deadlines of {len(case_ids) - failed} case(s)")
+    return 1 if failed else 0
+
+
+COMMANDS = {
+    "users": cmd_users,
+    "start": cmd_start,
+    "cases": cmd_cases,
+    "show": cmd_show,
+    "act": cmd_act,
+    "regulations": cmd_regulations,
+    "verify": cmd_verify,
+    "calendar": cmd_calendar,
+}
+
+
+async def run_command(
+    args: argparse.Namespace, settings: Settings, registry: Registry | None = None
+) -> int:
+    async with AsyncExitStack() as stack:
+        return await COMMANDS[args.cmd](args, Context(settings, registry, stack))
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> None:
+    """Run `fn(*args)`, sync or async."""
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        asyncio.run(_await(result))
+
+
+async def _await(awaitable: Any) -> None:
+    await awaitable
+
+
+def _run_long(args: argparse.Namespace, settings: Settings) -> None:
+    if args.cmd == "dev":
+        from starter.devstack import run_dev
+
+        _call(run_dev, settings)
+    elif args.cmd == "worker":
+        from worker import run_worker
+
+        _call(run_worker, settings)
+    elif args.cmd == "web":
+        import uvicorn
+
+        from starter.api import create_app
+
+        uvicorn.run(
+            create_app(settings),
+            host=args.host or settings.web_host,
+            port=args.port or settings.web_port,
+        )
+
+
+def _migrate(settings: Settings) -> int:
+    from store.migrate import upgrade_sync
+
+    if not settings.database_url:
+        raise CliError("DATABASE_URL is not set (the embedded PostgreSQL runs with `zhidu dev`)")
+    upgrade_sync(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    exit: ExitFn = os._exit,
+    settings: Settings | None = None,
+    registry: Registry | None = None,
+) -> None:
+    """Entry point of the `zhidu` console script. `exit`, `settings` and `registry` are
+    injectable for tests (`main([...], exit=sys.exit)`)."""
+    code = 0
+    long_running = False
+    try:
+        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        if settings is None:
+            from settings import get_settings
+
+            settings = get_settings()
+        if args.cmd in LONG_RUNNING:
+            long_running = True
+            _run_long(args, settings)
+            return
+        if args.cmd == "migrate":
+            code = _migrate(settings)
+        else:
+            code = asyncio.run(run_command(args, settings, registry))
+    except CliError as exc:
+        print(f"zhidu: {exc.message}", file=sys.stderr)
+        code = exc.code
+    except ServiceError as exc:
+        # A validation error leads with the field path; other messages name what they refuse.
+        field = f"{exc.field}: " if isinstance(exc, Invalid) and exc.field else ""
+        print(f"zhidu: {field}{exc.message}", file=sys.stderr)
+        code = 2 if isinstance(exc, Invalid) else 1
+    except KeyboardInterrupt:
+        code = 130
+    except SystemExit as exc:  # --help
+        code = exc.code if isinstance(exc.code, int) else 0
+    except Exception as exc:
+        if long_running or os.environ.get("ZHIDU_DEBUG"):
+            raise
+        print(f"zhidu: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if long_running:
+        sys.exit(code)
+    exit(code)
+
+
+if __name__ == "__main__":
+    main()

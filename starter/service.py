@@ -1,0 +1,549 @@
+"""The one place the HTTP API and the CLI go through, so both behave the same.
+
+Every check that depends on who acts happens here or in the workflow's update validator, and
+the actor is always built from the signed-in user (`actor_for`), never from client input.
+Failures are `ServiceError`s whose `status` is the HTTP status the API answers with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import and_, or_, select
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from store.models import Case, Event, Penalty, Record, Task, User
+from workflows.model import Actor, CaseView
+from workflows.registry import ActionSpec, RegulationEntry
+
+if TYPE_CHECKING:
+    from settings import Settings
+    from store.db import SessionFactory
+
+Registry = Mapping[str, RegulationEntry]
+
+# Custom search attributes the worker registers at start-up (worker.SEARCH_ATTRIBUTES).
+SA_REGULATION = SearchAttributeKey.for_keyword("Regulation")
+SA_CUSTOMER = SearchAttributeKey.for_keyword("CustomerId")
+SA_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+
+class ServiceError(Exception):
+    """A refusal with the HTTP status the API answers with and, where known, the field."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class NotFound(ServiceError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(404, message, field)
+
+
+class Forbidden(ServiceError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(403, message, field)
+
+
+class Conflict(ServiceError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(409, message, field)
+
+
+class Invalid(ServiceError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(422, message, field)
+
+
+class ConfigError(ServiceError):
+    """The server's own configuration is wrong (e.g. a bad policy file)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(500, message, field)
+
+
+# Validator refusals (ApplicationError.type, see workflows.engine.refuse) -> service errors.
+_REFUSALS: dict[str, type[NotFound | Forbidden | Conflict | Invalid]] = {
+    "Forbidden": Forbidden,
+    "NotFound": NotFound,
+    "Conflict": Conflict,
+    "Invalid": Invalid,
+}
+
+
+def _registry(registry: Registry | None) -> Registry:
+    if registry is not None:
+        return registry
+    # Imported lazily: the starter imports even while a regulation module is being written.
+    from workflows import REGISTRY
+
+    return REGISTRY
+
+
+def get_entry(code: str, registry: Registry | None = None) -> RegulationEntry:
+    entry = _registry(registry).get(code)
+    if entry is None:
+        known = ", ".join(sorted(_registry(registry))) or "none"
+        raise NotFound(f"unknown regulation {code!r} (known: {known})", "code")
+    return entry
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def invalid_from(exc: ValidationError, prefix: str = "") -> Invalid:
+    """The first error of a pydantic ValidationError, naming its field path."""
+    err = exc.errors()[0]
+    path = field_path(tuple(err["loc"]))
+    if prefix:
+        path = f"{prefix}.{path}" if path != "body" else prefix
+    extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return Invalid(f"{err['msg']}{extra}", path)
+
+
+# ---- people ------------------------------------------------------------------------------------
+
+
+def actor_for(user: User) -> Actor:
+    """The workflow's idea of who acts, built from the database user only."""
+    return Actor(id=user.id, roles=list(user.roles or []), name=user.name)
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "roles": list(user.roles or []),
+        "department": user.department,
+        "email": user.email,
+        "phone": user.phone,
+        "active": user.active,
+    }
+
+
+# ---- policy ------------------------------------------------------------------------------------
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_policy(entry: RegulationEntry, settings: Settings) -> BaseModel:
+    """The regulation's policy: its defaults, overlaid with the company's policy file
+    (`{code: {field: value}}`, nested models merged field by field). A bad file is refused
+    with a message that names the file and the field."""
+    defaults = entry.policy_model()
+    path = settings.policy_file
+    if path is None:
+        return defaults
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"policy file {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"policy file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"policy file {path} must be a JSON object {{code: {{field: value}}}}")
+    section = data.get(entry.code)
+    if section is None:
+        return defaults
+    if not isinstance(section, dict):
+        raise ConfigError(f"policy file {path}: {entry.code!r} must be an object", entry.code)
+    unknown = sorted(set(section) - set(entry.policy_model.model_fields))
+    if unknown:
+        raise ConfigError(
+            f"policy file {path}: {entry.code} has no policy field(s) {', '.join(unknown)}",
+            f"{entry.code}.{unknown[0]}",
+        )
+    merged = _deep_merge(defaults.model_dump(mode="json"), section)
+    try:
+        return entry.policy_model.model_validate(merged)
+    except ValidationError as exc:
+        bad = invalid_from(exc, entry.code)
+        raise ConfigError(f"policy file {path}: {bad.field}: {bad.message}", bad.field) from exc
+
+
+# ---- cases in Temporal ---------------------------------------------------------------------------
+
+
+def console_url(settings: Settings, case_id: str) -> str:
+    base = settings.temporal_ui_url.rstrip("/")
+    ns = quote(settings.temporal_namespace, safe="")
+    return f"{base}/namespaces/{ns}/workflows/{quote(case_id, safe='')}"
+
+
+def _is_not_found(exc: RPCError) -> bool:
+    return exc.status == RPCStatusCode.NOT_FOUND
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """A checked start: everything `launch` sends to Temporal."""
+
+    entry: RegulationEntry
+    case_id: str
+    title: str
+    arg: BaseModel
+    search_attributes: TypedSearchAttributes
+
+
+def plan_start(
+    settings: Settings,
+    code: str,
+    raw_input: Mapping[str, Any],
+    user: User,
+    *,
+    registry: Registry | None = None,
+) -> StartPlan:
+    """Every check of a start (regulation, role, input, policy), without touching Temporal."""
+    entry = get_entry(code, registry)
+    roles = set(user.roles or [])
+    if entry.start_roles and not roles & set(entry.start_roles):
+        raise Forbidden(
+            f"{user.id} may not start {entry.code} ({entry.title_zh}): "
+            f"needs one of the roles {', '.join(entry.start_roles)}"
+        )
+    if not isinstance(raw_input, Mapping):
+        raise Invalid("the case input must be a JSON object", "body")
+    try:
+        inp = entry.input_model.model_validate(dict(raw_input))
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+    policy = load_policy(entry, settings)
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(SA_REGULATION, entry.code),
+        SearchAttributePair(SA_STATUS, "open"),
+    ]
+    customer = entry.customer_id(inp)
+    if customer:
+        pairs.append(SearchAttributePair(SA_CUSTOMER, customer))
+    return StartPlan(
+        entry=entry,
+        case_id=entry.workflow_id(inp),
+        title=entry.case_title(inp),
+        arg=entry.start_arg(inp, policy, actor_for(user)),
+        search_attributes=TypedSearchAttributes(pairs),
+    )
+
+
+async def launch(client: Client, settings: Settings, plan: StartPlan) -> tuple[str, str]:
+    """Start a planned case; (case id, first run id). Conflict if it is already running."""
+    try:
+        handle = await client.start_workflow(
+            plan.entry.workflow_name,
+            plan.arg,
+            id=plan.case_id,
+            task_queue=settings.temporal_task_queue,
+            # A finished case may be started again (a new plan for the same customer);
+            # a running one is never started twice.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=plan.search_attributes,
+            static_summary=plan.title,
+        )
+    except WorkflowAlreadyStartedError as exc:
+        raise Conflict(f"case {plan.case_id} is already running", "id") from exc
+    return plan.case_id, handle.result_run_id or ""
+
+
+async def start_case(
+    client: Client,
+    settings: Settings,
+    code: str,
+    raw_input: Mapping[str, Any],
+    user: User,
+    *,
+    registry: Registry | None = None,
+) -> tuple[str, str]:
+    """Start a case of regulation `code`; return (case id, first run id).
+
+    Every check runs before anything is sent to Temporal, so a refused start leaves nothing."""
+    plan = plan_start(settings, code, raw_input, user, registry=registry)
+    return await launch(client, settings, plan)
+
+
+async def case_state(client: Client, case_id: str) -> CaseView:
+    """The case's own answer to the `state` query."""
+    handle = client.get_workflow_handle(case_id)
+    try:
+        return await handle.query("state", result_type=CaseView)
+    except RPCError as exc:
+        if _is_not_found(exc):
+            raise NotFound(f"no case {case_id}", "case_id") from exc
+        raise ServiceError(502, f"case {case_id}: {exc.message}") from exc
+    except WorkflowQueryFailedError as exc:
+        raise ServiceError(502, f"case {case_id} could not answer: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    case_id: str
+    entry: RegulationEntry
+    run_id: str | None
+
+
+async def resolve_case(client: Client, case_id: str, registry: Registry | None = None) -> CaseRef:
+    """The running case and its regulation, from the workflow type Temporal recorded (the one
+    authority that also survives an id scheme change)."""
+    handle = client.get_workflow_handle(case_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        if _is_not_found(exc):
+            raise NotFound(f"no case {case_id}", "case_id") from exc
+        raise ServiceError(502, f"case {case_id}: {exc.message}") from exc
+    entry = next(
+        (e for e in _registry(registry).values() if e.workflow_name == desc.workflow_type), None
+    )
+    if entry is None:
+        raise NotFound(f"{case_id} is not a case of a known regulation", "case_id")
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        state = desc.status.name.lower() if desc.status else "closed"
+        raise Conflict(f"case {case_id} is no longer running ({state})", "case_id")
+    return CaseRef(case_id, entry, desc.run_id)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: pydantic models dumped, datetimes ISO 8601, decimals as floats."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def action_spec(entry: RegulationEntry, action: str) -> ActionSpec:
+    spec = entry.all_actions().get(action)
+    if spec is None:
+        names = ", ".join(entry.all_actions())
+        raise NotFound(f"{entry.code} has no action {action!r} (actions: {names})", "action")
+    return spec
+
+
+async def act(
+    client: Client,
+    case_id: str,
+    action: str,
+    payload: Mapping[str, Any],
+    user: User,
+    *,
+    registry: Registry | None = None,
+) -> dict[str, Any]:
+    """Send `action` (an update or signal of the case's regulation) as `user`."""
+    ref = await resolve_case(client, case_id, registry)
+    spec = action_spec(ref.entry, action)
+    roles = set(user.roles or [])
+    if spec.roles and not roles & set(spec.roles):
+        raise Forbidden(
+            f"{user.id} may not {action} on {case_id}: needs one of the roles "
+            f"{', '.join(spec.roles)}"
+        )
+    if not isinstance(payload, Mapping):
+        raise Invalid("the action payload must be a JSON object", "body")
+    # The actor is who signed in, whatever the client sent.
+    data = {**payload, "actor": actor_for(user).model_dump()}
+    try:
+        arg = spec.input_model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+    handle = client.get_workflow_handle(case_id)
+    try:
+        if spec.kind == "signal":
+            await handle.signal(spec.name, arg)
+            return {"ok": True, "case_id": case_id, "action": action}
+        result = await handle.execute_update(spec.name, arg)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+            raise _REFUSALS[cause.type](cause.message) from exc
+        raise ServiceError(500, f"{action} failed on {case_id}: {cause or exc}") from exc
+    except RPCError as exc:
+        if _is_not_found(exc):
+            raise NotFound(f"no running case {case_id}", "case_id") from exc
+        raise ServiceError(502, f"{action} on {case_id}: {exc.message}") from exc
+    out = jsonable(result)
+    return out if isinstance(out, dict) else {"result": out}
+
+
+# ---- reads from the database ---------------------------------------------------------------------
+
+
+def row_dict(obj: Any) -> dict[str, Any]:
+    """A mapped row as plain JSON values (columns only)."""
+    return {c.key: jsonable(getattr(obj, c.key)) for c in obj.__table__.columns}
+
+
+async def my_tasks(session_factory: SessionFactory, user: User) -> list[dict[str, Any]]:
+    """Open tasks this user may complete: assigned to them, or to one of their roles with no
+    named assignee (the workflow's own rule, workflows.engine)."""
+    roles = list(user.roles or [])
+    cond = Task.assignee == user.id
+    if roles:
+        cond = or_(cond, and_(Task.assignee.is_(None), Task.role.in_(roles)))
+    stmt = (
+        select(Task)
+        .where(Task.status == "open", cond)
+        .order_by(Task.due_at.asc().nulls_last(), Task.created_at, Task.id)
+    )
+    async with session_factory() as session:
+        rows = (await session.scalars(stmt)).all()
+    return [row_dict(t) for t in rows]
+
+
+async def list_cases(
+    session_factory: SessionFactory,
+    regulation: str | None = None,
+    status: str | None = None,
+    customer_id: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    stmt = select(Case)
+    if regulation:
+        stmt = stmt.where(Case.regulation == regulation)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    if customer_id:
+        stmt = stmt.where(Case.customer_id == customer_id)
+    stmt = stmt.order_by(Case.started_at.desc(), Case.id).limit(limit)
+    async with session_factory() as session:
+        rows = (await session.scalars(stmt)).all()
+    return [row_dict(c) for c in rows]
+
+
+async def _require_case(session: Any, case_id: str) -> None:
+    if await session.get(Case, case_id) is None:
+        raise NotFound(f"no case {case_id}", "case_id")
+
+
+async def case_timeline(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    """The append-only event timeline, oldest first."""
+    async with session_factory() as session:
+        await _require_case(session, case_id)
+        rows = (
+            await session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq))
+        ).all()
+    return [row_dict(e) for e in rows]
+
+
+async def case_records(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    async with session_factory() as session:
+        await _require_case(session, case_id)
+        rows = (
+            await session.scalars(
+                select(Record)
+                .where(Record.case_id == case_id)
+                .order_by(Record.created_at, Record.id)
+            )
+        ).all()
+    return [row_dict(r) for r in rows]
+
+
+async def case_penalties(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    async with session_factory() as session:
+        await _require_case(session, case_id)
+        rows = (
+            await session.scalars(
+                select(Penalty).where(Penalty.case_id == case_id).order_by(Penalty.at, Penalty.id)
+            )
+        ).all()
+    return [row_dict(p) for p in rows]
+
+
+async def provisional_case_ids(session_factory: SessionFactory) -> list[str]:
+    """Cases with an open task whose due date is provisional (calendar year not yet loaded)."""
+    stmt = (
+        select(Task.case_id)
+        .where(Task.provisional.is_(True), Task.status == "open")
+        .distinct()
+        .order_by(Task.case_id)
+    )
+    async with session_factory() as session:
+        return list((await session.scalars(stmt)).all())
+
+
+# ---- the registry as data ------------------------------------------------------------------------
+
+
+def action_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """An action's input schema as a client fills it: without `actor` (the server sets it)."""
+    schema = model.model_json_schema()
+    schema.get("properties", {}).pop("actor", None)
+    if "required" in schema:
+        schema["required"] = [f for f in schema["required"] if f != "actor"]
+    return schema
+
+
+def regulation_dict(entry: RegulationEntry, settings: Settings | None = None) -> dict[str, Any]:
+    policy = load_policy(entry, settings) if settings is not None else entry.policy_model()
+    return {
+        "code": entry.code,
+        "title_zh": entry.title_zh,
+        "title_en": entry.title_en,
+        "workflow_name": entry.workflow_name,
+        "start_roles": list(entry.start_roles),
+        "source": entry.source,
+        "input_schema": entry.input_model.model_json_schema(),
+        "policy_schema": entry.policy_model.model_json_schema(),
+        "policy_defaults": entry.policy_model().model_dump(mode="json"),
+        "policy": policy.model_dump(mode="json"),
+        "actions": [
+            {
+                "name": a.name,
+                "kind": a.kind,
+                "roles": list(a.roles),
+                "title_zh": a.title_zh,
+                "title_en": a.title_en,
+                "input_schema": action_schema(a.input_model),
+            }
+            for a in entry.all_actions().values()
+        ],
+    }
+
+
+def list_regulations(
+    settings: Settings | None = None, registry: Registry | None = None
+) -> list[dict[str, Any]]:
+    return [regulation_dict(e, settings) for e in _registry(registry).values()]

@@ -1,0 +1,303 @@
+"""People and their credentials: salted scrypt password hashes, revocable API tokens, and the
+demo users of the dev stack (one per role of regulation R1)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, or_, select
+
+from starter.service import Conflict, Forbidden, Invalid, NotFound
+from store.models import ApiToken, User
+
+if TYPE_CHECKING:
+    from store.db import SessionFactory
+
+# Role codes of REGULATIONS.md: code -> (Chinese, English).
+ROLES: dict[str, tuple[str, str]] = {
+    "staff": ("销售/客服人员", "Sales / service staff"),
+    "supervisor": ("部门主管", "Department supervisor"),
+    "clerk": ("客服文员", "Service clerk"),
+    "division_leader": ("分管领导", "Division leader"),
+    "president_office": ("总裁办", "President's office"),
+    "quality_specialist": ("质量与技术管理专员", "Quality & technology specialist"),
+    "rd": ("研发技术部门", "R&D"),
+    "finance": ("财务管理部", "Finance"),
+    "admin": ("系统管理员", "Administrator"),
+}
+
+# scrypt cost: n=2**14, r=8, p=1 uses 16 MiB and ~50 ms per hash.
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+_DKLEN = 32
+_MAXMEM = 64 * 1024 * 1024
+
+TOKEN_PREFIX = "zd_"
+
+
+# ---- passwords ------------------------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """`scrypt$n$r$p$salt_b64$hash_b64` with a fresh 16-byte salt."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=_DKLEN, maxmem=_MAXMEM
+    )
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of `password` against a `hash_password` string."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = _unb64(digest)
+        actual = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=_MAXMEM,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# Checked when the login is unknown, so a wrong login costs as much time as a wrong password.
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def check_roles(roles: Sequence[str]) -> list[str]:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise Invalid(
+            f"unknown role {unknown[0]!r} (roles: {', '.join(ROLES)})",
+            "roles",
+        )
+    return list(dict.fromkeys(roles))
+
+
+# ---- users ------------------------------------------------------------------------------------
+
+
+async def create_user(
+    session_factory: SessionFactory,
+    id: str,
+    name: str,
+    password: str,
+    roles: Sequence[str],
+    department: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> User:
+    """Create a user; Conflict if the id is taken, Invalid for an unknown role or empty
+    password."""
+    if not id or len(id) > 64 or any(c.isspace() for c in id):
+        raise Invalid("a user id is 1-64 characters without spaces", "id")
+    if not name.strip():
+        raise Invalid("a user needs a display name", "name")
+    if len(password) < 6:
+        raise Invalid("a password has at least 6 characters", "password")
+    user = User(
+        id=id,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        roles=check_roles(roles),
+        department=department,
+        email=email,
+        phone=phone,
+        active=True,
+    )
+    async with session_factory() as session:
+        if await session.get(User, id) is not None:
+            raise Conflict(f"user {id} already exists", "id")
+        session.add(user)
+        await session.commit()
+    return user
+
+
+async def get_user(session_factory: SessionFactory, user_id: str) -> User | None:
+    async with session_factory() as session:
+        return await session.get(User, user_id)
+
+
+async def list_users(session_factory: SessionFactory) -> list[User]:
+    async with session_factory() as session:
+        return list((await session.scalars(select(User).order_by(User.id))).all())
+
+
+async def authenticate(session_factory: SessionFactory, login: str, password: str) -> User | None:
+    """The active user whose id (or e-mail) and password match, else None."""
+    login = login.strip()
+    async with session_factory() as session:
+        user = (
+            await session.scalars(
+                select(User).where(or_(User.id == login, func.lower(User.email) == login.lower()))
+            )
+        ).first()
+    if user is None:
+        verify_password(password, _DUMMY_HASH)
+        return None
+    if not verify_password(password, user.password_hash) or not user.active:
+        return None
+    return user
+
+
+async def set_password(session_factory: SessionFactory, user_id: str, password: str) -> None:
+    if len(password) < 6:
+        raise Invalid("a password has at least 6 characters", "password")
+    async with session_factory() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}", "id")
+        user.password_hash = hash_password(password)
+        await session.commit()
+
+
+# ---- API tokens -----------------------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def issue_token_with_id(
+    session_factory: SessionFactory, user_id: str, name: str
+) -> tuple[int, str]:
+    """A new bearer token for `user_id`: (token id, token). Only its SHA-256 is stored, so the
+    token is shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with session_factory() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}", "user_id")
+        row = ApiToken(user_id=user_id, name=name or "api", token_hash=token_hash(token))
+        session.add(row)
+        await session.commit()
+        return row.id, token
+
+
+async def issue_token(session_factory: SessionFactory, user_id: str, name: str) -> str:
+    return (await issue_token_with_id(session_factory, user_id, name))[1]
+
+
+async def list_tokens(
+    session_factory: SessionFactory, user_id: str | None = None
+) -> list[ApiToken]:
+    stmt = select(ApiToken).order_by(ApiToken.id)
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    async with session_factory() as session:
+        return list((await session.scalars(stmt)).all())
+
+
+async def revoke_token(
+    session_factory: SessionFactory,
+    token_id_or_prefix: str | int,
+    *,
+    owner: str | None = None,
+) -> ApiToken:
+    """Revoke a token given its numeric id or the token itself (`zd_...`). With `owner`, only
+    that user's tokens may be revoked (Forbidden otherwise). Revoking twice is harmless."""
+    key = str(token_id_or_prefix).strip()
+    async with session_factory() as session:
+        row: ApiToken | None
+        if key.startswith(TOKEN_PREFIX):
+            row = (
+                await session.scalars(
+                    select(ApiToken).where(ApiToken.token_hash == token_hash(key))
+                )
+            ).first()
+        elif key.isdigit():
+            row = await session.get(ApiToken, int(key))
+        else:
+            raise Invalid("give the token id (a number) or the token itself (zd_...)", "token")
+        if row is None:
+            raise NotFound(f"no token {key if key.isdigit() else key[:6] + '…'}", "token")
+        if owner is not None and row.user_id != owner:
+            raise Forbidden(f"token {row.id} belongs to another user", "token")
+        if row.revoked_at is None:
+            row.revoked_at = datetime.now(UTC)
+            await session.commit()
+        return row
+
+
+async def user_for_token(session_factory: SessionFactory, token: str) -> User | None:
+    """The active user a valid, unrevoked token belongs to, else None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    stmt = (
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == token_hash(token),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
+        )
+    )
+    async with session_factory() as session:
+        return (await session.scalars(stmt)).first()
+
+
+# ---- demo users -------------------------------------------------------------------------------
+
+# (id, display name, roles, department) — one per role of R1 (公司客户回访管理规定).
+DEMO_USERS: tuple[tuple[str, str, list[str], str], ...] = (
+    ("staff", "张晓明（销售/客服人员）", ["staff"], "客户服务部"),
+    ("supervisor", "李国华（部门主管）", ["supervisor"], "客户服务部"),
+    ("clerk", "王丽（客服文员）", ["clerk"], "客户服务部"),
+    ("division", "赵建国（分管领导）", ["division_leader"], "公司领导"),
+    ("president", "陈静（总裁办）", ["president_office", "quality_specialist"], "总裁办"),
+    ("rd", "刘工（研发技术部门）", ["rd"], "研发技术部"),
+    ("finance", "孙会计（财务管理部）", ["finance"], "财务管理部"),
+    ("admin", "系统管理员", ["admin"], "信息中心"),
+)
+
+
+def demo_password(user_id: str) -> str:
+    return f"{user_id}-demo"
+
+
+async def ensure_demo_users(session_factory: SessionFactory) -> list[tuple[str, str, list[str]]]:
+    """Create the demo users that are missing; return every demo user as
+    (id, password, roles). Passwords are `<id>-demo` (a user who already existed keeps theirs)."""
+    out: list[tuple[str, str, list[str]]] = []
+    async with session_factory() as session:
+        existing = set(
+            await session.scalars(select(User.id).where(User.id.in_([d[0] for d in DEMO_USERS])))
+        )
+        for user_id, name, roles, department in DEMO_USERS:
+            if user_id not in existing:
+                session.add(
+                    User(
+                        id=user_id,
+                        name=name,
+                        password_hash=hash_password(demo_password(user_id)),
+                        roles=roles,
+                        department=department,
+                        active=True,
+                    )
+                )
+            out.append((user_id, demo_password(user_id), roles))
+        await session.commit()
+    return out
