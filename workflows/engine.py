@@ -356,9 +356,11 @@ class CaseWorkflow:
         extend_limits: dict[str, Deadline | None] | None = None,
         remind_before: Deadline | None = None,
         data: dict[str, Any] | None = None,
+        start: datetime | None = None,
     ) -> TaskState:
-        """Open a human task, store it and announce it to its person or role."""
-        start = self.now
+        """Open a human task, store it and announce it to its person or role. Its deadline
+        counts from `start` (e.g. the end of the visit), by default from now."""
+        start = start or self.now
         provisional = False
         if deadline is not None and due_at is None:
             due_at, provisional = await self.due_after(start, deadline)
@@ -381,7 +383,7 @@ class CaseWorkflow:
             due_working_days=deadline.working_days if deadline else 0,
             outcomes=outcomes or ["done"],
             data=data or {},
-            created_at=start,
+            created_at=self.now,
             extend_limits=limits,
         )
         self.tasks.append(task)

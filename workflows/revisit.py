@@ -674,6 +674,7 @@ class RevisitWorkflow(CaseWorkflow):
             clause="R1 4.4(1)1)",
             deadline=p.report_due,
             remind_before=p.reminder_before,
+            start=visit_task.closed_at,
             data={"visit_task": visit_task.id},
         )
         materials = await self.open_task(
@@ -684,8 +685,8 @@ class RevisitWorkflow(CaseWorkflow):
             clause="R1 4.4(1)2)",
             deadline=p.materials_due,
             remind_before=p.reminder_before,
+            start=visit_task.closed_at,
             extend_limits={"supervisor": p.materials_extended_max},
-            escalate_to=inp.supervisor,
             data={"visit_task": visit_task.id},
         )
         await asyncio.gather(
@@ -708,7 +709,6 @@ class RevisitWorkflow(CaseWorkflow):
             deadline=p.review_due,
             remind_before=p.reminder_before,
             outcomes=["accept", "commend", "criticise", "fine_request"],
-            escalate_to="role:division_leader",
             data={"visit_task": visit_task.id, "report_task": report.id},
         )
         await self.await_task(review, lapse_after=p.lapse_after, escalate_to="role:division_leader")

@@ -1,0 +1,124 @@
+"""Helpers shared by the workflow tests: a worker on a fresh task queue, actors, task lookup,
+database reads."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities import build_activities
+from settings import Settings
+from store import models
+from store.db import SessionFactory
+from workflows import REGISTRY
+from workflows.model import Actor, CaseView, CompleteTaskInput, ExtendDeadlineInput, TaskState
+
+STAFF = Actor(id="staff", roles=["staff"])
+OTHER_STAFF = Actor(id="bob", roles=["staff"])
+SUPERVISOR = Actor(id="supervisor", roles=["supervisor"])
+CLERK = Actor(id="clerk", roles=["clerk"])
+DIVISION = Actor(id="division", roles=["division_leader"])
+PRESIDENT = Actor(id="president", roles=["president_office", "quality_specialist"])
+RD = Actor(id="rd", roles=["rd"])
+FINANCE = Actor(id="finance", roles=["finance"])
+
+
+@asynccontextmanager
+async def case_worker(
+    client: Client, session_factory: SessionFactory, settings: Settings
+) -> AsyncIterator[str]:
+    """Run every regulation workflow and the real activities on a fresh task queue."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[e.workflow for e in REGISTRY.values()],
+        activities=build_activities(session_factory, settings),
+    ):
+        yield queue
+
+
+async def state(handle: WorkflowHandle[Any, Any]) -> CaseView:
+    return await handle.query("state", result_type=CaseView)
+
+
+async def open_task(
+    handle: WorkflowHandle[Any, Any], kind: str, within: float = 10.0
+) -> TaskState:
+    """The newest open task of that kind, polling (real seconds) until the workflow gets there."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        view = await state(handle)
+        found = [t for t in view.tasks if t.kind == kind and t.status == "open"]
+        if found:
+            return found[-1]
+        if asyncio.get_running_loop().time() > deadline:
+            tasks = [(t.kind, t.status) for t in view.tasks]
+            raise AssertionError(f"no open {kind} task; tasks: {tasks}")
+        await asyncio.sleep(0.1)
+
+
+async def complete(
+    handle: WorkflowHandle[Any, Any],
+    task: TaskState | str,
+    actor: Actor,
+    outcome: str = "done",
+    data: dict[str, Any] | None = None,
+) -> TaskState:
+    task_id = task if isinstance(task, str) else task.id
+    return await handle.execute_update(
+        "complete_task",
+        CompleteTaskInput(task_id=task_id, actor=actor, outcome=outcome, data=data or {}),
+        result_type=TaskState,
+    )
+
+
+async def extend(
+    handle: WorkflowHandle[Any, Any], task: TaskState, actor: Actor, new_due: Any, reason: str
+) -> TaskState:
+    return await handle.execute_update(
+        "extend_deadline",
+        ExtendDeadlineInput(task_id=task.id, actor=actor, new_due=new_due, reason=reason),
+        result_type=TaskState,
+    )
+
+
+async def rows(session_factory: SessionFactory, model: Any, **where: Any) -> list[Any]:
+    async with session_factory() as s:
+        stmt = select(model)
+        for k, v in where.items():
+            stmt = stmt.where(getattr(model, k) == v)
+        return list((await s.execute(stmt)).scalars())
+
+
+async def eventually_rows(
+    session_factory: SessionFactory, model: Any, count: int | None, within: float = 10.0, **where: Any
+) -> list[Any]:
+    """Rows written by a workflow step that runs after the update returned: poll (real time)
+    until there are `count` of them (None: at least one), then return them."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await rows(session_factory, model, **where)
+        enough = len(found) >= 1 if count is None else len(found) == count
+        if enough or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.1)
+
+
+async def records(
+    session_factory: SessionFactory, case_id: str, kind: str, count: int | None = None
+) -> list[models.Record]:
+    return await eventually_rows(session_factory, models.Record, count, case_id=case_id, kind=kind)
+
+
+async def penalties(
+    session_factory: SessionFactory, case_id: str, count: int | None = None
+) -> list[models.Penalty]:
+    return await eventually_rows(session_factory, models.Penalty, count, case_id=case_id)

@@ -1,0 +1,51 @@
+"""Replay safety: committed histories of R1 cases must replay on the current code, so a change
+that would break running cases fails the suite (regulation changes go through
+`workflow.patched`). A deliberately changed workflow must be caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from workflows import REGISTRY
+from workflows.revisit import RevisitWorkflow
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text())
+
+
+def test_there_are_committed_histories_of_every_regulation():
+    assert {p.name.split("_")[0] for p in HISTORIES} >= set(REGISTRY)
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_committed_history_replays(path: Path):
+    replayer = Replayer(workflows=[e.workflow for e in REGISTRY.values()],
+                        data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(load(path))
+
+
+@workflow.defn(name="zhidu.revisit")
+class ChangedRevisit(RevisitWorkflow):
+    """R1 with the plan step removed, as a careless change would do."""
+
+    async def _plan(self) -> None:
+        return None
+
+
+async def test_a_changed_regulation_is_caught():
+    path = next(p for p in HISTORIES if p.name.startswith("revisit"))
+    replayer = Replayer(workflows=[ChangedRevisit], data_converter=pydantic_data_converter)
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(load(path))
