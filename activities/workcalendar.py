@@ -195,8 +195,16 @@ def read_calendar_file(path: Path) -> CalendarFile:
         raise ValueError("invalid calendar file: " + "; ".join(parts)) from None
 
 
-async def load_year(session_factory: SessionFactory, path: Path, loaded_by: str) -> int:
-    """Replace one year's override days from `path`; return the number of days loaded.
+@dataclass(frozen=True)
+class LoadedYear:
+    """What `load_year` loaded: the calendar year the file states and its number of days."""
+
+    year: int
+    days: int
+
+
+async def load_year(session_factory: SessionFactory, path: Path, loaded_by: str) -> LoadedYear:
+    """Replace one year's override days from `path`; return the year and the days loaded.
 
     Validation happens before any write, and the replacement is one transaction: a bad file
     loads nothing and leaves the previous override in place."""
@@ -222,4 +230,4 @@ async def load_year(session_factory: SessionFactory, path: Path, loaded_by: str)
                 },
             )
         )
-    return len(rows)
+    return LoadedYear(year=cal.year, days=len(rows))

@@ -330,10 +330,10 @@ async def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
     if not await asyncio.to_thread(path.is_file):
         raise CliError(f"no calendar file {path}", 2)
     try:
-        year = await load_year(ctx.factory, path, user.id)
+        loaded = await load_year(ctx.factory, path, user.id)
     except ValueError as exc:
         raise CliError(f"{path}: {exc}", 2) from exc
-    print(f"loaded calendar year {year} from {path}")
+    print(f"loaded calendar year {loaded.year}: {loaded.days} days")
     case_ids = await service.provisional_case_ids(ctx.factory)
     if not case_ids:
         return 0
@@ -344,7 +344,7 @@ async def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
     for case_id in case_ids:
         try:
             await client.get_workflow_handle(case_id).signal(
-                "calendar_updated", CalendarUpdatedInput(years=[year])
+                "calendar_updated", CalendarUpdatedInput(years=[loaded.year])
             )
         except Exception as exc:  # one case gone must not stop the others
             failed += 1

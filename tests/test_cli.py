@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.workcalendar import LoadedYear
 from settings import Settings
 from starter import users
 from starter.cli import main
@@ -210,9 +211,9 @@ async def test_calendar_load_signals_provisional_cases(
     await users.ensure_demo_users(session_factory)
     loaded: list[tuple[str, str]] = []
 
-    async def load_year(sf: Any, path: Any, loaded_by: str) -> int:
+    async def load_year(sf: Any, path: Any, loaded_by: str) -> LoadedYear:
         loaded.append((str(path), loaded_by))
-        return 2027
+        return LoadedYear(year=2027, days=3)
 
     mod = types.ModuleType("activities.workcalendar")
     mod.load_year = load_year  # type: ignore[attr-defined]
@@ -249,7 +250,7 @@ async def test_calendar_load_signals_provisional_cases(
     )
     assert code == 0, err
     assert loaded == [(str(file), "admin")]
-    assert "loaded calendar year 2027" in out and "1 case(s)" in out
+    assert "loaded calendar year 2027: 3 days" in out and "1 case(s)" in out
 
     async def kinds(case_id: str) -> list[str]:
         view = await local_env.client.get_workflow_handle(case_id).query(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,26 +27,12 @@ from activities.notify import (
 )
 from settings import Settings
 from store import models
-from store.db import SessionFactory, make_engine, make_session_factory
-from store.migrate import upgrade
+from store.db import SessionFactory
 
-DB_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zhidu_helper_a")
-TABLES = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
-
-
-@pytest.fixture(scope="module")
-async def factory() -> AsyncIterator[SessionFactory]:
-    await upgrade(DB_URL)
-    engine = make_engine(DB_URL)
-    yield make_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def db(factory: SessionFactory) -> SessionFactory:
-    async with factory() as s, s.begin():
-        await s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    return factory
+# The async tests run on the session event loop of the session-scoped conftest fixtures
+# (asyncio_default_test_loop_scope = "session" in pyproject.toml). No module-level
+# `pytestmark = pytest.mark.asyncio(...)` here: it would also mark the sync tests, which
+# pytest-asyncio warns about.
 
 
 @dataclass
@@ -111,56 +96,56 @@ def settings(**kw: Any) -> Settings:
 
 
 async def test_console_send_marks_sent(
-    db: SessionFactory, caplog: pytest.LogCaptureFixture
+    clean_db: SessionFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await add_note(db, "console")
-    dispatcher = OutboxDispatcher(db, {"console": ConsoleChannel()}, settings())
+    await add_note(clean_db, "console")
+    dispatcher = OutboxDispatcher(clean_db, {"console": ConsoleChannel()}, settings())
     with caplog.at_level(logging.INFO, logger="zhidu.notify"):
         assert await dispatcher.dispatch_once() == 1
-    [note] = await notes(db)
+    [note] = await notes(clean_db)
     assert (note.status, note.attempts) == ("sent", 0) and note.sent_at is not None
     lines = [r.getMessage() for r in caplog.records if r.name == "zhidu.notify"]
     assert lines == ["notify role:supervisor: 新任务：上门回访 | 请在 24 小时内回访"]
     assert await dispatcher.dispatch_once() == 0  # sent rows are never sent again
 
 
-async def test_webhook_receives_robot_json(db: SessionFactory, robot: FakeRobot) -> None:
-    await add_note(db, "webhook")
-    dispatcher = OutboxDispatcher(db, {"webhook": WebhookChannel(robot.url)}, settings())
+async def test_webhook_receives_robot_json(clean_db: SessionFactory, robot: FakeRobot) -> None:
+    await add_note(clean_db, "webhook")
+    dispatcher = OutboxDispatcher(clean_db, {"webhook": WebhookChannel(robot.url)}, settings())
     assert await dispatcher.dispatch_once() == 1
     assert robot.received == [
         {"msgtype": "text", "text": {"content": "新任务：上门回访\n请在 24 小时内回访\n第二行"}}
     ]
-    [note] = await notes(db)
+    [note] = await notes(clean_db)
     assert note.status == "sent"
 
 
 async def test_failing_webhook_is_retried_later_and_nothing_is_lost(
-    db: SessionFactory, robot: FakeRobot
+    clean_db: SessionFactory, robot: FakeRobot
 ) -> None:
     robot.statuses = [500]
-    await add_note(db, "webhook")
-    dispatcher = OutboxDispatcher(db, {"webhook": WebhookChannel(robot.url)}, settings())
+    await add_note(clean_db, "webhook")
+    dispatcher = OutboxDispatcher(clean_db, {"webhook": WebhookChannel(robot.url)}, settings())
     now = datetime.now(UTC)
     assert await dispatcher.dispatch_once(now) == 1
-    [note] = await notes(db)
+    [note] = await notes(clean_db)
     assert (note.status, note.attempts) == ("pending", 1)
     assert note.next_attempt_at > now and note.last_error and "500" in note.last_error
     assert await dispatcher.dispatch_once(now) == 0  # not due yet
     assert await dispatcher.dispatch_once(now + backoff(1) + timedelta(seconds=1)) == 1
-    [note] = await notes(db)
+    [note] = await notes(clean_db)
     assert (note.status, note.attempts) == ("sent", 1)
     assert len(robot.received) == 2
 
 
-async def test_too_many_failures_end_as_failed_and_stay(db: SessionFactory) -> None:
-    await add_note(db, "webhook")
-    async with db() as s, s.begin():
+async def test_too_many_failures_end_as_failed_and_stay(clean_db: SessionFactory) -> None:
+    await add_note(clean_db, "webhook")
+    async with clean_db() as s, s.begin():
         await s.execute(text("UPDATE notifications SET attempts = :n"), {"n": MAX_ATTEMPTS - 1})
     # No webhook channel configured on this worker: every attempt fails.
-    dispatcher = OutboxDispatcher(db, {"console": ConsoleChannel()}, settings())
+    dispatcher = OutboxDispatcher(clean_db, {"console": ConsoleChannel()}, settings())
     assert await dispatcher.dispatch_once() == 1
-    [note] = await notes(db)
+    [note] = await notes(clean_db)
     assert (note.status, note.attempts) == ("failed", MAX_ATTEMPTS)
     assert "not configured" in (note.last_error or "")
     assert await dispatcher.dispatch_once(datetime.now(UTC) + timedelta(days=1)) == 0
@@ -172,24 +157,24 @@ def test_backoff_grows_and_is_capped() -> None:
     assert backoff(12) == backoff(400) == timedelta(hours=1)
 
 
-async def test_run_loop_delivers_until_stopped(db: SessionFactory) -> None:
+async def test_run_loop_delivers_until_stopped(clean_db: SessionFactory) -> None:
     dispatcher = OutboxDispatcher(
-        db, {"console": ConsoleChannel()}, settings(outbox_poll_seconds=0.05)
+        clean_db, {"console": ConsoleChannel()}, settings(outbox_poll_seconds=0.05)
     )
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop))
-    await add_note(db, "console")
+    await add_note(clean_db, "console")
     for _ in range(100):
-        if (await notes(db))[0].status == "sent":
+        if (await notes(clean_db))[0].status == "sent":
             break
         await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(task, 5)
-    assert (await notes(db))[0].status == "sent"
+    assert (await notes(clean_db))[0].status == "sent"
 
 
-async def test_directory_resolves_users_and_roles(db: SessionFactory) -> None:
-    async with db() as s, s.begin():
+async def test_directory_resolves_users_and_roles(clean_db: SessionFactory) -> None:
+    async with clean_db() as s, s.begin():
         s.add_all(
             [
                 models.User(
@@ -214,7 +199,7 @@ async def test_directory_resolves_users_and_roles(db: SessionFactory) -> None:
                 models.User(id="e", name="E", password_hash="x", roles=["staff"], email="e@x.cn"),
             ]
         )
-    async with db() as s:
+    async with clean_db() as s:
         directory = Directory(s)
         assert await directory.emails("role:supervisor") == ["a@x.cn", "b@x.cn"]
         assert await directory.emails("e") == ["e@x.cn"]
@@ -269,28 +254,28 @@ class FakeSmtp:
         writer.close()
 
 
-async def test_smtp_delivery_to_role(db: SessionFactory) -> None:
+async def test_smtp_delivery_to_role(clean_db: SessionFactory) -> None:
     fake = FakeSmtp()
     server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with db() as s, s.begin():
+    async with clean_db() as s, s.begin():
         s.add(
             models.User(id="a", name="A", password_hash="x", roles=["supervisor"], email="a@x.cn")
         )
-    await add_note(db, "smtp")
+    await add_note(clean_db, "smtp")
     smtp = SmtpChannel("127.0.0.1", port, sender="zhidu@example.com", timeout=5)
     async with server:
-        assert await OutboxDispatcher(db, {"smtp": smtp}, settings()).dispatch_once() == 1
-    [note] = await notes(db)
+        assert await OutboxDispatcher(clean_db, {"smtp": smtp}, settings()).dispatch_once() == 1
+    [note] = await notes(clean_db)
     assert note.status == "sent", note.last_error
     assert fake.rcpt == ["a@x.cn"]
     assert "Subject:" in fake.data[0]
 
 
-async def test_smtp_without_address_fails_at_once(db: SessionFactory) -> None:
-    await add_note(db, "smtp")  # role:supervisor, but nobody has that role
+async def test_smtp_without_address_fails_at_once(clean_db: SessionFactory) -> None:
+    await add_note(clean_db, "smtp")  # role:supervisor, but nobody has that role
     smtp = SmtpChannel("127.0.0.1", 9, timeout=1)
-    assert await OutboxDispatcher(db, {"smtp": smtp}, settings()).dispatch_once() == 1
-    [note] = await notes(db)
+    assert await OutboxDispatcher(clean_db, {"smtp": smtp}, settings()).dispatch_once() == 1
+    [note] = await notes(clean_db)
     assert (note.status, note.attempts) == ("failed", 1)
     assert "no e-mail address" in (note.last_error or "")

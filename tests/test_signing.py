@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
-from sqlalchemy import text
 
 from activities.signing import (
     Sealer,
@@ -20,28 +15,15 @@ from activities.signing import (
 )
 from activities.store_step import CaseStore
 from store import models
-from store.db import SessionFactory, make_engine, make_session_factory
-from store.migrate import upgrade
+from store.db import SessionFactory
 from workflows.model import CaseWrite, RecordWrite, SignatureWrite, StepChanges
 
-DB_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zhidu_helper_a")
-TABLES = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
+# The async tests run on the session event loop of the session-scoped conftest fixtures
+# (asyncio_default_test_loop_scope = "session" in pyproject.toml). No module-level
+# `pytestmark = pytest.mark.asyncio(...)` here: it would also mark the sync tests, which
+# pytest-asyncio warns about.
+
 T0 = datetime(2026, 5, 6, 8, 30, 15, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-async def factory() -> AsyncIterator[SessionFactory]:
-    await upgrade(DB_URL)
-    engine = make_engine(DB_URL)
-    yield make_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def db(factory: SessionFactory) -> SessionFactory:
-    async with factory() as s, s.begin():
-        await s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    return factory
 
 
 def test_canonical_json_is_stable() -> None:
@@ -93,45 +75,45 @@ async def _signed(db: SessionFactory, sealer: Sealer) -> str:
     return sig.id
 
 
-async def test_verify_signature_ok(db: SessionFactory) -> None:
+async def test_verify_signature_ok(clean_db: SessionFactory) -> None:
     sealer = Sealer.generate()
-    sig_id = await _signed(db, sealer)
-    result = await verify_signature(db, sig_id, sealer.public_key_b64)
+    sig_id = await _signed(clean_db, sealer)
+    result = await verify_signature(clean_db, sig_id, sealer.public_key_b64)
     assert result.ok, result.reason
     assert (result.signer, result.role, result.method) == ("王工", "customer", "drawing")
     assert result.signed_at == T0
     assert result.record_sha256_signed == result.record_sha256_now
 
 
-async def test_changed_record_is_detected(db: SessionFactory) -> None:
+async def test_changed_record_is_detected(clean_db: SessionFactory) -> None:
     sealer = Sealer.generate()
-    sig_id = await _signed(db, sealer)
-    async with db() as s, s.begin():
+    sig_id = await _signed(clean_db, sealer)
+    async with clean_db() as s, s.begin():
         row = await s.get(models.Record, "c1/revisit_record/1")
         assert row is not None
         row.data = {**row.data, "rating": 5}
-    result = await verify_signature(db, sig_id, sealer.public_key_b64)
+    result = await verify_signature(clean_db, sig_id, sealer.public_key_b64)
     assert not result.ok
     assert "record changed" in result.reason
     assert result.record_sha256_now != result.record_sha256_signed
 
 
-async def test_altered_signature_row_breaks_the_seal(db: SessionFactory) -> None:
+async def test_altered_signature_row_breaks_the_seal(clean_db: SessionFactory) -> None:
     sealer = Sealer.generate()
-    sig_id = await _signed(db, sealer)
-    async with db() as s, s.begin():
+    sig_id = await _signed(clean_db, sealer)
+    async with clean_db() as s, s.begin():
         row = await s.get(models.Signature, sig_id)
         assert row is not None
         row.signer = "冒名者"
-    result = await verify_signature(db, sig_id, sealer.public_key_b64)
+    result = await verify_signature(clean_db, sig_id, sealer.public_key_b64)
     assert not result.ok and "seal does not match" in result.reason
 
 
-async def test_untrusted_key_and_unknown_signature(db: SessionFactory) -> None:
+async def test_untrusted_key_and_unknown_signature(clean_db: SessionFactory) -> None:
     sealer = Sealer.generate()
-    sig_id = await _signed(db, sealer)
+    sig_id = await _signed(clean_db, sealer)
     other = Sealer.generate()
-    result = await verify_signature(db, sig_id, other.public_key_b64)
+    result = await verify_signature(clean_db, sig_id, other.public_key_b64)
     assert not result.ok and "does not trust" in result.reason
-    missing = await verify_signature(db, "nope", sealer.public_key_b64)
+    missing = await verify_signature(clean_db, "nope", sealer.public_key_b64)
     assert not missing.ok and missing.reason == "unknown signature"

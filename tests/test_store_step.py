@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,8 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.signing import Sealer, sha256_hex, verify_signature
 from activities.store_step import CaseStore
 from store import models
-from store.db import SessionFactory, make_engine, make_session_factory
-from store.migrate import upgrade
+from store.db import SessionFactory
 from workflows.model import (
     CaseWrite,
     EventState,
@@ -29,24 +26,10 @@ from workflows.model import (
     TaskState,
 )
 
-DB_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zhidu_helper_a")
-TABLES = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
+# Database tests share the session event loop of the session-scoped conftest fixtures.
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-async def factory() -> AsyncIterator[SessionFactory]:
-    await upgrade(DB_URL)
-    engine = make_engine(DB_URL)
-    yield make_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def db(factory: SessionFactory) -> SessionFactory:
-    async with factory() as s, s.begin():
-        await s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    return factory
 
 
 def step(status: str = "open") -> StepChanges:
@@ -134,9 +117,11 @@ async def count(factory: SessionFactory, model: type[models.Base]) -> int:
         return int((await s.execute(select(func.count()).select_from(model))).scalar_one())
 
 
-async def test_record_step_writes_everything_once_even_when_retried(db: SessionFactory) -> None:
+async def test_record_step_writes_everything_once_even_when_retried(
+    clean_db: SessionFactory,
+) -> None:
     sealer = Sealer.generate()
-    store = CaseStore(db, sealer, channels=["console", "webhook"])
+    store = CaseStore(clean_db, sealer, channels=["console", "webhook"])
     changes = step()
     await ActivityEnvironment().run(store.record_step, changes)
     # An activity retry delivers the very same payload again.
@@ -152,9 +137,9 @@ async def test_record_step_writes_everything_once_even_when_retried(db: SessionF
         (models.Penalty, 1),
         (models.Notification, 2),
     ]:
-        assert await count(db, model) == n, model.__tablename__
+        assert await count(clean_db, model) == n, model.__tablename__
 
-    async with db() as s:
+    async with clean_db() as s:
         notes = (await s.execute(select(models.Notification))).scalars().all()
         assert sorted(n.key for n in notes) == [
             "revisit-C1/t1/opened:console",
@@ -170,15 +155,17 @@ async def test_record_step_writes_everything_once_even_when_retried(db: SessionF
         penalty = await s.get(models.Penalty, "revisit-C1/pen/1")
         assert penalty is not None and float(penalty.amount_yuan) == 1000.5
 
-    ok = await verify_signature(db, "revisit-C1/revisit_record/1/sig/staff", sealer.public_key_b64)
+    ok = await verify_signature(
+        clean_db, "revisit-C1/revisit_record/1/sig/staff", sealer.public_key_b64
+    )
     assert ok.ok, ok.reason
 
 
-async def test_later_step_updates_case_and_task_but_keeps_start(db: SessionFactory) -> None:
-    store = CaseStore(db, Sealer.generate(), channels=["console"])
+async def test_later_step_updates_case_and_task_but_keeps_start(clean_db: SessionFactory) -> None:
+    store = CaseStore(clean_db, Sealer.generate(), channels=["console"])
     first = step()
     await store.record_step(first)
-    async with db() as s:
+    async with clean_db() as s:
         started = (await s.get(models.Case, "revisit-C1")).started_at  # type: ignore[union-attr]
 
     closed = T0 + timedelta(days=1)
@@ -191,41 +178,41 @@ async def test_later_step_updates_case_and_task_but_keeps_start(db: SessionFacto
         tasks=[task],
     )
     await store.record_step(later)
-    async with db() as s:
+    async with clean_db() as s:
         case = await s.get(models.Case, "revisit-C1")
         row = await s.get(models.Task, "revisit-C1/t1")
     assert case is not None and row is not None
     assert (case.status, case.closed_at, case.started_at) == ("closed", closed, started)
     assert (row.status, row.closed_by, row.closed_at) == ("done", "staff", closed)
-    assert await count(db, models.Event) == 3
-    assert await count(db, models.TaskExtension) == 1
+    assert await count(clean_db, models.Event) == 3
+    assert await count(clean_db, models.TaskExtension) == 1
 
 
-async def test_signature_on_a_record_written_by_an_earlier_step(db: SessionFactory) -> None:
+async def test_signature_on_a_record_written_by_an_earlier_step(clean_db: SessionFactory) -> None:
     sealer = Sealer.generate()
-    store = CaseStore(db, sealer, channels=["console"])
+    store = CaseStore(clean_db, sealer, channels=["console"])
     first = step()
     await store.record_step(first.model_copy(update={"signatures": []}))
     sig = first.signatures[0].model_copy(update={"id": "later-sig", "role": "customer"})
     await store.record_step(StepChanges(case=first.case, signatures=[sig]))
-    result = await verify_signature(db, "later-sig", sealer.public_key_b64)
+    result = await verify_signature(clean_db, "later-sig", sealer.public_key_b64)
     assert result.ok, result.reason
 
 
-async def test_signature_on_unknown_record_fails_without_retry(db: SessionFactory) -> None:
-    store = CaseStore(db, Sealer.generate(), channels=["console"])
+async def test_signature_on_unknown_record_fails_without_retry(clean_db: SessionFactory) -> None:
+    store = CaseStore(clean_db, Sealer.generate(), channels=["console"])
     first = step()
     bad = first.signatures[0].model_copy(update={"record_id": "no-such-record"})
     with pytest.raises(ApplicationError) as info:
         await store.record_step(StepChanges(case=first.case, signatures=[bad]))
     assert info.value.non_retryable and "no-such-record" in str(info.value)
-    assert await count(db, models.Case) == 0  # the whole step rolled back
+    assert await count(clean_db, models.Case) == 0  # the whole step rolled back
 
 
-async def test_events_are_append_only(db: SessionFactory) -> None:
-    await CaseStore(db, Sealer.generate(), channels=["console"]).record_step(step())
+async def test_events_are_append_only(clean_db: SessionFactory) -> None:
+    await CaseStore(clean_db, Sealer.generate(), channels=["console"]).record_step(step())
     for sql in ("UPDATE events SET kind = 'forged'", "DELETE FROM events"):
         with pytest.raises(DBAPIError, match="append-only"):
-            async with db() as s, s.begin():
+            async with clean_db() as s, s.begin():
                 await s.execute(text(sql))
-    assert await count(db, models.Event) == 2
+    assert await count(clean_db, models.Event) == 2

@@ -4,17 +4,16 @@ guesses for 2027, and administrator override files (real PostgreSQL)."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.workcalendar import (
+    LoadedYear,
     WorkCalendar,
     add_working_days,
     is_confirmed_year,
@@ -22,27 +21,13 @@ from activities.workcalendar import (
     load_year,
 )
 from store import models
-from store.db import SessionFactory, make_engine, make_session_factory
-from store.migrate import upgrade
+from store.db import SessionFactory
 from workflows.model import CHINA_TZ, DueRequest
 
-DB_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zhidu_helper_a")
-TABLES = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
-
-
-@pytest.fixture(scope="module")
-async def factory() -> AsyncIterator[SessionFactory]:
-    await upgrade(DB_URL)
-    engine = make_engine(DB_URL)
-    yield make_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def db(factory: SessionFactory) -> SessionFactory:
-    async with factory() as s, s.begin():
-        await s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    return factory
+# The async tests run on the session event loop of the session-scoped conftest fixtures
+# (asyncio_default_test_loop_scope = "session" in pyproject.toml). No module-level
+# `pytestmark = pytest.mark.asyncio(...)` here: it would also mark the sync tests, which
+# pytest-asyncio warns about.
 
 
 def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -82,41 +67,41 @@ def test_2026_schedule_from_the_library() -> None:
     assert add_working_days(date(2026, 2, 14), 1) == (date(2026, 2, 24), [])
 
 
-async def test_three_working_days_across_national_day_2026(db: SessionFactory) -> None:
+async def test_three_working_days_across_national_day_2026(clean_db: SessionFactory) -> None:
     # Wed 30 Sep + 3: Oct 1-7 off, then Thu 8, Fri 9 and the makeup Saturday 10 Oct.
-    result = await due(db, cst(2026, 9, 30, 9, 30), 3)
+    result = await due(clean_db, cst(2026, 9, 30, 9, 30), 3)
     assert result.due_at == cst(2026, 10, 10, 9, 30)
     assert result.due_at.utcoffset() is not None
     assert (result.provisional, result.unconfirmed_years) == (False, [])
 
 
-async def test_china_date_decides_not_utc(db: SessionFactory) -> None:
+async def test_china_date_decides_not_utc(clean_db: SessionFactory) -> None:
     # 17:00 UTC on Fri 13 Feb is 01:00 on Sat 14 Feb (a makeup working day) in China.
-    result = await due(db, datetime(2026, 2, 13, 17, 0, tzinfo=UTC), 1)
+    result = await due(clean_db, datetime(2026, 2, 13, 17, 0, tzinfo=UTC), 1)
     assert result.due_at == cst(2026, 2, 24, 1, 0)
-    sunday = await due(db, cst(2026, 9, 18, 18, 0), 1)  # Fri → makeup Sunday 20 Sep
+    sunday = await due(clean_db, cst(2026, 9, 18, 18, 0), 1)  # Fri → makeup Sunday 20 Sep
     assert sunday.due_at == cst(2026, 9, 20, 18, 0)
 
 
-async def test_zero_working_days_is_the_start(db: SessionFactory) -> None:
+async def test_zero_working_days_is_the_start(clean_db: SessionFactory) -> None:
     start = cst(2026, 10, 3, 12, 0)
-    result = await due(db, start, 0)
+    result = await due(clean_db, start, 0)
     assert result.due_at == start and not result.provisional
 
 
-async def test_unconfirmed_year_is_provisional(db: SessionFactory) -> None:
-    result = await due(db, cst(2026, 12, 30, 10, 0), 3)
+async def test_unconfirmed_year_is_provisional(clean_db: SessionFactory) -> None:
+    result = await due(clean_db, cst(2026, 12, 30, 10, 0), 3)
     # Guess: Thu 31 Dec, (1 Jan 元旦), Mon 4 Jan, Tue 5 Jan.
     assert result.due_at == cst(2027, 1, 5, 10, 0)
     assert (result.provisional, result.unconfirmed_years) == (True, [2027])
-    within = await due(db, cst(2027, 3, 1, 10, 0), 1)
+    within = await due(clean_db, cst(2027, 3, 1, 10, 0), 1)
     assert within.provisional and within.unconfirmed_years == [2027]
     # 2026-only span stays confirmed.
-    assert not (await due(db, cst(2026, 12, 28, 10, 0), 2)).provisional
+    assert not (await due(clean_db, cst(2026, 12, 28, 10, 0), 2)).provisional
 
 
-async def test_loaded_override_confirms_the_year(db: SessionFactory, tmp_path: Path) -> None:
-    before = await due(db, cst(2027, 2, 5, 9, 0), 1)
+async def test_loaded_override_confirms_the_year(clean_db: SessionFactory, tmp_path: Path) -> None:
+    before = await due(clean_db, cst(2027, 2, 5, 9, 0), 1)
     # Guess for 2027 keeps 5-8 Feb (除夕 .. 初三) off.
     assert before.due_at == cst(2027, 2, 9, 9, 0) and before.provisional
 
@@ -132,24 +117,24 @@ async def test_loaded_override_confirms_the_year(db: SessionFactory, tmp_path: P
             "workdays": [{"date": "2027-01-02", "name": "测试调休"}],
         },
     )
-    assert await load_year(db, path, "admin") == 4
+    assert await load_year(clean_db, path, "admin") == LoadedYear(year=2027, days=4)
 
-    result = await due(db, cst(2026, 12, 30, 10, 0), 3)
+    result = await due(clean_db, cst(2026, 12, 30, 10, 0), 3)
     # Thu 31 Dec, the makeup Saturday 2 Jan, then 4-5 Jan off → Wed 6 Jan.
     assert result.due_at == cst(2027, 1, 6, 10, 0)
     assert (result.provisional, result.unconfirmed_years) == (False, [])
     # Days the file does not state follow the weekday rule (Mon 8 Feb is now a working day).
-    after = await due(db, cst(2027, 2, 5, 9, 0), 1)
+    after = await due(clean_db, cst(2027, 2, 5, 9, 0), 1)
     assert after.due_at == cst(2027, 2, 8, 9, 0) and not after.provisional
 
-    async with db() as s:
+    async with clean_db() as s:
         year = await s.get(models.CalendarYear, 2027)
     assert year is not None and year.loaded_by == "admin" and year.source.endswith("cal.json")
 
     # Loading the year again replaces all its days: only 6 Jan is off now (not even 1 Jan).
     write(tmp_path, {"year": 2027, "holidays": [{"date": "2027-01-06", "name": "x"}]})
-    assert await load_year(db, path, "admin2") == 1
-    result = await due(db, cst(2026, 12, 30, 10, 0), 3)
+    assert await load_year(clean_db, path, "admin2") == LoadedYear(year=2027, days=1)
+    result = await due(clean_db, cst(2026, 12, 30, 10, 0), 3)
     assert result.due_at == cst(2027, 1, 4, 10, 0) and not result.provisional
 
 
@@ -175,12 +160,12 @@ async def test_loaded_override_confirms_the_year(db: SessionFactory, tmp_path: P
     ],
 )
 async def test_bad_override_file_loads_nothing(
-    db: SessionFactory, tmp_path: Path, content: Any, message: str
+    clean_db: SessionFactory, tmp_path: Path, content: Any, message: str
 ) -> None:
     path = write(tmp_path, content)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        await load_year(db, path, "admin")
-    async with db() as s:
+        await load_year(clean_db, path, "admin")
+    async with clean_db() as s:
         assert (await s.execute(select(func.count()).select_from(models.CalendarDay))).scalar() == 0
         assert (
             await s.execute(select(func.count()).select_from(models.CalendarYear))
