@@ -161,6 +161,7 @@ class CaseStore:
             provisional=case.provisional,
             started_by=case.started_by,
             closed_at=case.closed_at,
+            version=case.version,
             input=json_safe(case.input),
             policy=json_safe(case.policy),
         )
@@ -172,8 +173,11 @@ class CaseStore:
                     "status": stmt.excluded.status,
                     "provisional": stmt.excluded.provisional,
                     "closed_at": stmt.excluded.closed_at,
+                    "version": stmt.excluded.version,
                     "updated_at": func.now(),
                 },
+                # Steps may be persisted concurrently: an older snapshot never wins.
+                where=models.Case.version <= stmt.excluded.version,
             )
         )
 
@@ -196,12 +200,14 @@ class CaseStore:
             "closed_at": t.closed_at,
             "closed_by": t.closed_by,
             "breached_at": t.breached_at,
+            "version": t.version,
         }
         stmt = insert(models.Task).values(**values)
         await s.execute(
             stmt.on_conflict_do_update(
                 index_elements=["id"],
                 set_={k: stmt.excluded[k] for k in values if k not in ("id", "case_id")},
+                where=models.Task.version <= stmt.excluded.version,
             )
         )
         if t.extensions:
@@ -232,11 +238,12 @@ class CaseStore:
         rows = []
         for sig in changes.signatures:
             if sig.record_id not in stored:
-                # Retrying cannot make the record appear: fail the step loudly instead.
+                # Steps of one case are written concurrently: the step carrying the record may
+                # still be in flight, so retry (with backoff) until it has landed.
                 raise ApplicationError(
-                    f"signature {sig.id} refers to unknown record {sig.record_id}",
+                    f"signature {sig.id} refers to record {sig.record_id}, not stored yet",
                     type="UnknownRecord",
-                    non_retryable=True,
+                    non_retryable=False,
                 )
             record_sha = sha256_hex(stored[sig.record_id])
             payload = signature_payload(

@@ -82,6 +82,8 @@ class Case(Base):
     customer_id: Mapped[str | None] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(30), index=True)
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The workflow's step counter when written: concurrent step writes never go backwards.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_by: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
@@ -111,6 +113,8 @@ class Task(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_by: Mapped[str | None] = mapped_column(String(64))
     breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The task's change counter in the workflow: concurrent step writes never go backwards.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TaskExtension(Base):

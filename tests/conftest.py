@@ -6,7 +6,7 @@
   temporary directory.
 - `session_factory` (session): async engine + session factory for that database.
 - `clean_db` (function): empties every table except alembic_version; yields `session_factory`.
-- `ts_env` (session): Temporal time-skipping test server, pydantic data converter, the custom
+- `ts_env` (function: a fresh virtual clock per test): Temporal time-skipping test server, pydantic data converter, the custom
   search attributes registered.
 - `local_env` (session): Temporal dev server (real server, namespace "default") with the custom
   search attributes.
@@ -173,7 +173,9 @@ async def clean_db(session_factory: SessionFactory) -> AsyncIterator[SessionFact
 # ---- Temporal -------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+# One time-skipping server per test: its virtual clock only moves forward, so a test that
+# skips ten years would otherwise put every later test in 2036.
+@pytest_asyncio.fixture(scope="function", loop_scope="session")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     from worker import register_search_attributes
 

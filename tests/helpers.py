@@ -4,13 +4,18 @@ database reads."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import build_activities
@@ -30,28 +35,74 @@ RD = Actor(id="rd", roles=["rd"])
 FINANCE = Actor(id="finance", roles=["finance"])
 
 
+# Cases started by the running test; terminated when its worker stops, because a case left
+# running without a worker stalls the shared time-skipping server for the next test.
+STARTED: list[WorkflowHandle[Any, Any]] = []
+
+
 @asynccontextmanager
 async def case_worker(
     client: Client, session_factory: SessionFactory, settings: Settings
 ) -> AsyncIterator[str]:
     """Run every regulation workflow and the real activities on a fresh task queue."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[e.workflow for e in REGISTRY.values()],
-        activities=build_activities(session_factory, settings),
-    ):
-        yield queue
+    try:
+        async with Worker(
+            client,
+            task_queue=queue,
+            workflows=[e.workflow for e in REGISTRY.values()],
+            activities=build_activities(session_factory, settings),
+        ):
+            yield queue
+    finally:
+        while STARTED:
+            handle = STARTED.pop()
+            await save_histories(client, handle.id)
+            try:
+                await client.get_workflow_handle(handle.id).terminate("test finished")
+            except RPCError:
+                pass  # already closed
+
+
+async def save_histories(client: Client, workflow_id: str) -> None:
+    """With ZHIDU_SAVE_HISTORIES=<dir>, keep every run of the case as JSON for the replay test
+    (tests/histories: `<regulation>_<case>_run<N>.json`)."""
+    target = os.environ.get("ZHIDU_SAVE_HISTORIES")
+    if not target:
+        return
+    run_id: str | None = None
+    found = []
+    while True:
+        hist = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        found.append(hist)
+        started = hist.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+        if not run_id:
+            break
+    for n, hist in enumerate(reversed(found), start=1):
+        path = Path(target) / f"{workflow_id.split('-')[0]}_{workflow_id}_run{n}.json"
+        path.write_text(hist.to_json())
+
+
+async def skip(env: Any, duration: timedelta, step: timedelta = timedelta(days=20)) -> None:
+    """Move the time-skipping server's clock on. One long sleep is one RPC that can time out
+    while the server runs months of timers and activities, so skip in steps."""
+    remaining = duration
+    while remaining > timedelta(0):
+        chunk = min(step, remaining)
+        req = SleepRequest()
+        req.duration.FromTimedelta(chunk)
+        await env.client.test_service.unlock_time_skipping_with_sleep(
+            req, timeout=timedelta(minutes=5)
+        )
+        remaining -= chunk
 
 
 async def state(handle: WorkflowHandle[Any, Any]) -> CaseView:
     return await handle.query("state", result_type=CaseView)
 
 
-async def open_task(
-    handle: WorkflowHandle[Any, Any], kind: str, within: float = 10.0
-) -> TaskState:
+async def open_task(handle: WorkflowHandle[Any, Any], kind: str, within: float = 10.0) -> TaskState:
     """The newest open task of that kind, polling (real seconds) until the workflow gets there."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -99,7 +150,11 @@ async def rows(session_factory: SessionFactory, model: Any, **where: Any) -> lis
 
 
 async def eventually_rows(
-    session_factory: SessionFactory, model: Any, count: int | None, within: float = 10.0, **where: Any
+    session_factory: SessionFactory,
+    model: Any,
+    count: int | None,
+    within: float = 10.0,
+    **where: Any,
 ) -> list[Any]:
     """Rows written by a workflow step that runs after the update returned: poll (real time)
     until there are `count` of them (None: at least one), then return them."""
@@ -109,6 +164,18 @@ async def eventually_rows(
         enough = len(found) >= 1 if count is None else len(found) == count
         if enough or asyncio.get_running_loop().time() > deadline:
             return found
+        await asyncio.sleep(0.1)
+
+
+async def eventually(
+    fetch: Callable[[], Awaitable[Any]], ok: Callable[[Any], bool], within: float = 10.0
+) -> Any:
+    """Poll `fetch()` (real time) until `ok(result)`; return the last result either way."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await fetch()
+        if ok(result) or asyncio.get_running_loop().time() > deadline:
+            return result
         await asyncio.sleep(0.1)
 
 

@@ -4,14 +4,35 @@ time-skipping server, so the perpetual plan is checked here with a policy in sec
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
 from store import models
-from tests.helpers import case_worker, rows, state
+from tests.helpers import (
+    CLERK,
+    OTHER_STAFF,
+    RD,
+    STAFF,
+    STARTED,
+    SUPERVISOR,
+    case_worker,
+    complete,
+    extend,
+    open_task,
+    rows,
+    state,
+)
 from workflows.model import Deadline
-from workflows.revisit import Contact, Period, RevisitInput, RevisitPolicy, RevisitRun
+from workflows.revisit import (
+    ClosePlanInput,
+    Contact,
+    Period,
+    RevisitInput,
+    RevisitPolicy,
+    RevisitRun,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -28,15 +49,26 @@ SECONDS_POLICY = RevisitPolicy(
 )
 
 
-async def test_plan_continues_as_new_on_the_real_server(local_env, session_factory, clean_db, settings_factory):
+async def test_plan_continues_as_new_on_the_real_server(
+    local_env, session_factory, clean_db, settings_factory
+):
     env = local_env
     async with case_worker(env.client, session_factory, settings_factory()) as queue:
-        inp = RevisitInput(customer_id="D1", customer_name="乙公司", go_live="2026-11-01",
-                           owner="staff", contacts=[Contact(name="李工")])
-        h = await env.client.start_workflow(
-            "zhidu.revisit", RevisitRun(input=inp, policy=SECONDS_POLICY, started_by="staff"),
-            id="revisit-D1", task_queue=queue, execution_timeout=timedelta(minutes=5),
+        inp = RevisitInput(
+            customer_id="D1",
+            customer_name="乙公司",
+            go_live="2026-11-01",
+            owner="staff",
+            contacts=[Contact(name="李工")],
         )
+        h = await env.client.start_workflow(
+            "zhidu.revisit",
+            RevisitRun(input=inp, policy=SECONDS_POLICY, started_by="staff"),
+            id="revisit-D1",
+            task_queue=queue,
+            execution_timeout=timedelta(minutes=5),
+        )
+        STARTED.append(h)
         for _ in range(120):
             view = await state(h)
             if view.run >= 2:
@@ -46,15 +78,116 @@ async def test_plan_continues_as_new_on_the_real_server(local_env, session_facto
         assert view.summary["visits_missed"] == 1
         assert view.summary["next_visit"]["kind"] == "routine_phone"
         first = await env.client.get_workflow_handle("revisit-D1").fetch_history()
-        assert first.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+        assert first.events[
+            0
+        ].workflow_execution_started_event_attributes.continued_execution_run_id
         # The timeline and the task ids continue across runs: nothing overwritten, nothing lost.
         events = await rows(session_factory, models.Event, case_id="revisit-D1")
         seqs = sorted(e.seq for e in events)
         assert seqs == list(range(1, len(seqs) + 1))
         kinds = [e.kind for e in events]
-        for k in ("plan_started", "task_opened", "reminder", "breach", "lapsed", "visit_missed", "run_continued"):
+        for k in (
+            "plan_started",
+            "task_opened",
+            "reminder",
+            "breach",
+            "lapsed",
+            "visit_missed",
+            "run_continued",
+        ):
             assert k in kinds, k
         tasks = await rows(session_factory, models.Task, case_id="revisit-D1")
         assert {t.kind for t in tasks} >= {"plan", "appointment", "visit"}
         assert all(t.status == "lapsed" for t in tasks if t.kind == "plan")
-        await h.terminate("test over")
+
+
+HUMAN_POLICY = RevisitPolicy(
+    first_phone_after=Period(seconds=3),
+    routine_phone_every=Period(days=180),
+    onsite_every={"regular": None, "large": None, "key": None},
+    plan_due=Deadline(hours=1),
+    appointment_lead=Deadline(seconds=1),
+    review_due=Deadline(hours=1),
+    archive_due=Deadline(hours=1),
+    approval_due=Deadline(hours=1),
+    rd_feedback_due=Deadline(hours=1),
+)
+
+
+async def test_full_cycle_by_people_on_the_real_server(
+    local_env, session_factory, clean_db, settings_factory
+):
+    """One whole revisit cycle driven through the updates on the real server, then the plan is
+    closed. Its histories (ZHIDU_SAVE_HISTORIES) are the ones committed for the replay test."""
+    env = local_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        inp = RevisitInput(
+            customer_id="H1",
+            customer_name="丙公司",
+            go_live="2026-11-01",
+            owner="staff",
+            supervisor="supervisor",
+            contacts=[Contact(name="赵工")],
+        )
+        h = await env.client.start_workflow(
+            "zhidu.revisit",
+            RevisitRun(input=inp, policy=HUMAN_POLICY, started_by="staff"),
+            id="revisit-H1",
+            task_queue=queue,
+            execution_timeout=timedelta(minutes=5),
+        )
+        STARTED.append(h)
+        plan = await open_task(h, "plan")
+        with pytest.raises(WorkflowUpdateFailedError):
+            await complete(h, plan, OTHER_STAFF, data={})
+        await complete(
+            h,
+            plan,
+            STAFF,
+            data={"purposes": ["product_use"], "methods": ["phone"], "content": "首次回访"},
+        )
+        appt = await open_task(h, "appointment")
+        soon = datetime.now(UTC) + timedelta(seconds=1)
+        await complete(h, appt, STAFF, "agreed", {"appointment_at": soon.isoformat()})
+        visit = await open_task(h, "visit")
+        await complete(
+            h,
+            visit,
+            STAFF,
+            data={
+                "contact_person": "赵工",
+                "method": "phone",
+                "usage": "正常",
+                "service_rating": 5,
+                "questions": ["如何备份数据？"],
+                "problems": [{"text": "备份脚本报错", "route": "rd_feedback"}],
+            },
+        )
+        materials = await open_task(h, "materials")
+        await extend(h, materials, SUPERVISOR, materials.due_at + timedelta(days=1), "客户资料未齐")
+        await complete(
+            h, await open_task(h, "report"), STAFF, data={"summary": "正常", "evaluation": "好"}
+        )
+        await complete(h, materials, STAFF, data={})
+        await complete(
+            h, await open_task(h, "review"), SUPERVISOR, "accept", {"guidance": "及时跟进研发反馈"}
+        )
+        await complete(h, await open_task(h, "archive"), CLERK, "done", {"complete": True})
+        await complete(h, await open_task(h, "rd_feedback"), RD, "accepted")
+        for _ in range(100):
+            if (await state(h)).run == 2:
+                break
+            await asyncio.sleep(0.1)
+        view = await state(h)
+        assert view.run == 2 and view.summary["visits_done"] == 1
+        assert view.summary["next_visit"]["kind"] == "routine_phone"
+        assert (
+            await h.execute_update(
+                "close_plan", ClosePlanInput(actor=SUPERVISOR, reason="合同到期")
+            )
+            == "closing"
+        )
+        assert await h.result() == "closed"
+        [case] = await rows(session_factory, models.Case, id="revisit-H1")
+        assert case.status == "closed"
+        assert len(await rows(session_factory, models.Record, case_id="revisit-H1")) >= 6

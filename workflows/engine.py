@@ -122,7 +122,8 @@ class CaseWorkflow:
         self._pending_signatures: list[SignatureWrite] = []
         self._pending_penalties: list[PenaltyWrite] = []
         self._case_dirty = True
-        self._store_lock = asyncio.Lock()
+        self._recalc_years: list[int] = []
+        self._inflight = 0  # store activities scheduled and not yet completed
 
     # ---- set-up --------------------------------------------------------------------------
 
@@ -143,6 +144,28 @@ class CaseWorkflow:
         self.case_policy = policy.model_dump(mode="json")
         self.customer_id = customer_id
         self.started_by = started_by
+        # Message handlers are synchronous (replay-safe: they never wait on an activity); this
+        # coroutine persists what they changed and recomputes deadlines when asked to.
+        self._persister = asyncio.create_task(self._persist_loop())
+
+    def _dirty(self) -> bool:
+        return bool(
+            self._case_dirty
+            or self._pending_events
+            or self._pending_tasks
+            or self._pending_notes
+            or self._pending_records
+            or self._pending_signatures
+            or self._pending_penalties
+        )
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: self._dirty() or bool(self._recalc_years))
+            if self._recalc_years:
+                years, self._recalc_years = self._recalc_years, []
+                await self._recompute_provisional(years)
+            await self.flush()
 
     @property
     def case_id(self) -> str:
@@ -268,47 +291,48 @@ class CaseWorkflow:
     # ---- persistence ------------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Persist everything changed since the last flush, in one idempotent activity."""
-        async with self._store_lock:
-            if not (
-                self._case_dirty
-                or self._pending_events
-                or self._pending_tasks
-                or self._pending_notes
-                or self._pending_records
-                or self._pending_signatures
-                or self._pending_penalties
-            ):
-                return
-            changes = StepChanges(
-                case=CaseWrite(
-                    id=self.case_id,
-                    regulation=self.REGULATION,
-                    title=self.title,
-                    customer_id=self.customer_id,
-                    status=self.core.status,
-                    provisional=self.core.provisional,
-                    started_by=self.started_by,
-                    closed_at=self.now if self.core.status in ("closed", "done") else None,
-                    input=self.case_input,
-                    policy=self.case_policy,
-                ),
-                events=self._pending_events,
-                tasks=[t.model_copy(deep=True) for t in self._pending_tasks.values()],
-                notifications=self._pending_notes,
-                records=self._pending_records,
-                signatures=self._pending_signatures,
-                penalties=self._pending_penalties,
-            )
-            self._pending_events, self._pending_tasks, self._pending_notes = [], {}, []
-            self._pending_records, self._pending_signatures, self._pending_penalties = [], [], []
-            self._case_dirty = False
+        """Persist everything changed since the last flush, in one idempotent activity.
+
+        The snapshot is taken and its activity scheduled at once, with no lock: a message
+        handler's workflow task then always carries its own command, which keeps replay order
+        identical to the original (an update accepted in a task with no command can be replayed
+        after a later activity completion). Concurrent writes are ordered by version columns."""
+        if not self._dirty():
+            return
+        changes = StepChanges(
+            case=CaseWrite(
+                id=self.case_id,
+                regulation=self.REGULATION,
+                title=self.title,
+                customer_id=self.customer_id,
+                status=self.core.status,
+                provisional=self.core.provisional,
+                version=self.core.event_seq,
+                started_by=self.started_by,
+                closed_at=self.now if self.core.status in ("closed", "done") else None,
+                input=self.case_input,
+                policy=self.case_policy,
+            ),
+            events=self._pending_events,
+            tasks=[t.model_copy(deep=True) for t in self._pending_tasks.values()],
+            notifications=self._pending_notes,
+            records=self._pending_records,
+            signatures=self._pending_signatures,
+            penalties=self._pending_penalties,
+        )
+        self._pending_events, self._pending_tasks, self._pending_notes = [], {}, []
+        self._pending_records, self._pending_signatures, self._pending_penalties = [], [], []
+        self._case_dirty = False
+        self._inflight += 1
+        try:
             await workflow.execute_activity(
                 "zhidu.record_step",
                 changes,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=STORE_RETRY,
             )
+        finally:
+            self._inflight -= 1
 
     def _touch(self, task: TaskState) -> None:
         task.version += 1
@@ -521,7 +545,7 @@ class CaseWorkflow:
         return task
 
     @workflow.update(name="complete_task")
-    async def complete_task(self, inp: CompleteTaskInput) -> TaskState:
+    def complete_task(self, inp: CompleteTaskInput) -> TaskState:
         task = self._open_task_for(inp.task_id)
         task.status = "done"
         task.outcome = inp.outcome
@@ -539,7 +563,6 @@ class CaseWorkflow:
             late=bool(task.due_at and self.now > task.due_at),
         )
         self.on_task_completed(task, inp)
-        await self.flush()
         return task
 
     @complete_task.validator
@@ -560,7 +583,7 @@ class CaseWorkflow:
         self.check_completion(task, inp)
 
     @workflow.update(name="extend_deadline")
-    async def extend_deadline(self, inp: ExtendDeadlineInput) -> TaskState:
+    def extend_deadline(self, inp: ExtendDeadlineInput) -> TaskState:
         task = self._open_task_for(inp.task_id)
         granted_role = self._granting_role(task, inp)
         ext = Extension(
@@ -597,7 +620,6 @@ class CaseWorkflow:
             f"【延期】{task.title} 截止改为 {local_text(inp.new_due)}",
             f"批准人：{inp.actor.id}（{ROLE_ZH.get(granted_role, granted_role)}）\n理由：{inp.reason}",
         )
-        await self.flush()
         return task
 
     def _granting_role(self, task: TaskState, inp: ExtendDeadlineInput) -> str:
@@ -636,8 +658,11 @@ class CaseWorkflow:
             )
 
     @workflow.signal(name="calendar_updated")
-    async def calendar_updated(self, inp: CalendarUpdatedInput) -> None:
+    def calendar_updated(self, inp: CalendarUpdatedInput) -> None:
         """A new year of the statutory calendar was loaded: recompute provisional deadlines."""
+        self._recalc_years.extend(inp.years or [0])
+
+    async def _recompute_provisional(self, years: list[int]) -> None:
         for task in self.tasks:
             if task.status != "open" or not task.provisional or task.due_base is None:
                 continue
@@ -657,13 +682,12 @@ class CaseWorkflow:
                 old_due=old,
                 new_due=due,
                 provisional=provisional,
-                years=inp.years,
+                years=years,
             )
         still = any(t.provisional and t.status == "open" for t in self.tasks)
         if self.core.provisional != still:
             self.core.provisional = still
             self._case_dirty = True
-        await self.flush()
 
     @workflow.query(name="state")
     def state(self) -> CaseView:
@@ -680,6 +704,11 @@ class CaseWorkflow:
         )
 
     async def drain(self) -> None:
-        """Let running update/signal handlers finish (before returning or continuing as new)."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self.flush()
+        """Before returning or continuing as new: let message handlers finish and every step
+        reach the database."""
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self.flush()
+            await workflow.wait_condition(lambda: self._inflight == 0)
+            if not self._dirty() and workflow.all_handlers_finished():
+                return

@@ -167,6 +167,7 @@ class CaseWrite(BaseModel):
     customer_id: str | None = None
     status: str
     provisional: bool = False
+    version: int = 0  # the case's event counter at this step
     started_by: str | None = None
     closed_at: datetime | None = None
     input: dict[str, Any] = Field(default_factory=dict)

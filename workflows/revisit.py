@@ -365,6 +365,7 @@ class RevisitWorkflow(CaseWorkflow):
             self.core.run += 1
             self.event("run_continued", None, None, run=self.core.run)
         self.carry.core = self.core
+        self._summarize(self._next_visit())
         await self.flush()
 
         visit = None
@@ -1036,7 +1037,7 @@ class RevisitWorkflow(CaseWorkflow):
     # ---- plan-level messages ------------------------------------------------------------------
 
     @workflow.update(name="close_plan")
-    async def close_plan(self, inp: ClosePlanInput) -> str:
+    def close_plan(self, inp: ClosePlanInput) -> str:
         self.closing = inp.reason
         self.closed_by = inp.actor.id
         self.event("close_requested", None, inp.actor.id, reason=inp.reason)
@@ -1046,7 +1047,6 @@ class RevisitWorkflow(CaseWorkflow):
                 t.closed_at = self.now
                 t.closed_by = inp.actor.id
                 self._touch(t)
-        await self.flush()
         return "closing"
 
     @close_plan.validator
@@ -1057,7 +1057,7 @@ class RevisitWorkflow(CaseWorkflow):
             raise refuse("Conflict", "the plan is already closing")
 
     @workflow.update(name="complaint_handled")
-    async def complaint_handled(self, inp: ComplaintHandledInput) -> str:
+    def complaint_handled(self, inp: ComplaintHandledInput) -> str:
         """5.2: after a complaint is handled, a supervisory phone revisit is mandatory."""
         self._add_extra(
             PlannedVisit(
@@ -1072,7 +1072,6 @@ class RevisitWorkflow(CaseWorkflow):
             "R1 5.2",
             inp.actor.id,
         )
-        await self.flush()
         return "scheduled"
 
     @complaint_handled.validator

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.String(length=100), nullable=True),
         sa.Column("status", sa.String(length=30), nullable=False),
         sa.Column("provisional", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("started_by", sa.String(length=64), nullable=True),
         sa.Column(
             "started_at",
@@ -263,6 +264,7 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_by", sa.String(length=64), nullable=True),
         sa.Column("breached_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
     )
     op.create_index(op.f("ix_tasks_assignee"), "tasks", ["assignee"], unique=False)
