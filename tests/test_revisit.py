@@ -232,6 +232,11 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
             "Forbidden",
             "higher approval",
         )
+        await refused(
+            extend(h, materials, SUPERVISOR, datetime(2020, 1, 1, tzinfo=CHINA_TZ), "补充材料"),
+            "Invalid",
+            "in the past",
+        )
         ext = await extend(
             h, materials, SUPERVISOR, visited + timedelta(days=6), "客户出差，资料未齐"
         )
@@ -381,8 +386,14 @@ async def test_onsite_visit_needs_customer_signature_and_archive_breach(
         )
         await complete(h, await open_task(h, "materials"), STAFF, data={})
         await complete(
-            h, await open_task(h, "review"), SUPERVISOR, "accept", {"guidance": "继续保持"}
+            h, await open_task(h, "review"), SUPERVISOR, "criticise", {"guidance": "到达迟到"}
         )
+        # 4.4(2)3) poor work is criticised: the staff member is told.
+        criticised = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id="revisit-K9"),
+            lambda found: any("批评" in n.subject for n in found),
+        )
+        assert any("批评" in n.subject and n.recipient == "staff" for n in criticised)
         archive = await open_task(h, "archive")
         assert not await penalties(session_factory, "revisit-K9", 0)
         await sleep_to(env, archive.due_at + timedelta(minutes=1))
@@ -556,3 +567,124 @@ async def test_bad_start_input_is_refused_before_anything_starts():
     for field in ("customer_id", "customer_name", "customer_class", "go_live", "contacts"):
         assert field in text
     _ = WorkflowFailureError
+
+
+async def phone_visit_until_review(env: Any, h: Any) -> Any:
+    """Plan, first phone revisit, report and materials done by the staff member; returns the
+    supervisor's open review task."""
+    await complete(h, await open_task(h, "plan"), STAFF, data=PLAN)
+    first = datetime.fromisoformat((await state(h)).summary["next_visit"]["planned_at"])
+    await sleep_to(env, first - timedelta(days=6))
+    appt = await open_task(h, "appointment")
+    await complete(h, appt, STAFF, "agreed", {"appointment_at": appt.due_at.isoformat()})
+    await sleep_to(env, appt.due_at)
+    return await records_to_review(h)
+
+
+async def records_to_review(h: Any, **visit: Any) -> Any:
+    await complete(
+        h, await open_task(h, "visit"), visit.pop("actor", STAFF), data=visit_record(**visit)
+    )
+    await complete(
+        h, await open_task(h, "report"), STAFF, data={"summary": "正常", "evaluation": "良"}
+    )
+    await complete(h, await open_task(h, "materials"), STAFF, data={})
+    return await open_task(h, "review")
+
+
+async def test_review_commendation_and_cost_charge(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """4.4(2)1) costs of a colleague's work are charged to the responsible person;
+    4.4(2)2) good work → commendation request, decided by 总裁办. Validators refuse a closed
+    task and an extension the regulation does not provide."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="R2")
+        review = await phone_visit_until_review(env, h)
+        await refused(
+            extend(h, review, SUPERVISOR, review.due_at + timedelta(days=1), "补充材料"),
+            "Forbidden",
+            "cannot be extended",
+        )
+        await complete(
+            h,
+            review,
+            SUPERVISOR,
+            "commend",
+            {"guidance": "回访细致", "charge_to": "wang", "charge_yuan": 180},
+        )
+        await refused(
+            complete(h, review, SUPERVISOR, "accept", {"guidance": "再次提交"}),
+            "Conflict",
+            "already done",
+        )
+        [charge] = await penalties(session_factory, "revisit-R2", 1)
+        assert (charge.kind, charge.party, float(charge.amount_yuan), charge.clause) == (
+            "charge",
+            "wang",
+            180.0,
+            "R1 4.4(2)1)",
+        )
+        decision = await open_task(h, "commendation")
+        assert decision.role == "president_office" and decision.clause == "R1 4.4(2)2)"
+        await complete(h, decision, PRESIDENT, "approve")
+        rows_ = await penalties(session_factory, "revisit-R2", 2)
+        assert {(p.kind, p.party) for p in rows_} == {("charge", "wang"), ("commendation", "staff")}
+
+
+async def test_serious_case_fine_with_sanction(ts_env, session_factory, clean_db, settings_factory):
+    """5.1(3): a serious case is fined 500 元 (with the sanction named) once 总裁办 approves;
+    a declined fine books nothing."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="R3")
+        review = await phone_visit_until_review(env, h)
+        await complete(
+            h,
+            review,
+            SUPERVISOR,
+            "fine_request",
+            {"guidance": "伪造客户签字", "severity": "serious", "sanction": "降职"},
+        )
+        assert not await penalties(session_factory, "revisit-R3", 0)
+        await complete(h, await open_task(h, "fine_approval"), PRESIDENT, "approve")
+        [fine] = await penalties(session_factory, "revisit-R3", 1)
+        assert (fine.clause, fine.party, float(fine.amount_yuan)) == ("R1 5.1(3)", "staff", 500.0)
+        assert "降职" in fine.rule
+
+
+async def test_falsified_supervisory_revisit_dismissal(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """5.2(2): a falsified supervisory revisit → the responsible person dismissed and the
+    department manager fined 500 元."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="R4")
+        await h.execute_update(
+            "complaint_handled",
+            ComplaintHandledInput(
+                actor=SUPERVISOR,
+                complaint_ref="TS-0042",
+                summary="电梯维修投诉已处理",
+                regional_manager="li",
+                department_manager="zhao",
+            ),
+        )
+        visit = await open_task(h, "visit")
+        assert visit.assignee == "li"
+        review = await records_to_review(h, actor=Actor(id="li", roles=["staff"]))
+        await complete(
+            h,
+            review,
+            SUPERVISOR,
+            "fine_request",
+            {"guidance": "回访记录与客户陈述不符", "severity": "falsification"},
+        )
+        await complete(h, await open_task(h, "fine_approval"), PRESIDENT, "approve")
+        got = sorted(
+            (p.kind, p.party, float(p.amount_yuan), p.clause)
+            for p in await penalties(session_factory, "revisit-R4", 2)
+        )
+        assert got == [("dismissal", "li", 0.0, "R1 5.2(2)"), ("fine", "zhao", 500.0, "R1 5.2(2)")]

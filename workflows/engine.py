@@ -501,16 +501,18 @@ class CaseWorkflow:
                 )
                 if t is not None and t > now
             ]
-            version = task.version
-            timeout = (min(wake) - now) if wake else None
-            try:
-                await workflow.wait_condition(
-                    lambda v=version: task.status != "open" or task.version != v,
-                    timeout=timeout,
-                )
-            except TimeoutError:
-                pass
+            await self._wait_for_change(task, (min(wake) - now) if wake else None)
         return task
+
+    async def _wait_for_change(self, task: TaskState, wake_in: timedelta | None) -> None:
+        """Until the task is closed or changed (extended, recomputed), or the timeout passes."""
+        version = task.version
+        try:
+            await workflow.wait_condition(
+                lambda: task.status != "open" or task.version != version, timeout=wake_in
+            )
+        except TimeoutError:
+            pass
 
     async def sleep_until(self, when: datetime, wake: Callable[[], bool]) -> bool:
         """Sleep until `when`; return True early if `wake()` becomes true."""
@@ -626,7 +628,12 @@ class CaseWorkflow:
         """The actor's role that allows this extension (the one with the furthest limit)."""
         roles = [r for r in inp.actor.roles if r in task.extend_limits]
         if not roles:
-            allowed = "、".join(ROLE_ZH.get(r, r) for r in task.extend_limits) or "no one"
+            if not task.extend_limits:
+                raise refuse(
+                    "Forbidden",
+                    f"the deadline of task {task.id} cannot be extended ({task.clause})",
+                )
+            allowed = "、".join(ROLE_ZH.get(r, r) for r in task.extend_limits)
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id} may not extend task {task.id}: only {allowed} may ({task.clause})",

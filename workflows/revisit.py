@@ -48,7 +48,7 @@ from typing import Any, Literal
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field, ValidationError, field_validator
+    from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
     from workflows.engine import CaseCore, CaseWorkflow, refuse
     from workflows.model import (
@@ -217,8 +217,16 @@ class Problem(BaseModel):
 class CustomerSignature(BaseModel):
     signer_name: str = Field(min_length=1)
     method: Literal["drawing", "otp"]
-    # drawing: the PNG data URL drawn on screen; otp: the id of the verified one-time code
+    # drawing: the image data URL drawn on screen; otp: "otp:<code id>:<code hash>", set only
+    # by the server after it checked the one-time code the customer received
     evidence: str = Field(min_length=8)
+
+    @model_validator(mode="after")
+    def _evidence_matches_method(self) -> CustomerSignature:
+        prefix = "data:image/" if self.method == "drawing" else "otp:"
+        if not self.evidence.startswith(prefix):
+            raise ValueError(f"evidence of a {self.method} signature must start with {prefix!r}")
+        return self
 
 
 class VisitRecordData(BaseModel):
@@ -373,11 +381,7 @@ class RevisitWorkflow(CaseWorkflow):
             visit = self._next_visit()
             self._summarize(visit)
             opens = visit.planned_at - self.policy.appointment_lead.wall
-            version = self.schedule_version
-            woke = await self.sleep_until(
-                opens, lambda v=version: bool(self.closing) or self.schedule_version != v
-            )
-            if woke:
+            if await self._sleep_until_visit_opens(opens):
                 continue
             self._take(visit)
             await self._visit(visit)
@@ -391,6 +395,14 @@ class RevisitWorkflow(CaseWorkflow):
         self.carry.core = self.core
         workflow.continue_as_new(
             RevisitRun(input=inp, policy=self.policy, started_by=arg.started_by, carry=self.carry)
+        )
+
+    async def _sleep_until_visit_opens(self, opens: datetime) -> bool:
+        """Sleep until the visit's appointment opens; True if woken early (closing, or a new
+        visit was scheduled that may come first)."""
+        version = self.schedule_version
+        return await self.sleep_until(
+            opens, lambda: bool(self.closing) or self.schedule_version != version
         )
 
     # ---- schedule 4.3(2) -------------------------------------------------------------------------
