@@ -7,10 +7,14 @@ Failures are `ServiceError`s whose `status` is the HTTP status the API answers w
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -33,8 +37,8 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from store.models import Case, Event, Penalty, Record, Task, User
-from workflows.model import Actor, CaseView
+from store.models import Case, Event, Notification, Penalty, Record, SignatureCode, Task, User
+from workflows.model import Actor, CaseView, TaskState
 from workflows.registry import ActionSpec, RegulationEntry
 
 if TYPE_CHECKING:
@@ -371,8 +375,13 @@ async def act(
     user: User,
     *,
     registry: Registry | None = None,
+    session_factory: SessionFactory | None = None,
 ) -> dict[str, Any]:
-    """Send `action` (an update or signal of the case's regulation) as `user`."""
+    """Send `action` (an update or signal of the case's regulation) as `user`.
+
+    A `complete_task` whose `data.customer_signature.method` is "otp" carries the customer's
+    one-time code in `data.customer_signature.code`; it is checked and spent here
+    (`_send_with_otp`) and the workflow receives server-made evidence instead of the code."""
     ref = await resolve_case(client, case_id, registry)
     spec = action_spec(ref.entry, action)
     roles = set(user.roles or [])
@@ -389,6 +398,17 @@ async def act(
         arg = spec.input_model.model_validate(data)
     except ValidationError as exc:
         raise invalid_from(exc) from exc
+    otp = _otp_request(spec, payload)
+    if otp is not None:
+        if session_factory is None:
+            raise ServiceError(503, "one-time signature codes need the database")
+        return await _send_with_otp(client, session_factory, case_id, spec, arg, otp, user)
+    return await _send(client, case_id, action, spec, arg)
+
+
+async def _send(
+    client: Client, case_id: str, action: str, spec: ActionSpec, arg: BaseModel
+) -> dict[str, Any]:
     handle = client.get_workflow_handle(case_id)
     try:
         if spec.kind == "signal":
@@ -406,6 +426,300 @@ async def act(
         raise ServiceError(502, f"{action} on {case_id}: {exc.message}") from exc
     out = jsonable(result)
     return out if isinstance(out, dict) else {"result": out}
+
+
+# ---- customer signature by one-time code ("otp") ------------------------------------------------
+#
+# A customer who cannot draw on the screen signs the 《客户回访记录表》 with a 6-digit code sent to
+# one of the case's contacts. Only sha256("<task id>:<code>") is stored (signature_codes); the
+# plain code exists in the outbox row that delivers it (and, on the console channel, in the log
+# line, which is how the dev stack shows it). The workflow never sees the code: the server
+# replaces it with evidence "otp:<code id>:<code hash>".
+#
+# Spending a code: the newest code row of the task is locked (SELECT ... FOR UPDATE), checked,
+# marked used, and the update is sent while that transaction is still open. It commits only when
+# the workflow accepted the update; any refusal or error rolls `used_at` back, so the customer
+# can retry with the same code after e.g. a missing field is filled in. A second request with
+# the same code waits on the row lock and then finds it used.
+
+CODE_TTL = timedelta(minutes=10)
+CODE_RESEND_AFTER = timedelta(seconds=30)
+MAX_CODE_ATTEMPTS = 5
+CODE_FIELD = "data.customer_signature.code"
+SIGNATURE_FIELD = "data.customer_signature"
+# Task kinds whose completion takes a customer signature (VisitRecordData.customer_signature).
+SIGNABLE_TASK_KINDS = ("visit",)
+_CODE_RE = re.compile(r"^[0-9]{6}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _full_task_id(case_id: str, task_id: str) -> str:
+    return task_id if "/" in task_id else f"{case_id}/{task_id}"
+
+
+def code_hash(task_id: str, code: str) -> str:
+    return hashlib.sha256(f"{task_id}:{code}".encode()).hexdigest()
+
+
+def _authorized_for(task: TaskState, user: User) -> bool:
+    """The workflow's rule (workflows.engine): the named assignee, else anyone of the role."""
+    if task.assignee:
+        return task.assignee == user.id
+    return task.role in (user.roles or [])
+
+
+def _task_for(view: CaseView, task_id: str, user: User) -> TaskState:
+    task = next((t for t in view.tasks if t.id == task_id), None)
+    if task is None:
+        raise NotFound(f"no task {task_id} in case {view.case_id}", "task_id")
+    if not _authorized_for(task, user):
+        raise Forbidden(
+            f"{user.id} may not act on task {task_id} ({task.title}): "
+            f"it is assigned to {task.assignee or 'role:' + task.role}"
+        )
+    return task
+
+
+def _norm_address(value: str) -> str:
+    """Comparable form of a phone (digits and a leading +) or an e-mail (lower case)."""
+    value = value.strip()
+    if "@" in value:
+        return value.lower()
+    digits = re.sub(r"[^0-9]", "", value)
+    return ("+" if value.startswith("+") else "") + digits
+
+
+def _is_email(value: str) -> bool:
+    return bool(_EMAIL_RE.match(value.strip()))
+
+
+def _code_channel(settings: Settings, recipient: str) -> str | None:
+    """The one outbox channel that can deliver a code to `recipient`, or None.
+
+    smtp reaches e-mail addresses; console (development) shows any recipient in the log. The
+    webhook channel posts to a staff group chat, so it never carries a customer's code."""
+    from activities.notify import parse_channels
+
+    channels = parse_channels(settings.notify_channels)
+    if _is_email(recipient) and "smtp" in channels:
+        return "smtp"
+    if "console" in channels:
+        return "console"
+    return None
+
+
+async def _case_contacts(session_factory: SessionFactory, view: CaseView) -> list[dict[str, Any]]:
+    """The customer's contacts: cases.input["contacts"], else what the state query shows."""
+    async with session_factory() as session:
+        case = await session.get(Case, view.case_id)
+    contacts: Any = (case.input or {}).get("contacts") if case is not None else None
+    if not contacts:
+        summary = view.summary or {}
+        contacts = summary.get("contacts") or (summary.get("input") or {}).get("contacts")
+    return [dict(c) for c in contacts or [] if isinstance(c, Mapping)]
+
+
+def _pick_recipient(settings: Settings, contacts: list[dict[str, Any]], wanted: str | None) -> str:
+    """`wanted` when it is a phone or e-mail of one of the case's contacts (a code sent anywhere
+    else would prove nothing about the customer); else the first contact's phone, else e-mail,
+    that a configured channel can reach."""
+    addresses: list[str] = []
+    for key in ("phone", "email"):
+        for c in contacts:
+            value = c.get(key)
+            if isinstance(value, str) and value.strip():
+                addresses.append(value.strip())
+    if wanted is not None:
+        wanted = wanted.strip()
+        match = next((a for a in addresses if _norm_address(a) == _norm_address(wanted)), None)
+        if match is None:
+            raise Invalid(
+                f"{wanted!r} is not a phone or e-mail of this case's customer contacts; the "
+                "code must go to the customer",
+                "recipient",
+            )
+        if _code_channel(settings, match) is None:
+            raise Invalid(
+                f"no notification channel reaches {match} "
+                f"(channels: {settings.notify_channels}); choose an e-mail address",
+                "recipient",
+            )
+        return match
+    reachable = [a for a in addresses if _code_channel(settings, a) is not None]
+    if not reachable:
+        raise Conflict(
+            "no customer contact of this case has a phone or e-mail that a notification "
+            f"channel ({settings.notify_channels}) can reach",
+            "recipient",
+        )
+    return reachable[0]
+
+
+async def issue_signature_code(
+    client: Client,
+    session_factory: SessionFactory,
+    case_id: str,
+    task_id: str,
+    user: User,
+    recipient: str | None,
+    *,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Send a one-time code to the customer of `task_id` so they can sign its record ("otp").
+
+    Returns {code_id, recipient, expires_at}, never the code. Only the user who may complete
+    the task may ask; the recipient must be one of the case's customer contacts."""
+    if settings is None:
+        from settings import get_settings
+
+        settings = get_settings()
+    task_id = _full_task_id(case_id, task_id)
+    view = await case_state(client, case_id)
+    task = _task_for(view, task_id, user)
+    if task.status != "open":
+        raise Conflict(f"task {task_id} is already {task.status}", "task_id")
+    if task.kind not in SIGNABLE_TASK_KINDS:
+        raise Invalid(f"task {task_id} ({task.title}) takes no customer signature", "task_id")
+    address = _pick_recipient(settings, await _case_contacts(session_factory, view), recipient)
+    channel = _code_channel(settings, address)
+    assert channel is not None  # _pick_recipient only returns reachable addresses
+    now = datetime.now(UTC)
+    code = f"{secrets.randbelow(10**6):06d}"
+    async with session_factory() as session, session.begin():
+        last = await session.scalar(
+            select(SignatureCode)
+            .where(SignatureCode.task_id == task_id)
+            .order_by(SignatureCode.id.desc())
+            .limit(1)
+        )
+        if last is not None and last.used_at is None and now - last.created_at < CODE_RESEND_AFTER:
+            wait = int((CODE_RESEND_AFTER - (now - last.created_at)).total_seconds()) + 1
+            raise ServiceError(
+                429, f"a code for task {task_id} was just sent; ask again in {wait} s", "task_id"
+            )
+        row = SignatureCode(
+            case_id=case_id,
+            task_id=task_id,
+            recipient=address,
+            code_hash=code_hash(task_id, code),
+            created_at=now,
+            expires_at=now + CODE_TTL,
+            attempts=0,
+        )
+        session.add(row)
+        await session.flush()
+        minutes = int(CODE_TTL.total_seconds() // 60)
+        session.add(
+            Notification(
+                key=f"sigcode/{row.id}",
+                case_id=case_id,
+                channel=channel,
+                recipient=address,
+                subject="客户回访记录表签字验证码",
+                body=f"您的签字验证码：{code}，{minutes} 分钟内有效（客户回访记录表）",
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+    return {"code_id": row.id, "recipient": address, "expires_at": row.expires_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class _OtpRequest:
+    task_id: str
+    code: str
+    signer_name: str
+
+
+def _otp_request(spec: ActionSpec, payload: Mapping[str, Any]) -> _OtpRequest | None:
+    """The one-time code of a complete_task signed by "otp", checked for shape; else None."""
+    if spec.name != "complete_task":
+        return None
+    data = payload.get("data")
+    sig = data.get("customer_signature") if isinstance(data, Mapping) else None
+    if not isinstance(sig, Mapping) or sig.get("method") != "otp":
+        return None
+    code = sig.get("code")
+    if code is None or (isinstance(code, str) and not code.strip()):
+        if sig.get("evidence"):
+            raise Invalid(
+                "the evidence of an otp signature is set by the server only; send the 6-digit "
+                "code the customer received",
+                CODE_FIELD,
+            )
+        raise Invalid("an otp signature needs the 6-digit code the customer received", CODE_FIELD)
+    code = str(code).strip()
+    if not _CODE_RE.match(code):
+        raise Invalid("the one-time code is 6 digits", CODE_FIELD)
+    signer = sig.get("signer_name")
+    if not isinstance(signer, str) or not signer.strip():
+        raise Invalid("the customer who signs must be named", f"{SIGNATURE_FIELD}.signer_name")
+    return _OtpRequest(str(payload.get("task_id") or ""), code, signer.strip())
+
+
+def _code_refusal(row: SignatureCode | None, task_id: str, now: datetime) -> str | None:
+    """Why the newest code row of the task cannot be used at all (before comparing)."""
+    if row is None:
+        return f"no one-time code was sent for task {task_id}; request one first"
+    if row.used_at is not None:
+        return "this one-time code has already been used; request a new one"
+    if row.expires_at <= now:
+        return "the one-time code has expired; request a new one"
+    if row.attempts >= MAX_CODE_ATTEMPTS:
+        return "too many wrong codes; request a new one"
+    return None
+
+
+async def _send_with_otp(
+    client: Client,
+    session_factory: SessionFactory,
+    case_id: str,
+    spec: ActionSpec,
+    arg: BaseModel,
+    otp: _OtpRequest,
+    user: User,
+) -> dict[str, Any]:
+    task_id = otp.task_id
+    # Only who may complete the task may try codes (others would burn the customer's code).
+    _task_for(await case_state(client, case_id), task_id, user)
+    async with session_factory() as session:
+        # Newest code of the task, locked: a concurrent request with the same code waits here.
+        row = await session.scalar(
+            select(SignatureCode)
+            .where(SignatureCode.task_id == task_id, SignatureCode.case_id == case_id)
+            .order_by(SignatureCode.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        now = datetime.now(UTC)
+        problem = _code_refusal(row, task_id, now)
+        if problem is not None:
+            raise Invalid(problem, CODE_FIELD)
+        assert row is not None
+        if not hmac.compare_digest(row.code_hash, code_hash(task_id, otp.code)):
+            row.attempts += 1
+            left = MAX_CODE_ATTEMPTS - row.attempts
+            await session.commit()
+            more = f"{left} tries left" if left > 0 else "request a new one"
+            raise Invalid(f"wrong one-time code ({more})", CODE_FIELD)
+        row.used_at = now
+        await session.flush()
+        data = dict(getattr(arg, "data", {}))
+        data["customer_signature"] = {
+            "signer_name": otp.signer_name,
+            "method": "otp",
+            "evidence": f"otp:{row.id}:{row.code_hash}",
+        }
+        signed = arg.model_copy(update={"data": data})
+        try:
+            result = await _send(client, case_id, spec.name, spec, signed)
+        except BaseException:
+            # Refused or failed: the code stays unused, the customer may try again.
+            await session.rollback()
+            raise
+        await session.commit()
+        return result
 
 
 # ---- reads from the database ---------------------------------------------------------------------

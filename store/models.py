@@ -214,6 +214,8 @@ class SignatureCode(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Wrong codes tried against this row; at starter.service.MAX_CODE_ATTEMPTS it is dead.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Notification(Base):
