@@ -488,6 +488,7 @@ async def test_ten_years_keep_every_run_small(ts_env, session_factory, clean_db,
     env = ts_env
     async with case_worker(env.client, session_factory, settings_factory()) as queue:
         h = await start_case(env, queue, customer_class="key", customer="T10")
+        started_at = await env.get_current_time()
         await skip(env, timedelta(days=3650))
         runs: list[int] = []
         run_id: str | None = None
@@ -506,7 +507,50 @@ async def test_ten_years_keep_every_run_small(ts_env, session_factory, clean_db,
         view = await state(handle)
         assert view.run == len(runs)
         assert view.status == "open"
+        # 4.3(2) the grid: phone at 1 month then every 6 months; on-site every 6 months (key).
+        grid = await visit_grid(session_factory, "revisit-T10")
+        go_live = datetime.combine(china(started_at).date(), time(9), CHINA_TZ)
+        assert grid["first_phone"] == [months_after(go_live, 1)]
+        assert grid["routine_phone"][:5] == [months_after(go_live, 1 + 6 * k) for k in range(1, 6)]
+        assert grid["onsite"][:6] == [months_after(go_live, 6 * k) for k in range(1, 7)]
     _ = h
+
+
+def months_after(start: datetime, months: int) -> datetime:
+    y, m = divmod(start.month - 1 + months, 12)
+    return start.replace(year=start.year + y, month=m + 1)
+
+
+async def visit_grid(session_factory: Any, case_id: str) -> dict[str, list[datetime]]:
+    """Planned time of every visit the case made due, by kind (from the timeline)."""
+    grid: dict[str, list[datetime]] = {}
+    for ev in sorted(
+        await rows(session_factory, models.Event, case_id=case_id), key=lambda e: e.seq
+    ):
+        if ev.kind == "visit_due":
+            grid.setdefault(ev.detail["kind"], []).append(
+                datetime.fromisoformat(ev.detail["planned_at"])
+            )
+    return grid
+
+
+async def test_onsite_cadence_by_customer_class(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """4.3(2)3) large customers get an on-site revisit every year (regular customers none), on the
+    regulation's default policy, over three simulated years."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        # Go-live 10 months ago: the first phone revisit and routine revisit 1 are overdue.
+        today = china(await env.get_current_time()).date().replace(day=15)
+        go_live = months_after(datetime.combine(today, time(9), CHINA_TZ), -10)
+        await start_case(env, queue, customer_class="large", customer="L3", go_live=go_live.date())
+        await skip(env, timedelta(days=3 * 365))
+        grid = await visit_grid(session_factory, "revisit-L3")
+    # Started after go-live: only the latest overdue visit of each grid is made, then the grid.
+    assert grid["onsite"][:3] == [months_after(go_live, 12 * k) for k in (1, 2, 3)]
+    assert grid["routine_phone"][:2] == [months_after(go_live, 7), months_after(go_live, 13)]
+    assert "first_phone" not in grid
 
 
 async def test_provisional_deadline_recomputed_when_year_loaded(
