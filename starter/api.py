@@ -431,7 +431,13 @@ async def extend_task(
     """Alias of action `extend_deadline`; `new_due` needs a time zone."""
     payload = {"task_id": _full_task_id(case_id, task_id), **body.model_dump(mode="json")}
     return await service.act(
-        client, case_id, "extend_deadline", payload, user, registry=st.registry
+        client,
+        case_id,
+        "extend_deadline",
+        payload,
+        user,
+        registry=st.registry,
+        session_factory=st.session_factory,
     )
 
 

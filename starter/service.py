@@ -7,6 +7,7 @@ Failures are `ServiceError`s whose `status` is the HTTP status the API answers w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -402,8 +403,31 @@ async def act(
     if otp is not None:
         if session_factory is None:
             raise ServiceError(503, "one-time signature codes need the database")
-        return await _send_with_otp(client, session_factory, case_id, spec, arg, otp, user)
-    return await _send(client, case_id, action, spec, arg)
+        result = await _send_with_otp(client, session_factory, case_id, spec, arg, otp, user)
+    else:
+        result = await _send(client, case_id, action, spec, arg)
+    if session_factory is not None:
+        await _task_row_caught_up(session_factory, result)
+    return result
+
+
+async def _task_row_caught_up(
+    session_factory: SessionFactory, result: Mapping[str, Any], within: float = 3.0
+) -> None:
+    """Read-your-writes for task updates: the workflow persists a step right after the update
+    returns, so wait (briefly) until the task row shows at least the returned version; a
+    following "my tasks" or timeline read then agrees with what the caller was told."""
+    task_id, version = result.get("id"), result.get("version")
+    if not isinstance(task_id, str) or not isinstance(version, int):
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        async with session_factory() as session:
+            stored = await session.scalar(select(Task.version).where(Task.id == task_id))
+        if stored is not None and stored >= version:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _send(

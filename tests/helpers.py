@@ -42,10 +42,10 @@ STARTED: list[WorkflowHandle[Any, Any]] = []
 
 @asynccontextmanager
 async def case_worker(
-    client: Client, session_factory: SessionFactory, settings: Settings
+    client: Client, session_factory: SessionFactory, settings: Settings, queue: str | None = None
 ) -> AsyncIterator[str]:
-    """Run every regulation workflow and the real activities on a fresh task queue."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+    """Run every regulation workflow and the real activities on a (fresh) task queue."""
+    queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     try:
         async with Worker(
             client,

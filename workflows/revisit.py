@@ -514,6 +514,7 @@ class RevisitWorkflow(CaseWorkflow):
                 clause="R1 4.2(2)",
                 due_at=appt_due,
                 outcomes=["agreed", "declined"],
+                extend_limits={"supervisor": p.max_postpone},
                 remind_before=p.reminder_before,
                 data={"visit_kind": visit.kind, "planned_at": visit.planned_at.isoformat()},
             )
