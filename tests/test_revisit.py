@@ -613,7 +613,7 @@ async def test_bad_start_input_is_refused_before_anything_starts():
     _ = WorkflowFailureError
 
 
-async def phone_visit_until_review(env: Any, h: Any) -> Any:
+async def phone_visit_until_review(env: Any, h: Any, expenses: list[Any] | None = None) -> Any:
     """Plan, first phone revisit, report and materials done by the staff member; returns the
     supervisor's open review task."""
     await complete(h, await open_task(h, "plan"), STAFF, data=PLAN)
@@ -622,17 +622,17 @@ async def phone_visit_until_review(env: Any, h: Any) -> Any:
     appt = await open_task(h, "appointment")
     await complete(h, appt, STAFF, "agreed", {"appointment_at": appt.due_at.isoformat()})
     await sleep_to(env, appt.due_at)
-    return await records_to_review(h)
+    return await records_to_review(h, expenses=expenses or [])
 
 
-async def records_to_review(h: Any, **visit: Any) -> Any:
+async def records_to_review(h: Any, expenses: list[Any] | None = None, **visit: Any) -> Any:
     await complete(
         h, await open_task(h, "visit"), visit.pop("actor", STAFF), data=visit_record(**visit)
     )
     await complete(
         h, await open_task(h, "report"), STAFF, data={"summary": "正常", "evaluation": "良"}
     )
-    await complete(h, await open_task(h, "materials"), STAFF, data={})
+    await complete(h, await open_task(h, "materials"), STAFF, data={"expenses": expenses or []})
     return await open_task(h, "review")
 
 
@@ -732,3 +732,39 @@ async def test_falsified_supervisory_revisit_dismissal(
             for p in await penalties(session_factory, "revisit-R4", 2)
         )
         assert got == [("dismissal", "li", 0.0, "R1 5.2(2)"), ("fine", "zhao", 500.0, "R1 5.2(2)")]
+
+
+async def test_declined_appointment_and_rejected_expense_claim(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """4.2(2) a customer who declines the appointment: the visit is recorded as not made and the
+    plan moves on; 4.6(1) an expense claim the division leader rejects is not paid."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="E1")
+        review = await phone_visit_until_review(
+            env, h, expenses=[{"item": "交通费", "amount_yuan": 80}]
+        )
+        await complete(h, review, SUPERVISOR, "accept", {"guidance": "很好"})
+        await complete(h, await open_task(h, "expense_sign"), SUPERVISOR, "approve")
+        await complete(h, await open_task(h, "expense_sign"), DIVISION, "reject")
+        await complete(h, await open_task(h, "archive"), CLERK, "done", {"complete": True})
+        found = await eventually(
+            lambda: rows(session_factory, models.Event, case_id="revisit-E1"),
+            lambda evs: any(e.kind == "expense_rejected" for e in evs),
+        )
+        assert any(e.kind == "expense_rejected" and e.actor == "division" for e in found)
+        assert not await records(session_factory, "revisit-E1", "expense_payment", 0)
+
+        # Next run: the routine phone revisit; the customer declines the appointment.
+        await skip(env, timedelta(minutes=5))
+        view = await state(h)
+        assert view.run == 2
+        nxt = datetime.fromisoformat(view.summary["next_visit"]["planned_at"])
+        await sleep_to(env, nxt - timedelta(days=6))
+        await complete(h, await open_task(h, "appointment"), STAFF, "declined")
+        await skip(env, timedelta(minutes=5))
+        view = await state(h)
+        assert view.run == 3 and view.summary["visits_missed"] == 1
+        kinds = [e.kind for e in await rows(session_factory, models.Event, case_id="revisit-E1")]
+        assert "visit_declined" in kinds
