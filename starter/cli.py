@@ -291,6 +291,18 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         print(f"closed tasks ({len(closed)}):")
         for t in closed[-5:]:
             print(f"  {t.id}  {t.status}  {t.outcome or ''}  {t.closed_by or ''}  {t.title}")
+    try:
+        records = await service.case_records(ctx.factory, args.case_id)
+    except service.NotFound:
+        records = []  # the case's first step is not stored yet
+    if records:
+        print(f"records ({len(records)}):")
+        for r in records:
+            print(f"  {r['id']}  {r['title']}  {_local(r['created_at'])}")
+            for sig in r["signatures"]:
+                print(
+                    f"      signed by {sig['signer']} ({sig['role']}, {sig['method']}): {sig['id']}"
+                )
     print("recent events:")
     for e in view.events[-10:]:
         actor = f" by {e.actor}" if e.actor else ""

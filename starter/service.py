@@ -38,7 +38,17 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from store.models import Case, Event, Notification, Penalty, Record, SignatureCode, Task, User
+from store.models import (
+    Case,
+    Event,
+    Notification,
+    Penalty,
+    Record,
+    Signature,
+    SignatureCode,
+    Task,
+    User,
+)
 from workflows.model import Actor, CaseView, TaskState
 from workflows.registry import ActionSpec, RegulationEntry
 
@@ -807,6 +817,8 @@ async def case_timeline(session_factory: SessionFactory, case_id: str) -> list[d
 
 
 async def case_records(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    """The case's named records, each with its signatures (id, signer, role, method, time), so
+    a signature can be verified later by its id."""
     async with session_factory() as session:
         await _require_case(session, case_id)
         rows = (
@@ -816,7 +828,19 @@ async def case_records(session_factory: SessionFactory, case_id: str) -> list[di
                 .order_by(Record.created_at, Record.id)
             )
         ).all()
-    return [row_dict(r) for r in rows]
+        sigs = (
+            await session.scalars(
+                select(Signature)
+                .where(Signature.case_id == case_id)
+                .order_by(Signature.signed_at, Signature.id)
+            )
+        ).all()
+    by_record: dict[str, list[dict[str, Any]]] = {}
+    for sig in sigs:
+        by_record.setdefault(sig.record_id, []).append(
+            {k: jsonable(getattr(sig, k)) for k in ("id", "signer", "role", "method", "signed_at")}
+        )
+    return [{**row_dict(r), "signatures": by_record.get(r.id, [])} for r in rows]
 
 
 async def case_penalties(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:

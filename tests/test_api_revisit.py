@@ -87,6 +87,7 @@ async def test_people_work_an_r1_case_through_the_api(http, session_factory) -> 
     assert [t["kind"] for t in after] == ["appointment"]
     records = (await http.get("/api/cases/revisit-C1024/records", headers=staff)).json()
     assert [r["kind"] for r in records] == ["revisit_plan"]
+    assert records[0]["signatures"] == [] and records[0]["title"] == "《客户回访计划》"
 
     appt = kinds["appointment"]
     due = datetime.fromisoformat(appt["due_at"])

@@ -376,6 +376,14 @@ async def test_onsite_visit_needs_customer_signature_and_archive_breach(
         assert (cust.signer, cust.method) == ("王工", "drawing") and cust.evidence_sha256
 
         from activities.signing import Sealer
+        from starter.service import case_records
+
+        listed = next(
+            r for r in await case_records(session_factory, "revisit-K9") if r["id"] == rec.id
+        )
+        assert {(x["role"], x["id"]) for x in listed["signatures"]} == {
+            (role, sig.id) for role, sig in sigs.items()
+        }
 
         trusted = Sealer.load_or_create(settings.signing_key_file).public_key_b64
         ok = await verify_signature(session_factory, cust.id, trusted)
