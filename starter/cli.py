@@ -501,6 +501,10 @@ def main(
         code = 2 if isinstance(exc, Invalid) else 1
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:
+        # The reader went away (`zhidu show … | head`): not an error worth a message.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - flushing at exit must not fail again
+        code = 0
     except SystemExit as exc:  # --help
         code = exc.code if isinstance(exc.code, int) else 0
     except Exception as exc:
