@@ -9,6 +9,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The public default of ZHIDU_SESSION_SECRET: anyone could sign a session cookie with it.
+DEV_SESSION_SECRET = "zhidu-dev-session-secret-change-me"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
@@ -27,7 +30,13 @@ class Settings(BaseSettings):
     web_port: int = Field(8000, alias="ZHIDU_WEB_PORT")
     temporal_port: int = Field(7233, alias="ZHIDU_TEMPORAL_PORT")
     temporal_ui_port: int = Field(8233, alias="ZHIDU_TEMPORAL_UI_PORT")
-    session_secret: str = Field("zhidu-dev-session-secret-change-me", alias="ZHIDU_SESSION_SECRET")
+    # Signs the web session cookies. The default is public: `zhidu dev` replaces it with a random
+    # secret kept in data_dir/session_secret, and `zhidu web` refuses to run with it.
+    session_secret: str = Field(DEV_SESSION_SECRET, alias="ZHIDU_SESSION_SECRET")
+
+    @property
+    def has_dev_session_secret(self) -> bool:
+        return self.session_secret == DEV_SESSION_SECRET
 
     # Ed25519 sealing key (PEM, PKCS8). Created on first use when missing.
     signing_key_path: Path | None = Field(None, alias="ZHIDU_SIGNING_KEY")

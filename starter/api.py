@@ -288,7 +288,13 @@ async def start_case(
 ) -> StartedCase:
     """Body = the regulation's input model (see `input_schema` in GET /api/regulations)."""
     case_id, run_id = await service.start_case(
-        client, st.settings, code, body, user, registry=st.registry
+        client,
+        st.settings,
+        code,
+        body,
+        user,
+        registry=st.registry,
+        session_factory=st.session_factory,
     )
     return StartedCase(
         case_id=case_id, run_id=run_id, console_url=service.console_url(st.settings, case_id)
@@ -355,10 +361,6 @@ async def act(
     )
 
 
-def _full_task_id(case_id: str, task_id: str) -> str:
-    return task_id if "/" in task_id else f"{case_id}/{task_id}"
-
-
 @router.post(
     "/cases/{case_id}/tasks/{task_id:path}/complete",
     tags=["tasks"],
@@ -373,7 +375,7 @@ async def complete_task(
     user: CurrentUser,
 ) -> dict[str, Any]:
     """Alias of action `complete_task`; `task_id` is `t3` or the full `revisit-C1/t3`."""
-    payload = {"task_id": _full_task_id(case_id, task_id), **body.model_dump(mode="json")}
+    payload = {"task_id": service.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
     return await service.act(
         client,
         case_id,
@@ -408,7 +410,7 @@ async def signature_code(
         client,
         factory,
         case_id,
-        _full_task_id(case_id, task_id),
+        task_id,  # the service accepts the short form too
         user,
         body.recipient if body is not None else None,
         settings=st.settings,
@@ -429,7 +431,7 @@ async def extend_task(
     user: CurrentUser,
 ) -> dict[str, Any]:
     """Alias of action `extend_deadline`; `new_due` needs a time zone."""
-    payload = {"task_id": _full_task_id(case_id, task_id), **body.model_dump(mode="json")}
+    payload = {"task_id": service.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
     return await service.act(
         client,
         case_id,

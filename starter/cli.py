@@ -252,7 +252,9 @@ async def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
     raw = parse_json_arg(args.input, "--input")
     user = await ctx.user(args.as_user)
     # Checked before connecting: bad input is refused even when Temporal is down.
-    plan = service.plan_start(ctx.settings, args.code, raw, user, registry=ctx.registry)
+    plan = await service.plan_start(
+        ctx.settings, args.code, raw, user, registry=ctx.registry, session_factory=ctx.factory
+    )
     case_id, run_id = await service.launch(await ctx.client(), ctx.settings, plan)
     print(f"started {case_id} (run {run_id})")
     print(f"console: {service.console_url(ctx.settings, case_id)}")
@@ -439,6 +441,11 @@ def _run_long(args: argparse.Namespace, settings: Settings) -> None:
 
         _call(run_worker, settings)
     elif args.cmd == "web":
+        if settings.has_dev_session_secret:
+            raise CliError(
+                "ZHIDU_SESSION_SECRET is not set: the web app will not sign sessions with the "
+                "public default; set ZHIDU_SESSION_SECRET to a long random value"
+            )
         import uvicorn
 
         from starter.api import create_app

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -267,6 +268,30 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> Non
 
 # ---- web ------------------------------------------------------------------------------------
 
+SESSION_SECRET_FILE = "session_secret"
+
+
+def with_session_secret(settings: Settings, data_dir: Path) -> Settings:
+    """Settings whose session secret is not the public default: ZHIDU_SESSION_SECRET when set,
+    else a random secret kept in `data_dir/session_secret` (created mode 0600 on first start,
+    so sessions survive a restart of the dev stack)."""
+    if not settings.has_dev_session_secret:
+        return settings
+    path = data_dir / SESSION_SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="ascii").strip()
+        if not secret:
+            raise DevStackError(
+                f"{path} is empty; delete it to make a new session secret"
+            ) from None
+    else:
+        secret = secrets.token_urlsafe(32)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secret + "\n")
+    return settings.model_copy(update={"session_secret": secret})
+
 
 def _web_server(settings: Settings) -> Any:
     import uvicorn
@@ -386,6 +411,7 @@ async def _run(settings: Settings, data_dir: Path) -> None:
             update={"temporal_ui_url": f"http://127.0.0.1:{settings.temporal_ui_port}"}
         )
 
+    settings = with_session_secret(settings, data_dir)
     embedded = not settings.database_url
     temporal: subprocess.Popen[bytes] | None = None
     try:

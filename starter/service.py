@@ -27,9 +27,9 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -49,6 +49,8 @@ from store.models import (
     Task,
     User,
 )
+from worker import CASE_STATUS, CUSTOMER_ID, REGULATION
+from workflows.authority import may_act
 from workflows.model import Actor, CaseView, TaskState
 from workflows.registry import ActionSpec, RegulationEntry
 
@@ -58,10 +60,8 @@ if TYPE_CHECKING:
 
 Registry = Mapping[str, RegulationEntry]
 
-# Custom search attributes the worker registers at start-up (worker.SEARCH_ATTRIBUTES).
-SA_REGULATION = SearchAttributeKey.for_keyword("Regulation")
-SA_CUSTOMER = SearchAttributeKey.for_keyword("CustomerId")
-SA_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
+# How long an update may wait for a worker to accept and answer it.
+UPDATE_TIMEOUT = timedelta(seconds=30)
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -155,6 +155,34 @@ def actor_for(user: User) -> Actor:
     return Actor(id=user.id, roles=list(user.roles or []), name=user.name)
 
 
+async def check_people(
+    session_factory: SessionFactory | None, people: Mapping[str, str], values: Any
+) -> None:
+    """Every person a case or an action names (`people`: field -> role code) must be an active
+    user holding that role. `values` is the validated input model (or a mapping); fields whose
+    value is None are not checked. Invalid (422) naming the first bad field."""
+    wanted: list[tuple[str, str, str]] = []
+    for name, role in people.items():
+        value = values.get(name) if isinstance(values, Mapping) else getattr(values, name, None)
+        if value is not None:
+            wanted.append((name, str(value), role))
+    if not wanted:
+        return
+    if session_factory is None:
+        raise ServiceError(503, "checking the people a case names needs the database")
+    async with session_factory() as session:
+        found = (
+            await session.scalars(select(User).where(User.id.in_({uid for _, uid, _ in wanted})))
+        ).all()
+    by_id = {u.id: u for u in found}
+    for name, uid, role in wanted:
+        user = by_id.get(uid)
+        if user is None or not user.active or role not in (user.roles or []):
+            raise Invalid(
+                f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}", name
+            )
+
+
 def user_dict(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -239,15 +267,17 @@ class StartPlan:
     search_attributes: TypedSearchAttributes
 
 
-def plan_start(
+async def plan_start(
     settings: Settings,
     code: str,
     raw_input: Mapping[str, Any],
     user: User,
     *,
     registry: Registry | None = None,
+    session_factory: SessionFactory | None = None,
 ) -> StartPlan:
-    """Every check of a start (regulation, role, input, policy), without touching Temporal."""
+    """Every check of a start (regulation, role, input, the people it names, policy), without
+    touching Temporal."""
     entry = get_entry(code, registry)
     roles = set(user.roles or [])
     if entry.start_roles and not roles & set(entry.start_roles):
@@ -261,14 +291,15 @@ def plan_start(
         inp = entry.input_model.model_validate(dict(raw_input))
     except ValidationError as exc:
         raise invalid_from(exc) from exc
+    await check_people(session_factory, getattr(entry, "people", {}), inp)
     policy = load_policy(entry, settings)
     pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(SA_REGULATION, entry.code),
-        SearchAttributePair(SA_STATUS, "open"),
+        SearchAttributePair(REGULATION, entry.code),
+        SearchAttributePair(CASE_STATUS, "open"),
     ]
     customer = entry.customer_id(inp)
     if customer:
-        pairs.append(SearchAttributePair(SA_CUSTOMER, customer))
+        pairs.append(SearchAttributePair(CUSTOMER_ID, customer))
     return StartPlan(
         entry=entry,
         case_id=entry.workflow_id(inp),
@@ -279,23 +310,37 @@ def plan_start(
 
 
 async def launch(client: Client, settings: Settings, plan: StartPlan) -> tuple[str, str]:
-    """Start a planned case; (case id, first run id). Conflict if it is already running."""
+    """Start a planned case; (case id, first run id). Conflict if a case with that id exists,
+    running or closed: the database keys of a case (tasks, records, signatures) derive from its
+    workflow id, so a second run under the same id would collide with the first run's rows."""
     try:
         handle = await client.start_workflow(
             plan.entry.workflow_name,
             plan.arg,
             id=plan.case_id,
             task_queue=settings.temporal_task_queue,
-            # A finished case may be started again (a new plan for the same customer);
-            # a running one is never started twice.
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=plan.search_attributes,
             static_summary=plan.title,
         )
     except WorkflowAlreadyStartedError as exc:
-        raise Conflict(f"case {plan.case_id} is already running", "id") from exc
+        status = await _case_status(client, plan.case_id)
+        raise Conflict(
+            f"case {plan.case_id} already exists (status {status}); a returning customer gets a "
+            "new customer id",
+            "id",
+        ) from exc
     return plan.case_id, handle.result_run_id or ""
+
+
+async def _case_status(client: Client, case_id: str) -> str:
+    """The status of the newest run of `case_id` in lower case (e.g. running, completed)."""
+    try:
+        desc = await client.get_workflow_handle(case_id).describe()
+    except RPCError:
+        return "unknown"
+    return desc.status.name.lower() if desc.status else "unknown"
 
 
 async def start_case(
@@ -306,11 +351,14 @@ async def start_case(
     user: User,
     *,
     registry: Registry | None = None,
+    session_factory: SessionFactory | None = None,
 ) -> tuple[str, str]:
     """Start a case of regulation `code`; return (case id, first run id).
 
     Every check runs before anything is sent to Temporal, so a refused start leaves nothing."""
-    plan = plan_start(settings, code, raw_input, user, registry=registry)
+    plan = await plan_start(
+        settings, code, raw_input, user, registry=registry, session_factory=session_factory
+    )
     return await launch(client, settings, plan)
 
 
@@ -409,6 +457,7 @@ async def act(
         arg = spec.input_model.model_validate(data)
     except ValidationError as exc:
         raise invalid_from(exc) from exc
+    await check_people(session_factory, spec.people, arg)
     otp = _otp_request(spec, payload)
     if otp is not None:
         if session_factory is None:
@@ -448,7 +497,17 @@ async def _send(
         if spec.kind == "signal":
             await handle.signal(spec.name, arg)
             return {"ok": True, "case_id": case_id, "action": action}
-        result = await handle.execute_update(spec.name, arg)
+        seconds = UPDATE_TIMEOUT.total_seconds()
+        # rpc_timeout bounds each call; the outer timeout bounds the SDK's retry loop.
+        async with asyncio.timeout(seconds + 5):
+            result = await handle.execute_update(spec.name, arg, rpc_timeout=UPDATE_TIMEOUT)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        raise ServiceError(
+            504,
+            f"no worker answered {action} on {case_id} within {seconds:g} s: is `zhidu worker` "
+            "running? The update may still be applied once a worker picks it up; check the "
+            "case before trying again",
+        ) from exc
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
@@ -487,7 +546,8 @@ _CODE_RE = re.compile(r"^[0-9]{6}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _full_task_id(case_id: str, task_id: str) -> str:
+def full_task_id(case_id: str, task_id: str) -> str:
+    """`t3` -> `<case id>/t3`; a full task id is returned as is."""
     return task_id if "/" in task_id else f"{case_id}/{task_id}"
 
 
@@ -496,10 +556,8 @@ def code_hash(task_id: str, code: str) -> str:
 
 
 def _authorized_for(task: TaskState, user: User) -> bool:
-    """The workflow's rule (workflows.engine): the named assignee, else anyone of the role."""
-    if task.assignee:
-        return task.assignee == user.id
-    return task.role in (user.roles or [])
+    """The workflows' own rule (workflows.authority.may_act)."""
+    return may_act(task.role, task.assignee, user.id, list(user.roles or []))
 
 
 def _task_for(view: CaseView, task_id: str, user: User) -> TaskState:
@@ -507,10 +565,8 @@ def _task_for(view: CaseView, task_id: str, user: User) -> TaskState:
     if task is None:
         raise NotFound(f"no task {task_id} in case {view.case_id}", "task_id")
     if not _authorized_for(task, user):
-        raise Forbidden(
-            f"{user.id} may not act on task {task_id} ({task.title}): "
-            f"it is assigned to {task.assignee or 'role:' + task.role}"
-        )
+        who = f"role {task.role}" + (f" and user {task.assignee}" if task.assignee else "")
+        raise Forbidden(f"{user.id} may not act on task {task_id} ({task.title}): it needs {who}")
     return task
 
 
@@ -542,14 +598,11 @@ def _code_channel(settings: Settings, recipient: str) -> str | None:
     return None
 
 
-async def _case_contacts(session_factory: SessionFactory, view: CaseView) -> list[dict[str, Any]]:
-    """The customer's contacts: cases.input["contacts"], else what the state query shows."""
+async def _case_contacts(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    """The customer's contacts, as the case was started with them (cases.input["contacts"])."""
     async with session_factory() as session:
-        case = await session.get(Case, view.case_id)
+        case = await session.get(Case, case_id)
     contacts: Any = (case.input or {}).get("contacts") if case is not None else None
-    if not contacts:
-        summary = view.summary or {}
-        contacts = summary.get("contacts") or (summary.get("input") or {}).get("contacts")
     return [dict(c) for c in contacts or [] if isinstance(c, Mapping)]
 
 
@@ -607,14 +660,14 @@ async def issue_signature_code(
         from settings import get_settings
 
         settings = get_settings()
-    task_id = _full_task_id(case_id, task_id)
+    task_id = full_task_id(case_id, task_id)
     view = await case_state(client, case_id)
     task = _task_for(view, task_id, user)
     if task.status != "open":
         raise Conflict(f"task {task_id} is already {task.status}", "task_id")
     if task.kind not in SIGNABLE_TASK_KINDS:
         raise Invalid(f"task {task_id} ({task.title}) takes no customer signature", "task_id")
-    address = _pick_recipient(settings, await _case_contacts(session_factory, view), recipient)
+    address = _pick_recipient(settings, await _case_contacts(session_factory, case_id), recipient)
     channel = _code_channel(settings, address)
     assert channel is not None  # _pick_recipient only returns reachable addresses
     now = datetime.now(UTC)
@@ -765,12 +818,12 @@ def row_dict(obj: Any) -> dict[str, Any]:
 
 
 async def my_tasks(session_factory: SessionFactory, user: User) -> list[dict[str, Any]]:
-    """Open tasks this user may complete: assigned to them, or to one of their roles with no
-    named assignee (the workflow's own rule, workflows.engine)."""
+    """Open tasks this user may complete: of one of their roles, and either unassigned or
+    assigned to them (workflows.authority.may_act, as SQL)."""
     roles = list(user.roles or [])
-    cond = Task.assignee == user.id
-    if roles:
-        cond = or_(cond, and_(Task.assignee.is_(None), Task.role.in_(roles)))
+    if not roles:
+        return []
+    cond = and_(Task.role.in_(roles), or_(Task.assignee.is_(None), Task.assignee == user.id))
     stmt = (
         select(Task)
         .where(Task.status == "open", cond)
@@ -886,6 +939,7 @@ def regulation_dict(entry: RegulationEntry, settings: Settings | None = None) ->
         "title_en": entry.title_en,
         "workflow_name": entry.workflow_name,
         "start_roles": list(entry.start_roles),
+        "people": dict(getattr(entry, "people", {})),
         "source": entry.source,
         "input_schema": entry.input_model.model_json_schema(),
         "policy_schema": entry.policy_model.model_json_schema(),
@@ -896,6 +950,7 @@ def regulation_dict(entry: RegulationEntry, settings: Settings | None = None) ->
                 "name": a.name,
                 "kind": a.kind,
                 "roles": list(a.roles),
+                "people": dict(a.people),
                 "title_zh": a.title_zh,
                 "title_en": a.title_en,
                 "input_schema": action_schema(a.input_model),

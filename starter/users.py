@@ -15,22 +15,11 @@ from sqlalchemy import func, or_, select
 
 from starter.service import Conflict, Forbidden, Invalid, NotFound
 from store.models import ApiToken, User
+from workflows.roles import ROLES as ROLES  # re-exported for the CLI and the API
 
 if TYPE_CHECKING:
     from store.db import SessionFactory
 
-# Role codes of REGULATIONS.md: code -> (Chinese, English).
-ROLES: dict[str, tuple[str, str]] = {
-    "staff": ("销售/客服人员", "Sales / service staff"),
-    "supervisor": ("部门主管", "Department supervisor"),
-    "clerk": ("客服文员", "Service clerk"),
-    "division_leader": ("分管领导", "Division leader"),
-    "president_office": ("总裁办", "President's office"),
-    "quality_specialist": ("质量与技术管理专员", "Quality & technology specialist"),
-    "rd": ("研发技术部门", "R&D"),
-    "finance": ("财务管理部", "Finance"),
-    "admin": ("系统管理员", "Administrator"),
-}
 
 # scrypt cost: n=2**14, r=8, p=1 uses 16 MiB and ~50 ms per hash.
 SCRYPT_N = 2**14

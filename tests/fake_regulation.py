@@ -1,6 +1,8 @@
 """A tiny regulation for the API and CLI tests: one task for the 销售/客服人员 (staff), the
 generic `complete_task` update (its validator refuses anyone without role staff), and a
-signal action `note` that only a supervisor may send. No activities, no database writes, so the
+signal action `note` that only a supervisor may send. The people it names (`people`): the
+case's optional `owner` must be an active 销售/客服人员 (staff), a note's optional `reviewer` an
+active 部门主管 (supervisor). No activities, no database writes, so the
 starter is tested on its own."""
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ WORKFLOW_NAME = "test.fake"
 class FakeInput(BaseModel):
     customer_id: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$", description="客户编号")
     customer_name: str = Field(min_length=1, description="客户名称")
+    owner: str | None = Field(None, description="负责人 (user id, role staff)")
 
 
 class FakePolicy(BaseModel):
@@ -45,6 +48,7 @@ class FakeStart(BaseModel):
 class NoteInput(BaseModel):
     actor: Actor
     text: str = Field(min_length=1)
+    reviewer: str | None = None  # user id, role supervisor
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -167,7 +171,18 @@ FAKE = RegulationEntry(
     case_title=lambda i: f"测试：{i.customer_name}",
     customer_id=lambda i: i.customer_id,
     start_arg=_start_arg,
-    actions=(ActionSpec("note", NoteInput, ("supervisor",), "signal", "备注", "Add a note"),),
+    actions=(
+        ActionSpec(
+            "note",
+            NoteInput,
+            ("supervisor",),
+            "signal",
+            "备注",
+            "Add a note",
+            people={"reviewer": "supervisor"},
+        ),
+    ),
+    people={"owner": "staff"},
 )
 
 FAKE_REGISTRY: dict[str, RegulationEntry] = {FAKE.code: FAKE}

@@ -209,7 +209,99 @@ async def test_start_state_and_duplicate(api, session_factory, local_env) -> Non
 
     dup = await http.post("/api/cases/fake", json=body, headers=h)
     assert dup.status_code == 409
-    assert dup.json() == {"detail": f"case {case_id} is already running", "field": "id"}
+    assert dup.json() == {
+        "detail": f"case {case_id} already exists (status running); a returning customer gets "
+        "a new customer id",
+        "field": "id",
+    }
+
+    # Closed, the id is still taken: the case's database rows are keyed by it.
+    done = await http.post(f"/api/cases/{case_id}/tasks/t1/complete", json={}, headers=h)
+    assert done.status_code == 200, done.text
+    await local_env.client.get_workflow_handle(case_id).result()
+    again = await http.post("/api/cases/fake", json=body, headers=h)
+    assert again.status_code == 409, again.text
+    assert "already exists (status completed)" in again.json()["detail"]
+    desc = await local_env.client.get_workflow_handle(case_id).describe()
+    assert desc.run_id == out["run_id"]  # no second run
+
+
+async def test_people_named_must_be_active_users_with_the_role(
+    api, session_factory, local_env
+) -> None:
+    http, _ = api
+    await add_user(session_factory, "pia", ["staff"])
+    await add_user(session_factory, "quinn", ["supervisor"])
+    await add_user(session_factory, "ray", ["staff"])
+    async with session_factory() as s:
+        ray = await s.get(User, "ray")
+        assert ray is not None
+        ray.active = False
+        await s.commit()
+    staff, sup = await bearer(session_factory, "pia"), await bearer(session_factory, "quinn")
+    customer = cid()
+    body = {"customer_id": customer, "customer_name": "华东机械"}
+
+    for owner, role_note in [("ghost", "unknown"), ("quinn", "wrong role"), ("ray", "inactive")]:
+        r = await http.post("/api/cases/fake", json={**body, "owner": owner}, headers=staff)
+        assert r.status_code == 422, (role_note, r.text)
+        assert r.json() == {
+            "detail": f'no active user "{owner}" with role staff',
+            "field": "owner",
+        }
+        assert await not_started(local_env.client, f"fake-{customer}")
+
+    r = await http.post("/api/cases/fake", json={**body, "owner": "pia"}, headers=staff)
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+    before = (await http.get(f"/api/cases/{case_id}", headers=staff)).json()
+
+    # An action's people too: nothing is sent when one is wrong.
+    r = await http.post(
+        f"/api/cases/{case_id}/actions/note", json={"text": "x", "reviewer": "pia"}, headers=sup
+    )
+    assert r.status_code == 422 and r.json()["field"] == "reviewer"
+    assert r.json()["detail"] == 'no active user "pia" with role supervisor'
+    assert (await http.get(f"/api/cases/{case_id}", headers=staff)).json() == before
+    r = await http.post(
+        f"/api/cases/{case_id}/actions/note", json={"text": "x", "reviewer": "quinn"}, headers=sup
+    )
+    assert r.status_code == 200, r.text
+
+    regs = (await http.get("/api/regulations", headers=staff)).json()
+    assert regs[0]["people"] == {"owner": "staff"}
+    note = next(a for a in regs[0]["actions"] if a["name"] == "note")
+    assert note["people"] == {"reviewer": "supervisor"}
+
+
+async def test_update_without_worker_times_out(
+    api, session_factory, local_env, monkeypatch
+) -> None:
+    from starter import service
+    from tests.fake_regulation import FakeInput, FakePolicy, FakeStart
+
+    http, _ = api
+    await add_user(session_factory, "sol", ["staff"])
+    h = await bearer(session_factory, "sol")
+    case_id = f"fake-{cid()}"
+    # A case on a task queue no worker polls.
+    handle = await local_env.client.start_workflow(
+        "test.fake",
+        FakeStart(
+            input=FakeInput(customer_id="X", customer_name="x"),
+            policy=FakePolicy(),
+            started_by="sol",
+        ),
+        id=case_id,
+        task_queue=f"nobody-{uuid.uuid4().hex[:8]}",
+    )
+    monkeypatch.setattr(service, "UPDATE_TIMEOUT", timedelta(seconds=1))
+    try:
+        r = await http.post(f"/api/cases/{case_id}/tasks/t1/complete", json={}, headers=h)
+        assert r.status_code == 504, r.text
+        assert r.json()["detail"].startswith(f"no worker answered complete_task on {case_id}")
+    finally:
+        await handle.terminate("test over")
 
 
 async def test_bad_input_names_field_and_starts_nothing(api, session_factory, local_env) -> None:
@@ -338,9 +430,11 @@ async def test_my_tasks_and_case_reads(api, session_factory) -> None:
             [
                 ("staff", None, "open", now + timedelta(hours=5)),
                 ("staff", None, "open", now + timedelta(hours=1)),
-                ("staff", "max", "open", now),  # assigned to someone else
-                ("clerk", "lea", "open", None),  # assigned to lea by name
+                ("staff", "max", "open", now),  # lea: assigned to max; max: not staff
+                ("clerk", "lea", "open", None),  # named, but lea does not hold the role clerk
                 ("staff", None, "done", now),
+                ("staff", "lea", "open", now + timedelta(hours=3)),  # lea's role and name
+                ("clerk", None, "open", now + timedelta(hours=2)),  # any clerk
             ],
             start=1,
         ):
@@ -364,10 +458,10 @@ async def test_my_tasks_and_case_reads(api, session_factory) -> None:
         await s.commit()
     lea = await bearer(session_factory, "lea")
     r = await http.get("/api/tasks/mine", headers=lea)
-    assert [t["id"] for t in r.json()] == ["fake-D1/t2", "fake-D1/t1", "fake-D1/t4"]
+    assert [t["id"] for t in r.json()] == ["fake-D1/t2", "fake-D1/t6", "fake-D1/t1"]
     max_ = await bearer(session_factory, "max")
     assert [t["id"] for t in (await http.get("/api/tasks/mine", headers=max_)).json()] == [
-        "fake-D1/t3"
+        "fake-D1/t7"
     ]
 
     cases = (await http.get("/api/cases", params={"regulation": "fake"}, headers=lea)).json()
@@ -378,6 +472,31 @@ async def test_my_tasks_and_case_reads(api, session_factory) -> None:
     assert (await http.get("/api/cases/fake-D1/records", headers=lea)).json() == []
     assert (await http.get("/api/cases/fake-D1/penalties", headers=lea)).json() == []
     assert (await http.get("/api/tasks/mine")).status_code == 401
+
+
+def test_may_act() -> None:
+    from workflows.authority import may_act
+
+    assert may_act("staff", None, "ann", ["staff"])
+    assert may_act("staff", "ann", "ann", ["clerk", "staff"])
+    assert not may_act("staff", "bob", "ann", ["staff"])  # named someone else
+    assert not may_act("clerk", "ann", "ann", ["staff"])  # named, but without the role
+    assert not may_act("staff", None, "ann", [])
+
+
+def test_one_table_per_fact() -> None:
+    """Roles, search attribute keys and the task id helper each live in one place."""
+    import worker
+    from starter import api, service
+    from workflows.roles import ROLES
+
+    assert users.ROLES is ROLES
+    assert ROLES["clerk"] == ("销售/客服文员", "Clerk")
+    assert not hasattr(api, "_full_task_id")
+    assert service.full_task_id("c-1", "t3") == "c-1/t3"
+    assert service.full_task_id("c-1", "c-1/t3") == "c-1/t3"
+    assert not any(name.startswith("SA_") for name in vars(service))
+    assert service.REGULATION is worker.REGULATION
 
 
 # ---- policy file, signature verification ------------------------------------------------------

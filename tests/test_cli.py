@@ -142,8 +142,19 @@ async def test_start_show_act(capsys, cli_settings, session_factory, local_env) 
     code, out, err = await zhidu(
         capsys, cli_settings, "start", "fake", "--as", "staff", "--input", inp
     )
-    # The case finished after its only task, so the business key may be used again.
-    assert code == 0, err
+    # The case finished after its only task; its id is still taken (its rows are keyed by it).
+    assert code == 1 and out == ""
+    assert err == (
+        f"zhidu: case {case_id} already exists (status completed); a returning customer gets a "
+        "new customer id\n"
+    )
+
+    # The people a case names must be active users with the role.
+    other = json.dumps({"customer_id": f"{customer}x", "customer_name": "x", "owner": "clerk"})
+    code, out, err = await zhidu(
+        capsys, cli_settings, "start", "fake", "--as", "staff", "--input", other
+    )
+    assert code == 2 and err == 'zhidu: owner: no active user "clerk" with role staff\n'
 
 
 async def test_errors_are_one_line(capsys, cli_settings, session_factory, local_env) -> None:
@@ -269,3 +280,24 @@ async def test_calendar_load_signals_provisional_cases(
         capsys, cli_settings, "calendar", "load", "/nope.json", "--as", "admin"
     )
     assert code == 2 and err == "zhidu: no calendar file /nope.json\n"
+
+
+def test_web_refuses_the_public_session_secret(capsys, settings_factory, monkeypatch) -> None:
+    import uvicorn
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw))
+
+    def web(settings: Settings) -> tuple[int, str]:
+        capsys.readouterr()
+        try:
+            main(["web", "--port", "8123"], exit=sys.exit, settings=settings)
+        except SystemExit as exc:
+            return int(exc.code or 0), capsys.readouterr().err
+        return 0, capsys.readouterr().err
+
+    code, err = web(settings_factory())
+    assert code == 1 and served == []
+    assert err.count("\n") == 1 and "set ZHIDU_SESSION_SECRET" in err
+    code, err = web(settings_factory(session_secret="s3cret-for-this-test-only"))
+    assert code == 0 and served == [{"host": "127.0.0.1", "port": 8123}], err

@@ -174,3 +174,22 @@ async def test_run_worker_runs_until_stopped(local_env, settings_factory) -> Non
     assert not task.done(), task.exception() if task.done() else None
     stop.set()
     await asyncio.wait_for(task, 30)
+
+
+def test_dev_session_secret_is_random_and_kept(tmp_path: Path, monkeypatch) -> None:
+    from starter.devstack import with_session_secret
+
+    monkeypatch.delenv("ZHIDU_SESSION_SECRET", raising=False)
+    default = Settings(data_dir=tmp_path)
+    assert default.has_dev_session_secret
+    first = with_session_secret(default, tmp_path)
+    path = tmp_path / "session_secret"
+    assert not first.has_dev_session_secret and len(first.session_secret) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text().strip() == first.session_secret
+    assert with_session_secret(default, tmp_path).session_secret == first.session_secret
+    other = tmp_path / "other"
+    other.mkdir()
+    assert with_session_secret(default, other).session_secret != first.session_secret
+    explicit = Settings(data_dir=tmp_path, session_secret="from-the-environment")
+    assert with_session_secret(explicit, tmp_path).session_secret == "from-the-environment"

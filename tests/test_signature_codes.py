@@ -34,6 +34,7 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field, ValidationError
 
+    from workflows.authority import may_act
     from workflows.model import Actor, CaseView, CompleteTaskInput, TaskState
     from workflows.registry import RegulationEntry
     from workflows.revisit import Contact, CustomerSignature
@@ -129,8 +130,7 @@ class SigWorkflow:
     @complete_task.validator
     def _validate(self, inp: CompleteTaskInput) -> None:
         task = self._open(inp)
-        ok = inp.actor.id == task.assignee if task.assignee else task.role in inp.actor.roles
-        if not ok:
+        if not may_act(task.role, task.assignee, inp.actor.id, inp.actor.roles):
             raise _refuse("Forbidden", f"{inp.actor.id} may not complete {task.id}")
         if task.kind != "visit":
             return
@@ -445,7 +445,8 @@ async def test_expired_exhausted_and_recipients(env, session_factory) -> None:
 
 
 async def test_cli_sign_code_and_act(env, session_factory, capsys) -> None:
-    """Contacts from the state query when the case row is not written yet; the CLI commands."""
+    """Contacts come from the stored case only (never from the state query's summary); the CLI
+    commands."""
     http, settings = env
     sam = await auth(session_factory, "sam")
     case_id = await start_case(http, session_factory, sam, case_row=False)
@@ -463,6 +464,21 @@ async def test_cli_sign_code_and_act(env, session_factory, capsys) -> None:
 
     code, out, err = await asyncio.to_thread(run, "sign-code", case_id, "t1", "--as", "kim")
     assert code == 1 and err.count("\n") == 1 and "kim may not act on task" in err, err
+    # No case row yet: no contacts, even though this test workflow's summary lists some.
+    code, out, err = await asyncio.to_thread(run, "sign-code", case_id, "t1", "--as", "sam")
+    assert code == 1 and err.startswith("zhidu: no customer contact of this case"), err
+    async with session_factory() as s:
+        s.add(
+            Case(
+                id=case_id,
+                regulation="sigtest",
+                title="签字测试",
+                status="open",
+                input={"contacts": CONTACTS},
+                policy={},
+            )
+        )
+        await s.commit()
     code, out, err = await asyncio.to_thread(
         run, "sign-code", case_id, "t1", "--as", "sam", "--recipient", "nobody@example.com"
     )

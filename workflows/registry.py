@@ -24,6 +24,9 @@ class ActionSpec:
     kind: Literal["update", "signal"] = "update"
     title_zh: str = ""
     title_en: str = ""
+    # input field -> role code: the field names a person (a user id) who must be an active user
+    # holding that role; checked by the starter before the message is sent.
+    people: dict[str, str] = field(default_factory=dict)
 
 
 GENERIC_ACTIONS: tuple[ActionSpec, ...] = (
@@ -52,6 +55,9 @@ class RegulationEntry:
     start_arg: Callable[[Any, Any, Actor], BaseModel]
     actions: tuple[ActionSpec, ...] = field(default_factory=tuple)
     source: str = ""  # where the regulation comes from (seed file lines)
+    # input field -> role code: the people a case names (e.g. owner -> staff) must be active
+    # users holding that role; checked by the starter before the case is started.
+    people: dict[str, str] = field(default_factory=dict)
 
     def all_actions(self) -> dict[str, ActionSpec]:
         return {a.name: a for a in (*GENERIC_ACTIONS, *self.actions)}

@@ -1,0 +1,10 @@
+"""Who may complete a task: the one rule the workflows (workflows.engine) and the starter
+(starter.service, and the "my tasks" query) share. Pure: safe inside the workflow sandbox."""
+
+from __future__ import annotations
+
+
+def may_act(role: str, assignee: str | None, actor_id: str, actor_roles: list[str]) -> bool:
+    """An actor may complete a task when they hold the task's role AND the task either has no
+    named assignee or names this actor."""
+    return role in actor_roles and (assignee is None or assignee == actor_id)
