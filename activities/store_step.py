@@ -234,9 +234,16 @@ class CaseStore:
 
     async def _insert_signatures(self, s: AsyncSession, changes: StepChanges) -> None:
         record_ids = {sig.record_id for sig in changes.signatures}
-        stored = await _record_data(s, record_ids)
+        stored = await _record_data(s, changes.case.id, record_ids)
         rows = []
         for sig in changes.signatures:
+            if not sig.record_id.startswith(f"{changes.case.id}/"):
+                # A case signs only its own records (ids are '<case id>/<kind>/<n>').
+                raise ApplicationError(
+                    f"signature {sig.id} refers to record {sig.record_id} of another case",
+                    type="ForeignRecord",
+                    non_retryable=True,
+                )
             if sig.record_id not in stored:
                 # Steps of one case are written concurrently: the step carrying the record may
                 # still be in flight, so retry (with backoff) until it has landed.
@@ -276,8 +283,12 @@ class CaseStore:
         )
 
 
-async def _record_data(s: AsyncSession, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+async def _record_data(
+    s: AsyncSession, case_id: str, ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
     result = await s.execute(
-        select(models.Record.id, models.Record.data).where(models.Record.id.in_(list(ids)))
+        select(models.Record.id, models.Record.data).where(
+            models.Record.case_id == case_id, models.Record.id.in_(list(ids))
+        )
     )
     return {rid: data for rid, data in result.all()}

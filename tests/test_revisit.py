@@ -295,7 +295,14 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
         assert arch.category == "large" and arch.data["plan_record"] == plan_rec.id
 
         # 4.6 expenses: supervisor and division leader sign, finance pays up to the cap.
-        await complete(h, await open_task(h, "expense_sign"), SUPERVISOR, "approve")
+        sign = await open_task(h, "expense_sign")
+        # Task data the workflow relies on cannot be slipped in by a client.
+        await refused(
+            complete(h, sign, SUPERVISOR, "approve", {"record_id": "revisit-C1/revisit_plan/1"}),
+            "Invalid",
+            "data.record_id",
+        )
+        await complete(h, sign, SUPERVISOR, "approve")
         await complete(h, await open_task(h, "expense_sign"), DIVISION, "approve")
         await complete(h, await open_task(h, "expense_pay"), FINANCE, "paid")
         [claim] = await records(session_factory, "revisit-C1", "expense_claim")
@@ -412,6 +419,11 @@ async def test_onsite_visit_needs_customer_signature_and_archive_breach(
             "department",
             1000.0,
         )
+        await refused(
+            complete(h, archive, CLERK, "done", {"complete": True, "penalised": True}),
+            "Invalid",
+            "data.penalised",
+        )
         late = await complete(h, archive, CLERK, "done", {"complete": True})
         assert late.breached_at is not None
         assert len(await penalties(session_factory, "revisit-K9", 1)) == 1  # booked once
@@ -455,7 +467,11 @@ async def test_supervisory_revisit_after_complaint_missed_books_penalties(
             lambda found: any("提醒" in n.subject for n in found),
         )
         assert any("提醒" in n.subject for n in notes)
+        # An extension moves the deadline but does not waive 5.2(1).
+        moved = await extend(h, visit, SUPERVISOR, visit.due_at + timedelta(days=1), "客户出差")
         await sleep_to(env, visit.due_at + timedelta(minutes=1))
+        assert not await penalties(session_factory, "revisit-S1", 0)
+        await sleep_to(env, moved.due_at + timedelta(minutes=1))
         got = sorted(
             (p.party, float(p.amount_yuan), p.clause)
             for p in await penalties(session_factory, "revisit-S1", 2)
@@ -726,6 +742,11 @@ async def test_falsified_supervisory_revisit_dismissal(
         )
         visit = await open_task(h, "visit")
         assert visit.assignee == "li"
+        await refused(
+            complete(h, visit, Actor(id="li", roles=["clerk"]), data=visit_record()),
+            "Forbidden",
+            "needs the role",
+        )
         review = await records_to_review(h, actor=Actor(id="li", roles=["staff"]))
         await complete(
             h,

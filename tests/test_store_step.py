@@ -199,14 +199,23 @@ async def test_signature_on_a_record_written_by_an_earlier_step(clean_db: Sessio
     assert result.ok, result.reason
 
 
-async def test_signature_on_unknown_record_fails_without_retry(clean_db: SessionFactory) -> None:
+async def test_signature_waits_for_its_record_and_never_signs_another_case(
+    clean_db: SessionFactory,
+) -> None:
     store = CaseStore(clean_db, Sealer.generate(), channels=["console"])
     first = step()
-    bad = first.signatures[0].model_copy(update={"record_id": "no-such-record"})
+    # The step carrying this case's record may still be in flight: retry.
+    early = first.signatures[0].model_copy(update={"record_id": f"{first.case.id}/x/99"})
     with pytest.raises(ApplicationError) as info:
-        await store.record_step(StepChanges(case=first.case, signatures=[bad]))
-    assert not info.value.non_retryable and "no-such-record" in str(info.value)
+        await store.record_step(StepChanges(case=first.case, signatures=[early]))
+    assert not info.value.non_retryable and "not stored yet" in str(info.value)
     assert await count(clean_db, models.Case) == 0  # the whole step rolled back
+    # Another case's record: refused for good.
+    foreign = first.signatures[0].model_copy(update={"record_id": "revisit-OTHER/revisit_record/1"})
+    with pytest.raises(ApplicationError) as info:
+        await store.record_step(StepChanges(case=first.case, signatures=[foreign]))
+    assert info.value.non_retryable and info.value.type == "ForeignRecord"
+    assert await count(clean_db, models.Signature) == 0
 
 
 async def test_events_are_append_only(clean_db: SessionFactory) -> None:

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
+    from workflows.authority import may_act
     from workflows.model import (
         CHINA_TZ,
         Actor,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         StepChanges,
         TaskState,
     )
+    from workflows.roles import ROLES
 
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 
@@ -52,17 +54,9 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 BreachAction = Callable[[TaskState], Awaitable[None]]
 
-ROLE_ZH = {
-    "staff": "销售/客服人员",
-    "supervisor": "部门主管",
-    "clerk": "销售/客服文员",
-    "division_leader": "分管领导",
-    "president_office": "总裁办",
-    "quality_specialist": "质量与技术管理专员",
-    "rd": "研发技术部门",
-    "finance": "财务管理部",
-    "admin": "系统管理员",
-}
+
+def role_zh(code: str) -> str:
+    return ROLES[code][0] if code in ROLES else code
 
 
 def refuse(kind: str, reason: str) -> ApplicationError:
@@ -124,6 +118,10 @@ class CaseWorkflow:
         self._case_dirty = True
         self._recalc_years: list[int] = []
         self._inflight = 0  # store activities scheduled and not yet completed
+        # Set when the case is being closed: open tasks are cancelled, new ones open cancelled.
+        self.closing: str | None = None
+        self.closed_by: str | None = None
+        self._closed_at: datetime | None = None
 
     # ---- set-up --------------------------------------------------------------------------
 
@@ -283,6 +281,8 @@ class CaseWorkflow:
             return
         self.core.status = status
         self._case_dirty = True
+        if status in ("closed", "done") and self._closed_at is None:
+            self._closed_at = self.now
         self.event("status", None, None, status=status)
         # Only cases started with search attributes (the starter sets them) upsert them.
         if workflow.info().typed_search_attributes.get(CASE_STATUS) is not None:
@@ -309,7 +309,7 @@ class CaseWorkflow:
                 provisional=self.core.provisional,
                 version=self.core.event_seq,
                 started_by=self.started_by,
-                closed_at=self.now if self.core.status in ("closed", "done") else None,
+                closed_at=self._closed_at,
                 input=self.case_input,
                 policy=self.case_policy,
             ),
@@ -410,6 +410,9 @@ class CaseWorkflow:
             created_at=self.now,
             extend_limits=limits,
         )
+        if self.closing:
+            # Opened by a step that was already under way when the case was closed.
+            task.status, task.closed_at, task.closed_by = "cancelled", self.now, self.closed_by
         self.tasks.append(task)
         self._touch(task)
         if provisional:
@@ -478,7 +481,7 @@ class CaseWorkflow:
                     target,
                     f"【超时】{task.title}",
                     f"{self.title}\n任务已超过截止时间 {local_text(task.due_at)}\n"
-                    f"承办：{task.assignee or ROLE_ZH.get(task.role, task.role)}\n依据：{task.clause}",
+                    f"承办：{task.assignee or role_zh(task.role)}\n依据：{task.clause}",
                 )
                 if on_breach is not None:
                     await on_breach(task)
@@ -534,9 +537,8 @@ class CaseWorkflow:
         """Records a completed task produces (called before the step is persisted)."""
 
     def _authorized(self, task: TaskState, actor: Actor) -> bool:
-        if task.assignee:
-            return actor.id == task.assignee
-        return task.role in actor.roles
+        """The task's role is required; a named assignee must also be that person."""
+        return may_act(task.role, task.assignee, actor.id, actor.roles)
 
     def _open_task_for(self, task_id: str) -> TaskState:
         task = self.task(task_id)
@@ -551,7 +553,9 @@ class CaseWorkflow:
         task = self._open_task_for(inp.task_id)
         task.status = "done"
         task.outcome = inp.outcome
-        task.data = {**task.data, **inp.data}
+        # What the workflow put on the task (record ids, visit kind, …) is not the client's to
+        # overwrite; the client's data was validated against the task kind's model.
+        task.data = {**inp.data, **task.data}
         task.closed_at = self.now
         task.closed_by = inp.actor.id
         self._touch(task)
@@ -571,11 +575,16 @@ class CaseWorkflow:
     def _validate_complete(self, inp: CompleteTaskInput) -> None:
         task = self._open_task_for(inp.task_id)
         if not self._authorized(task, inp.actor):
-            who = task.assignee or ROLE_ZH.get(task.role, task.role)
+            role = role_zh(task.role)
+            why = (
+                f"it is assigned to {task.assignee}"
+                if task.assignee and inp.actor.id != task.assignee
+                else f"it needs the role {role}"
+            )
             raise refuse(
                 "Forbidden",
-                f"{inp.actor.id} may not complete task {task.id} ({task.title}): "
-                f"it is assigned to {who} ({task.clause})",
+                f"{inp.actor.id} may not complete task {task.id} ({task.title}): {why} "
+                f"({task.clause})",
             )
         if inp.outcome not in task.outcomes:
             raise refuse(
@@ -620,7 +629,7 @@ class CaseWorkflow:
             f"{task.id}/extended/{ext.seq}",
             task.assignee or f"role:{task.role}",
             f"【延期】{task.title} 截止改为 {local_text(inp.new_due)}",
-            f"批准人：{inp.actor.id}（{ROLE_ZH.get(granted_role, granted_role)}）\n理由：{inp.reason}",
+            f"批准人：{inp.actor.id}（{role_zh(granted_role)}）\n理由：{inp.reason}",
         )
         return task
 
@@ -633,7 +642,7 @@ class CaseWorkflow:
                     "Forbidden",
                     f"the deadline of task {task.id} cannot be extended ({task.clause})",
                 )
-            allowed = "、".join(ROLE_ZH.get(r, r) for r in task.extend_limits)
+            allowed = "、".join(role_zh(r) for r in task.extend_limits)
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id} may not extend task {task.id}: only {allowed} may ({task.clause})",
@@ -646,7 +655,7 @@ class CaseWorkflow:
         if limit is not None and inp.new_due > limit:
             raise refuse(
                 "Forbidden",
-                f"{ROLE_ZH.get(best, best)} may extend task {task.id} to {local_text(limit)} at "
+                f"{role_zh(best)} may extend task {task.id} to {local_text(limit)} at "
                 f"the latest; {local_text(inp.new_due)} needs higher approval ({task.clause})",
             )
         return best
@@ -673,9 +682,12 @@ class CaseWorkflow:
         for task in self.tasks:
             if task.status != "open" or not task.provisional or task.due_base is None:
                 continue
+            version = task.version
             due, provisional = await self.due_after(
                 task.due_base, Deadline(working_days=task.due_working_days)
             )
+            if task.status != "open" or task.version != version:
+                continue  # completed or extended meanwhile: that decision stands
             old = task.due_at
             task.due_at, task.provisional = due, provisional
             if task.remind_at and old:

@@ -43,12 +43,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+    from pydantic import (
+        BaseModel,
+        ConfigDict,
+        Field,
+        ValidationError,
+        field_validator,
+        model_validator,
+    )
 
     from workflows.engine import CaseCore, CaseWorkflow, refuse
     from workflows.model import (
@@ -188,7 +195,23 @@ class RevisitPolicy(BaseModel):
 # ---- task data (validated when a task is completed) --------------------------------------------
 
 
-class PlanData(BaseModel):
+class TaskData(BaseModel):
+    """Base of what people send when completing a task: unknown keys are refused, so a client
+    cannot slip values the workflow relies on (record ids, flags) into a task's data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+TD = TypeVar("TD", bound=TaskData)
+
+
+class NoteData(TaskData):
+    """Tasks whose outcome is the decision itself (approve / reject / paid …): an optional note."""
+
+    note: str = Field("", max_length=2000)
+
+
+class PlanData(TaskData):
     """《客户回访计划》 4.2(1)."""
 
     purposes: list[Literal["product_use", "archive_service", "relationship"]] = Field(min_length=1)
@@ -196,7 +219,7 @@ class PlanData(BaseModel):
     content: str = Field(min_length=2)
 
 
-class AppointmentData(BaseModel):
+class AppointmentData(TaskData):
     appointment_at: datetime
     place: str | None = None
 
@@ -208,13 +231,13 @@ class AppointmentData(BaseModel):
         return v
 
 
-class Problem(BaseModel):
+class Problem(TaskData):
     text: str = Field(min_length=1, description="问题原文")
     route: Literal["solved", "rd_feedback", "onsite", "president_office"]
     note: str | None = None
 
 
-class CustomerSignature(BaseModel):
+class CustomerSignature(TaskData):
     signer_name: str = Field(min_length=1)
     method: Literal["drawing", "otp"]
     # drawing: the image data URL drawn on screen; otp: "otp:<code id>:<code hash>", set only
@@ -229,7 +252,7 @@ class CustomerSignature(BaseModel):
         return self
 
 
-class VisitRecordData(BaseModel):
+class VisitRecordData(TaskData):
     """《客户回访记录表》 4.3(4): every question and suggestion verbatim."""
 
     contact_person: str = Field(min_length=1)
@@ -244,25 +267,25 @@ class VisitRecordData(BaseModel):
     customer_signature: CustomerSignature | None = None
 
 
-class ReportData(BaseModel):
+class ReportData(TaskData):
     """《客户回访报告》 4.4(1)1)."""
 
     summary: str = Field(min_length=2)
     evaluation: str = Field(min_length=1)
 
 
-class ExpenseItem(BaseModel):
+class ExpenseItem(TaskData):
     item: str = Field(min_length=1)
     amount_yuan: float = Field(gt=0)
     receipt_no: str | None = None
 
 
-class MaterialsData(BaseModel):
+class MaterialsData(TaskData):
     note: str = ""
     expenses: list[ExpenseItem] = Field(default_factory=list)
 
 
-class ReviewData(BaseModel):
+class ReviewData(TaskData):
     """4.4(2) supervisor's guidance."""
 
     guidance: str = Field(min_length=2)
@@ -272,9 +295,15 @@ class ReviewData(BaseModel):
     sanction: str | None = Field(None, description="5.1(3) 降薪/降职/调岗/辞退")
 
 
-class ArchiveData(BaseModel):
+class ArchiveData(TaskData):
     complete: bool
     note: str = ""
+
+
+def given(model: type[TD], task: TaskState) -> TD:
+    """What the person supplied when completing `task` (the task's data also holds the
+    workflow's own keys, which the strict model would refuse)."""
+    return model.model_validate({k: v for k, v in task.data.items() if k in model.model_fields})
 
 
 TASK_DATA: dict[str, type[BaseModel]] = {
@@ -347,8 +376,6 @@ class RevisitWorkflow(CaseWorkflow):
         self.inp: RevisitInput | None = None
         self.policy = RevisitPolicy()
         self.carry = RevisitCarry(core=CaseCore())
-        self.closing: str | None = None
-        self.closed_by: str | None = None
         self.schedule_version = 0
         self.side: list[asyncio.Task[Any]] = []
 
@@ -389,9 +416,10 @@ class RevisitWorkflow(CaseWorkflow):
 
         if self.side:
             await asyncio.gather(*self.side)
-        if self.closing:
+        if not self.closing:
+            await self.drain()
+        if self.closing:  # also when close_plan arrived while draining
             return await self._close()
-        await self.drain()
         self.carry.core = self.core
         workflow.continue_as_new(
             RevisitRun(input=inp, policy=self.policy, started_by=arg.started_by, carry=self.carry)
@@ -526,10 +554,12 @@ class RevisitWorkflow(CaseWorkflow):
                 self.carry.visits_missed += 1
                 return
             if appt.status == "done":
-                when = AppointmentData.model_validate(appt.data).appointment_at
+                when = given(AppointmentData, appt).appointment_at
             when = max(when, self.now)
         if visit.due_within is not None:
-            due, _ = await self.due_after(self.now, visit.due_within)
+            # "within 2 working days" counts from when the visit became due, not from when this
+            # plan got round to it.
+            due, _ = await self.due_after(visit.planned_at, visit.due_within)
         else:
             due, _ = await self.due_after(when, p.visit_window)
         task = await self.open_task(
@@ -550,7 +580,9 @@ class RevisitWorkflow(CaseWorkflow):
         )
 
         async def supervisory_breach(t: TaskState) -> None:
-            if visit.kind != "supervisory" or len(t.extensions) > 0:
+            # An extension moves the deadline, it does not waive 5.2(1): a breach of the new
+            # due is fined too (once: the penalty ids are per task).
+            if visit.kind != "supervisory":
                 return
             pen = p.penalties
             self.penalty(
@@ -575,7 +607,7 @@ class RevisitWorkflow(CaseWorkflow):
             await self.flush()
             return
         self.carry.visits_done += 1
-        record = VisitRecordData.model_validate(task.data)
+        record = given(VisitRecordData, task)
         self._route(record, task, visit)
         await self._follow_up(task, visit)
 
@@ -710,7 +742,7 @@ class RevisitWorkflow(CaseWorkflow):
         if self.closing:
             return
         if materials.status == "done":
-            expenses = MaterialsData.model_validate(materials.data).expenses
+            expenses = given(MaterialsData, materials).expenses
             if expenses:
                 self.side.append(asyncio.create_task(self._expenses(expenses, visit_task)))
 
@@ -746,7 +778,7 @@ class RevisitWorkflow(CaseWorkflow):
 
         await self.await_task(archive, on_breach=archive_breach, lapse_after=p.lapse_after)
         if archive.status == "done":
-            complete = ArchiveData.model_validate(archive.data).complete
+            complete = given(ArchiveData, archive).complete
             if not complete or report.status != "done":
                 self._archive_penalty(archive, "客户档案未完整准确建立（回访报告缺失或资料不全）")
         await self.flush()
@@ -769,7 +801,7 @@ class RevisitWorkflow(CaseWorkflow):
     def _review_decisions(self, review: TaskState, visit: PlannedVisit) -> None:
         assert self.inp
         inp = self.inp
-        data = ReviewData.model_validate(review.data)
+        data = given(ReviewData, review)
         if data.charge_yuan > 0:
             self.penalty(
                 f"{review.id}/charge",
@@ -916,42 +948,43 @@ class RevisitWorkflow(CaseWorkflow):
 
     # ---- completion hooks -----------------------------------------------------------------------
 
+    @staticmethod
+    def _data_model(task: TaskState, outcome: str) -> type[BaseModel]:
+        """The model a task's completion data must match, by task kind and outcome."""
+        if task.kind == "visit":
+            return VisitRecordData if outcome == "done" else NoteData
+        if task.kind == "appointment":
+            return AppointmentData if outcome == "agreed" else NoteData
+        return TASK_DATA.get(task.kind, NoteData)
+
     def check_completion(self, task: TaskState, inp: CompleteTaskInput) -> None:
-        model = TASK_DATA.get(task.kind)
         try:
-            if task.kind == "visit" and inp.outcome == "done":
-                rec = VisitRecordData.model_validate(inp.data)
-                if task.data.get("visit_kind") in ONSITE_KINDS and rec.customer_signature is None:
-                    raise refuse(
-                        "Invalid",
-                        "data.customer_signature: the visited customer must sign the "
-                        "《客户回访记录表》 after an on-site revisit (R1 4.3(2)3))",
-                    )
-            elif task.kind == "appointment" and inp.outcome == "agreed":
-                appt = AppointmentData.model_validate(inp.data)
-                latest = (
-                    datetime.fromisoformat(task.data["planned_at"]) + self.policy.max_postpone.wall
-                )
-                if appt.appointment_at < self.now - timedelta(hours=1):
-                    raise refuse("Invalid", "data.appointment_at: the appointment is in the past")
-                if appt.appointment_at > max(latest, self.now + self.policy.max_postpone.wall):
-                    raise refuse(
-                        "Invalid",
-                        "data.appointment_at: more than "
-                        f"{self.policy.max_postpone.label()} after the planned date",
-                    )
-            elif task.kind == "review" and inp.outcome == "fine_request":
-                if ReviewData.model_validate(inp.data).severity is None:
-                    raise refuse(
-                        "Invalid",
-                        "data.severity: a fine request names falsification or serious (R1 5.1)",
-                    )
-            elif model is not None:
-                model.model_validate(inp.data)
+            data = self._data_model(task, inp.outcome).model_validate(inp.data)
         except ValidationError as err:
             first = err.errors()[0]
             loc = ".".join(str(x) for x in first["loc"])
             raise refuse("Invalid", f"data.{loc}: {first['msg']}") from None
+        if isinstance(data, VisitRecordData):
+            if task.data.get("visit_kind") in ONSITE_KINDS and data.customer_signature is None:
+                raise refuse(
+                    "Invalid",
+                    "data.customer_signature: the visited customer must sign the "
+                    "《客户回访记录表》 after an on-site revisit (R1 4.3(2)3))",
+                )
+        elif isinstance(data, AppointmentData):
+            latest = datetime.fromisoformat(task.data["planned_at"]) + self.policy.max_postpone.wall
+            if data.appointment_at < self.now - timedelta(hours=1):
+                raise refuse("Invalid", "data.appointment_at: the appointment is in the past")
+            if data.appointment_at > max(latest, self.now + self.policy.max_postpone.wall):
+                raise refuse(
+                    "Invalid",
+                    "data.appointment_at: more than "
+                    f"{self.policy.max_postpone.label()} after the planned date",
+                )
+        elif isinstance(data, ReviewData) and inp.outcome == "fine_request" and not data.severity:
+            raise refuse(
+                "Invalid", "data.severity: a fine request names falsification or serious (R1 5.1)"
+            )
 
     def on_task_completed(self, task: TaskState, inp: CompleteTaskInput) -> None:
         assert self.inp
@@ -1117,6 +1150,7 @@ REVISIT = RegulationEntry(
     input_model=RevisitInput,
     policy_model=RevisitPolicy,
     start_roles=("staff", "supervisor"),
+    people={"owner": "staff", "supervisor": "supervisor"},
     workflow_id=lambda i: f"revisit-{i.customer_id}",
     case_title=lambda i: f"客户回访：{i.customer_name}（{i.customer_id}）",
     customer_id=lambda i: i.customer_id,
@@ -1137,6 +1171,7 @@ REVISIT = RegulationEntry(
             "update",
             "投诉已处理（安排监督回访）",
             "Complaint handled (supervisory revisit)",
+            people={"regional_manager": "staff", "department_manager": "supervisor"},
         ),
     ),
     source="seed/000_76f73c1f8f00814b.txt lines 11–161 (第1篇)",
