@@ -8,7 +8,6 @@ activity (same payload) leaves exactly the rows of one successful call and notif
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -24,8 +23,6 @@ from activities.signing import Sealer, canonical_json, sha256_hex, signature_pay
 from store import models
 from store.db import SessionFactory
 from workflows.model import CaseWrite, StepChanges, TaskState
-
-log = logging.getLogger("zhidu.store")
 
 
 def json_safe(data: dict[str, Any]) -> dict[str, Any]:

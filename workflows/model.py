@@ -4,7 +4,7 @@ sandbox, used unchanged by activities, the API and the CLI."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -234,7 +234,3 @@ class DueResult(BaseModel):
     provisional: bool
     # Years the due date crosses that neither the library nor a loaded override confirms.
     unconfirmed_years: list[int] = Field(default_factory=list)
-
-
-def utc(dt: datetime) -> datetime:
-    return dt.astimezone(UTC)
