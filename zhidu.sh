@@ -30,7 +30,7 @@ run_tests() {
     "$VENV/bin/ruff" format --check . || status=1
     "$VENV/bin/mypy" workflows activities starter store worker.py settings.py || status=1
     if "$VENV/bin/python" -c "import pytest_timeout" 2>/dev/null; then
-        timeout_args=(--timeout=900)
+        timeout_args=(--timeout=300)
     fi
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider ${timeout_args[@]+"${timeout_args[@]}"} "$@" \
         || pytest_status=$?
