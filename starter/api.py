@@ -376,15 +376,7 @@ async def complete_task(
 ) -> dict[str, Any]:
     """Alias of action `complete_task`; `task_id` is `t3` or the full `revisit-C1/t3`."""
     payload = {"task_id": service.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
-    return await service.act(
-        client,
-        case_id,
-        "complete_task",
-        payload,
-        user,
-        registry=st.registry,
-        session_factory=st.session_factory,
-    )
+    return await act(case_id, "complete_task", st, client, user, payload)
 
 
 @router.post(
@@ -432,15 +424,7 @@ async def extend_task(
 ) -> dict[str, Any]:
     """Alias of action `extend_deadline`; `new_due` needs a time zone."""
     payload = {"task_id": service.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
-    return await service.act(
-        client,
-        case_id,
-        "extend_deadline",
-        payload,
-        user,
-        registry=st.registry,
-        session_factory=st.session_factory,
-    )
+    return await act(case_id, "extend_deadline", st, client, user, payload)
 
 
 @router.get("/tasks/mine", tags=["tasks"], summary="我的待办 / My open tasks")

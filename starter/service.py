@@ -80,31 +80,33 @@ class ServiceError(Exception):
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
-class NotFound(ServiceError):
+class _Refusal(ServiceError):
+    """A ServiceError whose status comes with its kind."""
+
+    STATUS = 500
+
     def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(404, message, field)
+        super().__init__(self.STATUS, message, field)
 
 
-class Forbidden(ServiceError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(403, message, field)
+class NotFound(_Refusal):
+    STATUS = 404
 
 
-class Conflict(ServiceError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(409, message, field)
+class Forbidden(_Refusal):
+    STATUS = 403
 
 
-class Invalid(ServiceError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(422, message, field)
+class Conflict(_Refusal):
+    STATUS = 409
 
 
-class ConfigError(ServiceError):
+class Invalid(_Refusal):
+    STATUS = 422
+
+
+class ConfigError(_Refusal):
     """The server's own configuration is wrong (e.g. a bad policy file)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(500, message, field)
 
 
 # Validator refusals (ApplicationError.type, see workflows.engine.refuse) -> service errors.
