@@ -23,6 +23,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from settings import Settings
 from store.db import SessionFactory, make_engine, make_session_factory
@@ -90,11 +91,42 @@ def _unique(classes: Iterable[type]) -> list[type]:
     return seen
 
 
+# Workflow tasks held by this worker at once. Beyond what the CPU can finish within the
+# workflow task timeout (10 s), more slots only make tasks wait inside the worker and time out;
+# fewer keep the backlog on the server, where waiting is free.
+MAX_WORKFLOW_TASKS = 16
+MAX_ACTIVITIES = 64
+# Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
+# defined twice would make two different `Deadline`s).
+SHARED_WORKFLOW_MODULES = (
+    "workflows.model",
+    "workflows.calendar",
+    "workflows.spec",
+    "workflows.engine",
+    "workflows.registry",
+    "workflows.authority",
+    "workflows.roles",
+)
+
+
+def workflow_runner(strict: bool = False) -> SandboxedWorkflowRunner:
+    """The sandbox, on. In production the `workflows` package (pydantic models, specs, the
+    engine and every regulation) is imported once and passed through, instead of being
+    re-imported for every run: that re-import cost ~55 ms per case start. `strict` re-imports
+    it per run, so the sandbox also checks our own workflow code; the test suite runs strict."""
+    shared = SHARED_WORKFLOW_MODULES if strict else ("workflows",)
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*shared)
+    )
+
+
 def build_worker(
     client: Client,
     session_factory: SessionFactory,
     settings: Settings,
     task_queue: str | None = None,
+    *,
+    strict_sandbox: bool = False,
 ) -> Worker:
     """One Worker for every registered regulation workflow and every activity."""
     # Imported here so `import worker` stays light for the CLI and test fixtures.
@@ -105,7 +137,10 @@ def build_worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=_unique(entry.workflow for entry in REGISTRY.values()),
-        activities=build_activities(session_factory, settings),
+        activities=build_activities(session_factory, settings, client),
+        workflow_runner=workflow_runner(strict_sandbox),
+        max_concurrent_workflow_tasks=MAX_WORKFLOW_TASKS,
+        max_concurrent_activities=MAX_ACTIVITIES,
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -104,25 +103,25 @@ class CaseStore:
             )
         if changes.signatures:
             await self._insert_signatures(s, changes)
-        if changes.penalties:
+        if changes.ledger:
             await s.execute(
-                insert(models.Penalty)
+                insert(models.LedgerEntry)
                 .values(
                     [
                         {
-                            "id": p.id,
+                            "id": e.id,
                             "case_id": case.id,
                             "regulation": case.regulation,
-                            "clause": p.clause,
-                            "party": p.party,
-                            "party_kind": p.party_kind,
-                            # Via str: the ledger keeps the yuan amount exactly as written.
-                            "amount_yuan": Decimal(str(p.amount_yuan)),
-                            "kind": p.kind,
-                            "rule": p.rule,
-                            "at": p.at,
+                            "clause": e.clause,
+                            "party": e.party,
+                            "party_kind": e.party_kind,
+                            "amount_yuan": e.amount_yuan,
+                            "kind": e.kind,
+                            "rule": e.rule,
+                            "account": e.account,
+                            "at": e.at,
                         }
-                        for p in changes.penalties
+                        for e in changes.ledger
                     ]
                 )
                 .on_conflict_do_nothing(index_elements=["id"])
@@ -153,14 +152,17 @@ class CaseStore:
             id=case.id,
             regulation=case.regulation,
             title=case.title,
+            number=case.number,
             customer_id=case.customer_id,
             status=case.status,
             provisional=case.provisional,
             started_by=case.started_by,
             closed_at=case.closed_at,
             version=case.version,
-            input=json_safe(case.input),
-            policy=json_safe(case.policy),
+            summary=json_safe(case.summary),
+            # The first write of a case carries its input and policy; later ones do not.
+            input=json_safe(case.input or {}),
+            policy=json_safe(case.policy or {}),
         )
         # started_at (and the start input) stay as first written.
         await s.execute(
@@ -171,6 +173,7 @@ class CaseStore:
                     "provisional": stmt.excluded.provisional,
                     "closed_at": stmt.excluded.closed_at,
                     "version": stmt.excluded.version,
+                    "summary": stmt.excluded.summary,
                     "updated_at": func.now(),
                 },
                 # Steps may be persisted concurrently: an older snapshot never wins.
@@ -189,10 +192,23 @@ class CaseStore:
             "clause": t.clause,
             "kind": t.kind,
             "status": t.status,
+            "unit": t.unit,
             "due_at": t.due_at,
+            "remind_at": t.remind_at,
+            "lapse_at": t.lapse_at,
+            "paused_at": t.paused_at,
             "provisional": t.provisional,
             "outcome": t.outcome,
             "data": json_safe(t.data),
+            "meta": json_safe(
+                {
+                    "outcomes": t.outcomes,
+                    "signatures": [r.model_dump(mode="json") for r in t.signatures],
+                    "extend_limits": t.extend_limits,
+                    "pausable_by": t.pausable_by,
+                    "extensions": len(t.extensions),
+                }
+            ),
             "created_at": t.created_at,
             "closed_at": t.closed_at,
             "closed_by": t.closed_by,

@@ -11,6 +11,10 @@ Which source decides whether a day is a working day, in order:
    (除夕, 春节, 清明, 端午, 中秋) as `holidays.China` computes them without "observed" days.
    The bridging days and makeup weekends of such a year cannot be known before the State Council
    publishes them, so every day counted in such a year makes the result provisional.
+
+The workflows do not call this module for each deadline: a case carries the years it needs
+as data (`calendar_data`, one character per day), given by the starter or read once by the
+`zhidu.calendar` activity, and counts working days itself (workflows.calendar).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from temporalio import activity
 
 from store import models
 from store.db import SessionFactory
-from workflows.model import CHINA_TZ, DueRequest, DueResult
+from workflows.model import CHINA_TZ, CalendarData, CalendarRequest, YearDays
 
 # Fixed-date statutory holidays (全国年节及纪念日放假办法, as revised for 2025 onwards).
 FIXED_HOLIDAYS: tuple[tuple[int, int], ...] = ((1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3))
@@ -102,19 +106,14 @@ def add_working_days(
     return day, sorted(unconfirmed)
 
 
-def due_after(start: datetime, working_days: int, overrides: Overrides = NO_OVERRIDES) -> DueResult:
-    """Same China clock time as `start`, `working_days` working days later."""
-    if working_days == 0:
-        return DueResult(due_at=start, provisional=False, unconfirmed_years=[])
-    aware = start if start.tzinfo else start.replace(tzinfo=UTC)
-    local = aware.astimezone(CHINA_TZ)
-    day, unconfirmed = add_working_days(local.date(), working_days, overrides)
-    due_local = datetime.combine(day, local.timetz())
-    return DueResult(
-        due_at=due_local.astimezone(UTC),
-        provisional=bool(unconfirmed),
-        unconfirmed_years=unconfirmed,
-    )
+def year_days(year: int, overrides: Overrides = NO_OVERRIDES) -> YearDays:
+    """The year as the workflows carry it: one 'W'/'H' per day, and whether it is confirmed."""
+    first, days = date(year, 1, 1), []
+    day = first
+    while day.year == year:
+        days.append("W" if is_working_day(day, overrides) else "H")
+        day += timedelta(days=1)
+    return YearDays(days="".join(days), confirmed=is_confirmed_year(year, overrides))
 
 
 async def load_overrides(session_factory: SessionFactory, from_year: int) -> Overrides:
@@ -130,19 +129,29 @@ async def load_overrides(session_factory: SessionFactory, from_year: int) -> Ove
     return Overrides(days=days, years=years)
 
 
+async def calendar_data(session_factory: SessionFactory, years: list[int]) -> CalendarData:
+    """The working-day calendar of `years` as data for the workflows (see workflows.calendar)."""
+    if not years:
+        return CalendarData()
+    overrides = await load_overrides(session_factory, min(years))
+    return CalendarData(years={y: year_days(y, overrides) for y in sorted(set(years))})
+
+
+def current_years(now: datetime | None = None) -> list[int]:
+    """This year and the next in China: what a new case carries."""
+    year = (now or datetime.now(UTC)).astimezone(CHINA_TZ).year
+    return [year, year + 1]
+
+
 class WorkCalendar:
     """Activities of the working-day calendar."""
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._sf = session_factory
 
-    @activity.defn(name="zhidu.compute_due")
-    async def compute_due(self, req: DueRequest) -> DueResult:
-        if req.working_days == 0:
-            return DueResult(due_at=req.start, provisional=False, unconfirmed_years=[])
-        start_day = req.start.astimezone(CHINA_TZ).date() if req.start.tzinfo else req.start.date()
-        overrides = await load_overrides(self._sf, start_day.year)
-        return due_after(req.start, req.working_days, overrides)
+    @activity.defn(name="zhidu.calendar")
+    async def calendar(self, req: CalendarRequest) -> CalendarData:
+        return await calendar_data(self._sf, req.years)
 
 
 # ---- override files ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The HTTP API (JSON, OpenAPI at /docs). Every route goes through `starter.service`, the same
-code the CLI uses.
+"""The HTTP API (JSON, OpenAPI at /docs). Every route goes through `starter.cases` (Temporal)
+and `store.queries` (reads), the same code the CLI uses.
 
 Authentication: `Authorization: Bearer zd_...` (API tokens, for integrations) or the session
 cookie set by `POST /api/login` (HMAC-signed with `settings.session_secret`, httponly,
@@ -31,8 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from settings import Settings
-from starter import service, users
-from starter.service import Forbidden, NotFound, Registry, ServiceError
+from starter import cases, catalog, sigcodes, users
+from starter.cases import Registry
+from starter.errors import Forbidden, Invalid, NotFound, ServiceError, invalid_from
+from store import queries
 from store.db import SessionFactory
 from store.models import User
 
@@ -183,6 +185,11 @@ class LoginBody(BaseModel):
 class CompleteBody(BaseModel):
     outcome: str = Field("done", min_length=1, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
+    signatures: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=5,
+        description="customer signatures: {signer_name, method: drawing|otp, evidence | code}",
+    )
 
 
 class ExtendBody(BaseModel):
@@ -233,21 +240,21 @@ async def login(request: Request, st: StateDep) -> JSONResponse:
         try:
             raw = await request.json()
         except ValueError as exc:
-            raise service.Invalid("body is not valid JSON", "body") from exc
+            raise Invalid("body is not valid JSON", "body") from exc
     else:
         raw = dict(await request.form())
     if not isinstance(raw, Mapping):
-        raise service.Invalid("expected {login, password}", "body")
+        raise Invalid("expected {login, password}", "body")
     try:
         body = LoginBody.model_validate(dict(raw))
     except ValidationError as exc:
-        raise service.invalid_from(exc) from exc
+        raise invalid_from(exc) from exc
     user = await users.authenticate(get_session_factory(st), body.login, body.password)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "wrong login or password / 用户名或密码错误"
         )
-    response = JSONResponse({"user": service.user_dict(user)})
+    response = JSONResponse({"user": users.user_dict(user)})
     set_session_cookie(response, st.settings, user.id)
     return response
 
@@ -262,14 +269,14 @@ async def logout() -> Response:
 @router.get("/me", tags=["auth"], summary="当前用户 / Who am I")
 async def me(user: CurrentUser) -> dict[str, Any]:
     return {
-        **service.user_dict(user),
+        **users.user_dict(user),
         "role_names": {r: users.ROLES.get(r, (r, r)) for r in user.roles or []},
     }
 
 
 @router.get("/regulations", tags=["regulations"], summary="制度列表 / Regulations")
 async def regulations(st: StateDep, user: CurrentUser) -> list[dict[str, Any]]:
-    return service.list_regulations(st.settings, st.registry)
+    return catalog.list_regulations(st.settings, st.registry)
 
 
 @router.post(
@@ -287,7 +294,7 @@ async def start_case(
     body: Annotated[dict[str, Any], Body(description="the regulation's input model")],
 ) -> StartedCase:
     """Body = the regulation's input model (see `input_schema` in GET /api/regulations)."""
-    case_id, run_id = await service.start_case(
+    case_id, run_id = await cases.start_case(
         client,
         st.settings,
         code,
@@ -297,7 +304,7 @@ async def start_case(
         session_factory=st.session_factory,
     )
     return StartedCase(
-        case_id=case_id, run_id=run_id, console_url=service.console_url(st.settings, case_id)
+        case_id=case_id, run_id=run_id, console_url=cases.console_url(st.settings, case_id)
     )
 
 
@@ -309,34 +316,40 @@ async def list_cases(
     status: str | None = None,
     customer_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    return await service.list_cases(factory, regulation, status, customer_id)
+    return await queries.list_cases(factory, regulation, status, customer_id)
 
 
 @router.get("/cases/{case_id}", tags=["cases"], summary="案件状态 / Case state")
 async def get_case(
-    case_id: str, st: StateDep, client: ClientDep, user: CurrentUser
+    case_id: str, st: StateDep, factory: SessionFactoryDep, user: CurrentUser
 ) -> dict[str, Any]:
-    """The case's answer to the `state` query, plus the link to the Temporal web console."""
-    view = await service.case_state(client, case_id)
-    return {
-        **view.model_dump(mode="json"),
-        "console_url": service.console_url(st.settings, case_id),
-    }
+    """The case as stored (tasks with their outcome forms, timeline), plus the link to the
+    Temporal web console."""
+    view = await catalog.case_view(factory, case_id, st.registry)
+    return {**view, "console_url": cases.console_url(st.settings, case_id)}
 
 
 @router.get("/cases/{case_id}/timeline", tags=["cases"], summary="时间线 / Timeline")
 async def timeline(case_id: str, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
-    return await service.case_timeline(factory, case_id)
+    return await _read(queries.case_timeline, factory, case_id)
 
 
 @router.get("/cases/{case_id}/records", tags=["cases"], summary="记录 / Records")
 async def records(case_id: str, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
-    return await service.case_records(factory, case_id)
+    return await _read(queries.case_records, factory, case_id)
 
 
-@router.get("/cases/{case_id}/penalties", tags=["cases"], summary="处罚 / Penalties")
-async def penalties(case_id: str, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
-    return await service.case_penalties(factory, case_id)
+@router.get("/cases/{case_id}/ledger", tags=["cases"], summary="台账 / Ledger")
+async def ledger(case_id: str, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
+    """Fines, charges, sanctions, commendations, rewards, deposits, commission shares."""
+    return await _read(queries.case_ledger, factory, case_id)
+
+
+async def _read(query: Any, factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    try:
+        return await query(factory, case_id)  # type: ignore[no-any-return]
+    except queries.NoSuchCase as exc:
+        raise NotFound(f"no case {case_id}", "case_id") from exc
 
 
 @router.post("/cases/{case_id}/actions/{action}", tags=["cases"], summary="操作 / Act on a case")
@@ -350,7 +363,7 @@ async def act(
 ) -> dict[str, Any]:
     """Body = the action's input model without `actor` (the server sets it from the
     signed-in user; a client-sent actor is ignored)."""
-    return await service.act(
+    return await cases.act(
         client,
         case_id,
         action,
@@ -358,6 +371,7 @@ async def act(
         user,
         registry=st.registry,
         session_factory=st.session_factory,
+        settings=st.settings,
     )
 
 
@@ -375,7 +389,7 @@ async def complete_task(
     user: CurrentUser,
 ) -> dict[str, Any]:
     """Alias of action `complete_task`; `task_id` is `t3` or the full `revisit-C1/t3`."""
-    payload = {"task_id": service.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
+    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
     return await act(case_id, "complete_task", st, client, user, payload)
 
 
@@ -389,23 +403,22 @@ async def signature_code(
     case_id: str,
     task_id: str,
     st: StateDep,
-    client: ClientDep,
     factory: SessionFactoryDep,
     user: CurrentUser,
     body: SignatureCodeBody | None = None,
 ) -> dict[str, Any]:
-    """Sends a 6-digit code (valid 10 minutes) to the customer, who signs the
-    《客户回访记录表》 with it: complete the task with
-    `data.customer_signature = {signer_name, method: "otp", code}`. The code itself is never
+    """Sends a 6-digit code (valid 10 minutes) to the customer, who signs the task's record
+    with it: complete the task with `signatures = [{signer_name, method: "otp", code}]`. Only
+    tasks whose record the customer may sign by code take one. The code itself is never
     returned; only {code_id, recipient, expires_at}."""
-    return await service.issue_signature_code(
-        client,
+    return await sigcodes.issue_signature_code(
         factory,
         case_id,
-        task_id,  # the service accepts the short form too
+        task_id,  # the short form (t3) is accepted too
         user,
         body.recipient if body is not None else None,
         settings=st.settings,
+        registry=st.registry,
     )
 
 
@@ -423,13 +436,13 @@ async def extend_task(
     user: CurrentUser,
 ) -> dict[str, Any]:
     """Alias of action `extend_deadline`; `new_due` needs a time zone."""
-    payload = {"task_id": service.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
+    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
     return await act(case_id, "extend_deadline", st, client, user, payload)
 
 
 @router.get("/tasks/mine", tags=["tasks"], summary="我的待办 / My open tasks")
 async def tasks_mine(factory: SessionFactoryDep, user: CurrentUser) -> list[dict[str, Any]]:
-    return await service.my_tasks(factory, user)
+    return await queries.my_tasks(factory, user)
 
 
 @router.get(
@@ -447,7 +460,7 @@ async def verify_signature(
     if st.public_key_b64 is None:
         st.public_key_b64 = Sealer.load_or_create(st.settings.signing_key_file).public_key_b64
     result = await verify(factory, signature_id, st.public_key_b64)
-    return service.jsonable(result)  # type: ignore[no-any-return]
+    return queries.jsonable(result)  # type: ignore[no-any-return]
 
 
 @router.get("/tokens", tags=["auth"], summary="我的令牌 / My API tokens")
@@ -456,8 +469,8 @@ async def my_tokens(factory: SessionFactoryDep, user: CurrentUser) -> list[dict[
         {
             "id": t.id,
             "name": t.name,
-            "created_at": service.jsonable(t.created_at),
-            "revoked_at": service.jsonable(t.revoked_at),
+            "created_at": queries.jsonable(t.created_at),
+            "revoked_at": queries.jsonable(t.revoked_at),
         }
         for t in await users.list_tokens(factory, user.id)
     ]

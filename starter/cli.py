@@ -1,4 +1,4 @@
-"""`zhidu`: the operator's command line. It goes through `starter.service` like the API, so a
+"""`zhidu`: the operator's command line. It goes through `starter.cases` like the API, so a
 case started, shown or acted on here behaves exactly as over HTTP.
 
 The CLI is a trusted operator tool: `--as USER` acts as that database user (it must exist).
@@ -33,8 +33,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from starter import service, users
-from starter.service import Forbidden, Invalid, NotFound, Registry, ServiceError
+from starter import cases, catalog, sigcodes, users
+from starter.cases import Registry
+from starter.errors import Forbidden, Invalid, NotFound, ServiceError
+from store import queries
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -107,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     sh = sub.add_parser("show", help="show a case")
     sh.add_argument("case_id")
     sh.add_argument("--json", action="store_true")
+    sh.add_argument(
+        "--live",
+        action="store_true",
+        help="ask the running workflow (its `state` query) instead of the database",
+    )
 
     ac = sub.add_parser("act", help="send an action to a case")
     ac.add_argument("case_id")
@@ -165,7 +172,7 @@ def _local(value: Any) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(service.jsonable(value), ensure_ascii=False, indent=2)
+    return json.dumps(queries.jsonable(value), ensure_ascii=False, indent=2)
 
 
 async def connect_client(settings: Settings) -> Client:
@@ -252,17 +259,18 @@ async def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
     raw = parse_json_arg(args.input, "--input")
     user = await ctx.user(args.as_user)
     # Checked before connecting: bad input is refused even when Temporal is down.
-    plan = await service.plan_start(
+    plan = await cases.plan_start(
         ctx.settings, args.code, raw, user, registry=ctx.registry, session_factory=ctx.factory
     )
-    case_id, run_id = await service.launch(await ctx.client(), ctx.settings, plan)
+    case_id, run_id = await cases.launch(await ctx.client(), ctx.settings, plan)
+    await cases.case_row_stored(ctx.factory, case_id)
     print(f"started {case_id} (run {run_id})")
-    print(f"console: {service.console_url(ctx.settings, case_id)}")
+    print(f"console: {cases.console_url(ctx.settings, case_id)}")
     return 0
 
 
 async def cmd_cases(args: argparse.Namespace, ctx: Context) -> int:
-    rows = await service.list_cases(ctx.factory, args.regulation, args.status, args.customer)
+    rows = await queries.list_cases(ctx.factory, args.regulation, args.status, args.customer)
     for c in rows:
         flag = " 暂定" if c["provisional"] else ""
         print(f"{c['id']:<28} {c['status']:<10} {_local(c['started_at'])}  {c['title']}{flag}")
@@ -272,30 +280,39 @@ async def cmd_cases(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
-    view = await service.case_state(await ctx.client(), args.case_id)
-    url = service.console_url(ctx.settings, args.case_id)
+    url = cases.console_url(ctx.settings, args.case_id)
+    if args.live:
+        live = await cases.case_state(await ctx.client(), args.case_id)
+        view: dict[str, Any] = live.model_dump(mode="json")
+    else:
+        view = await catalog.case_view(ctx.factory, args.case_id, ctx.registry)
     if args.json:
-        print(_dumps({**view.model_dump(mode="json"), "console_url": url}))
+        print(_dumps({**view, "console_url": url}))
         return 0
-    print(f"{view.case_id}  {view.title}")
-    status = view.status + ("（部分期限暂定 provisional）" if view.provisional else "")
-    print(f"regulation {view.regulation}   status {status}   run {view.run}")
-    open_tasks = [t for t in view.tasks if t.status == "open"]
+    print(f"{view['case_id']}  {view['title']}")
+    status = view["status"] + ("（部分期限暂定 provisional）" if view["provisional"] else "")
+    print(f"regulation {view['regulation']}   status {status}")
+    open_tasks = [t for t in view["tasks"] if t["status"] == "open"]
     print(f"open tasks ({len(open_tasks)}):")
     for t in open_tasks:
-        who = t.assignee or users.ROLES.get(t.role, (t.role, t.role))[0]
-        due = _local(t.due_at) + (" 暂定" if t.provisional else "")
-        print(f"  {t.id}  due {due}  {who}  [{t.clause}]  {t.title}")
-        if len(t.outcomes) > 1:
-            print(f"      outcomes: {', '.join(t.outcomes)}")
-    closed = [t for t in view.tasks if t.status != "open"]
+        who = t["assignee"] or users.ROLES.get(t["role"], (t["role"], t["role"]))[0]
+        due = _local(t["due_at"]) + (" 暂定" if t["provisional"] else "")
+        short = t["id"].rsplit("/", 1)[-1]
+        print(f"  {short}  due {due}  {who}  [{t['clause']}]  {t['title']}")
+        outcomes = (t.get("meta") or {}).get("outcomes") or t.get("outcomes") or []
+        if len(outcomes) > 1:
+            print(f"      outcomes: {', '.join(outcomes)}")
+    closed = [t for t in view["tasks"] if t["status"] != "open"]
     if closed:
         print(f"closed tasks ({len(closed)}):")
         for t in closed[-5:]:
-            print(f"  {t.id}  {t.status}  {t.outcome or ''}  {t.closed_by or ''}  {t.title}")
+            short = t["id"].rsplit("/", 1)[-1]
+            print(
+                f"  {short}  {t['status']}  {t['outcome'] or ''}  {t['closed_by'] or ''}  {t['title']}"
+            )
     try:
-        records = await service.case_records(ctx.factory, args.case_id)
-    except service.NotFound:
+        records = await queries.case_records(ctx.factory, args.case_id)
+    except queries.NoSuchCase:
         records = []  # the case's first step is not stored yet
     if records:
         print(f"records ({len(records)}):")
@@ -306,10 +323,10 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
                     f"      signed by {sig['signer']} ({sig['role']}, {sig['method']}): {sig['id']}"
                 )
     print("recent events:")
-    for e in view.events[-10:]:
-        actor = f" by {e.actor}" if e.actor else ""
-        clause = f" [{e.clause}]" if e.clause else ""
-        print(f"  {_local(e.at)}  {e.kind}{actor}{clause}")
+    for e in view["events"][-10:]:
+        actor = f" by {e['actor']}" if e["actor"] else ""
+        clause = f" [{e['clause']}]" if e["clause"] else ""
+        print(f"  {_local(e['at'])}  {e['kind']}{actor}{clause}")
     print(f"console: {url}")
     return 0
 
@@ -317,7 +334,7 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
 async def cmd_act(args: argparse.Namespace, ctx: Context) -> int:
     payload = parse_json_arg(args.data, "--data")
     user = await ctx.user(args.as_user)
-    result = await service.act(
+    result = await cases.act(
         await ctx.client(),
         args.case_id,
         args.action,
@@ -325,6 +342,7 @@ async def cmd_act(args: argparse.Namespace, ctx: Context) -> int:
         user,
         registry=ctx.registry,
         session_factory=ctx.factory,
+        settings=ctx.settings,
     )
     print(_dumps(result))
     return 0
@@ -332,14 +350,14 @@ async def cmd_act(args: argparse.Namespace, ctx: Context) -> int:
 
 async def cmd_sign_code(args: argparse.Namespace, ctx: Context) -> int:
     user = await ctx.user(args.as_user)
-    out = await service.issue_signature_code(
-        await ctx.client(),
+    out = await sigcodes.issue_signature_code(
         ctx.factory,
         args.case_id,
         args.task_id,
         user,
         args.recipient,
         settings=ctx.settings,
+        registry=ctx.registry,
     )
     print(
         f"sent one-time code {out['code_id']} to {out['recipient']}, "
@@ -349,7 +367,7 @@ async def cmd_sign_code(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def cmd_regulations(args: argparse.Namespace, ctx: Context) -> int:
-    for r in service.list_regulations(None, ctx.registry):
+    for r in catalog.list_regulations(None, ctx.registry):
         actions = ", ".join(a["name"] for a in r["actions"])
         print(f"{r['code']:<16} {r['title_zh']} / {r['title_en']}")
         print(
@@ -381,18 +399,20 @@ async def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
     except ValueError as exc:
         raise CliError(f"{path}: {exc}", 2) from exc
     print(f"loaded calendar year {loaded.year}: {loaded.days} days")
-    case_ids = await service.provisional_case_ids(ctx.factory)
+    case_ids = await queries.provisional_case_ids(ctx.factory)
     if not case_ids:
         return 0
+    from activities.workcalendar import calendar_data
     from workflows.model import CalendarUpdatedInput
 
+    update = CalendarUpdatedInput(
+        years=[loaded.year], calendar=await calendar_data(ctx.factory, [loaded.year])
+    )
     client = await ctx.client()
     failed = 0
     for case_id in case_ids:
         try:
-            await client.get_workflow_handle(case_id).signal(
-                "calendar_updated", CalendarUpdatedInput(years=[loaded.year])
-            )
+            await client.get_workflow_handle(case_id).signal("calendar_updated", update)
         except Exception as exc:  # one case gone must not stop the others
             failed += 1
             print(f"zhidu: {case_id}: calendar_updated not delivered: {exc}", file=sys.stderr)

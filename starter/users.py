@@ -9,11 +9,11 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 
-from starter.service import Conflict, Forbidden, Invalid, NotFound
+from starter.errors import Conflict, Forbidden, Invalid, NotFound
 from store.models import ApiToken, User
 from workflows.roles import ROLES as ROLES  # re-exported for the CLI and the API
 
@@ -290,3 +290,15 @@ async def ensure_demo_users(session_factory: SessionFactory) -> list[tuple[str, 
             out.append((user_id, demo_password(user_id), roles))
         await session.commit()
     return out
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "roles": list(user.roles or []),
+        "department": user.department,
+        "email": user.email,
+        "phone": user.phone,
+        "active": user.active,
+    }

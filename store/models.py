@@ -8,6 +8,7 @@ never writes twice.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -73,10 +74,12 @@ class ApiToken(Base):
 
 
 class Case(Base):
-    """One running (or finished) regulation case; id = the Temporal workflow id (business key)."""
+    """One running (or finished) regulation case; id = the Temporal workflow id (business key
+    or case number)."""
 
     __tablename__ = "cases"
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(60), unique=True)
     regulation: Mapped[str] = mapped_column(String(50), index=True)
     title: Mapped[str] = mapped_column(String(300))
     customer_id: Mapped[str | None] = mapped_column(String(100), index=True)
@@ -90,6 +93,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     input: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     policy: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The regulation's summary of the case (next visit, counters, ...), as of the last step.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
 
 
 class Task(Base):
@@ -105,10 +110,16 @@ class Task(Base):
     clause: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), index=True)
+    unit: Mapped[str | None] = mapped_column(String(250))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lapse_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # outcomes, signatures, extend_limits, pausable_by (see workflows.model.TaskState)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_by: Mapped[str | None] = mapped_column(String(64))
@@ -169,20 +180,32 @@ class Record(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Penalty(Base):
-    """Penalty / charge ledger row: who pays how much under which rule."""
+class LedgerEntry(Base):
+    """The one ledger: fines, charges and sanctions, commendations and rewards, deposits held /
+    used / refunded, commission shares. id = '<case id>/ledger/<key>' (booked once)."""
 
-    __tablename__ = "penalties"
+    __tablename__ = "ledger"
     id: Mapped[str] = mapped_column(String(300), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(200), index=True)
     regulation: Mapped[str] = mapped_column(String(50), index=True)
     clause: Mapped[str] = mapped_column(String(100))
-    party: Mapped[str] = mapped_column(String(100))
-    party_kind: Mapped[str] = mapped_column(String(20))  # person | department
-    amount_yuan: Mapped[float] = mapped_column(Numeric(12, 2))
-    kind: Mapped[str] = mapped_column(String(30))  # fine | charge | dismissal | demotion
+    party: Mapped[str] = mapped_column(String(200))
+    party_kind: Mapped[str] = mapped_column(String(20))  # person | department | customer
+    amount_yuan: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    kind: Mapped[str] = mapped_column(String(30), index=True)  # fine | reward | deposit_held | …
     rule: Mapped[str] = mapped_column(Text)
+    account: Mapped[str | None] = mapped_column(String(300), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseNumber(Base):
+    """The last case number allocated per regulation and year (`complaint-2026-000123`):
+    allocated before the start, never reused."""
+
+    __tablename__ = "case_numbers"
+    regulation: Mapped[str] = mapped_column(String(50), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Signature(Base):

@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,20 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import build_activities
+from activities.workcalendar import current_years, year_days
 from settings import Settings
 from store import models
 from store.db import SessionFactory
+from worker import workflow_runner
 from workflows import REGISTRY
-from workflows.model import Actor, CaseView, CompleteTaskInput, ExtendDeadlineInput, TaskState
+from workflows.model import (
+    Actor,
+    CalendarData,
+    CaseView,
+    CompleteTaskInput,
+    ExtendDeadlineInput,
+    TaskState,
+)
 
 STAFF = Actor(id="staff", roles=["staff"])
 OTHER_STAFF = Actor(id="bob", roles=["staff"])
@@ -51,7 +60,9 @@ async def case_worker(
             client,
             task_queue=queue,
             workflows=[e.workflow for e in REGISTRY.values()],
-            activities=build_activities(session_factory, settings),
+            activities=build_activities(session_factory, settings, client),
+            # Strict: the sandbox re-imports the workflow modules per run and so checks them.
+            workflow_runner=workflow_runner(strict=True),
         ):
             yield queue
     finally:
@@ -98,6 +109,11 @@ async def skip(env: Any, duration: timedelta, step: timedelta = timedelta(days=2
         remaining -= chunk
 
 
+def library_calendar(now: datetime) -> CalendarData:
+    """The calendar a starter gives a new case (this year and the next), without overrides."""
+    return CalendarData(years={y: year_days(y) for y in current_years(now)})
+
+
 async def state(handle: WorkflowHandle[Any, Any]) -> CaseView:
     return await handle.query("state", result_type=CaseView)
 
@@ -122,11 +138,20 @@ async def complete(
     actor: Actor,
     outcome: str = "done",
     data: dict[str, Any] | None = None,
+    signatures: list[dict[str, Any]] | None = None,
 ) -> TaskState:
     task_id = task if isinstance(task, str) else task.id
     return await handle.execute_update(
         "complete_task",
-        CompleteTaskInput(task_id=task_id, actor=actor, outcome=outcome, data=data or {}),
+        CompleteTaskInput.model_validate(
+            {
+                "task_id": task_id,
+                "actor": actor,
+                "outcome": outcome,
+                "data": data or {},
+                "signatures": signatures or [],
+            }
+        ),
         result_type=TaskState,
     )
 
@@ -187,5 +212,6 @@ async def records(
 
 async def penalties(
     session_factory: SessionFactory, case_id: str, count: int | None = None
-) -> list[models.Penalty]:
-    return await eventually_rows(session_factory, models.Penalty, count, case_id=case_id)
+) -> list[models.LedgerEntry]:
+    """The case's ledger rows (fines, charges, sanctions, commendations, ...)."""
+    return await eventually_rows(session_factory, models.LedgerEntry, count, case_id=case_id)

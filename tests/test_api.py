@@ -21,21 +21,32 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities import build_activities
 from settings import Settings
 from starter import users
 from starter.api import create_app
 from store.db import SessionFactory
 from store.models import ApiToken, Case, Event, Task, User
 from tests.fake_regulation import FAKE_REGISTRY, FakeWorkflow
+from tests.helpers import eventually
+from worker import workflow_runner
 
 # The conftest fixtures used here: local_env (Temporal dev server with the search attributes),
 # session_factory, clean_db, settings_factory.
 
 
 @asynccontextmanager
-async def fake_worker(client: Client) -> AsyncIterator[str]:
+async def fake_worker(
+    client: Client, session_factory: SessionFactory, settings: Settings
+) -> AsyncIterator[str]:
     queue = f"api-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=queue, workflows=[FakeWorkflow]):
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[FakeWorkflow],
+        activities=build_activities(session_factory, settings, client),
+        workflow_runner=workflow_runner(strict=True),
+    ):
         yield queue
 
 
@@ -46,7 +57,7 @@ async def api(
     settings_factory: Any,
     clean_db: None,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Settings]]:
-    async with fake_worker(local_env.client) as queue:
+    async with fake_worker(local_env.client, session_factory, settings_factory()) as queue:
         settings = settings_factory(
             temporal_task_queue=queue,
             temporal_address=local_env.client.service_client.config.target_host,
@@ -70,6 +81,14 @@ async def add_user(
 
 async def bearer(sf: SessionFactory, uid: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {await users.issue_token(sf, uid, 'test')}"}
+
+
+async def stored_case(http: httpx.AsyncClient, case_id: str, headers: dict[str, str]) -> Any:
+    """GET the case once its first step (with its first task) is in the database."""
+    return await eventually(
+        lambda: http.get(f"/api/cases/{case_id}", headers=headers),
+        lambda resp: resp.status_code == 200 and bool(resp.json()["tasks"]),
+    )
 
 
 def cid() -> str:
@@ -172,9 +191,9 @@ async def test_regulations_list(api, session_factory) -> None:
     (reg,) = r.json()
     assert reg["code"] == "fake" and reg["title_zh"] == "测试制度"
     assert "customer_id" in reg["input_schema"]["properties"]
-    assert reg["policy_defaults"]["task_due_hours"] == 24
+    assert reg["policy_defaults"]["task_due"]["hours"] == 24
     actions = {a["name"]: a for a in reg["actions"]}
-    assert set(actions) == {"complete_task", "extend_deadline", "note"}
+    assert set(actions) == {"complete_task", "extend_deadline", "pause_task", "resume_task", "note"}
     assert actions["note"]["kind"] == "signal" and actions["note"]["roles"] == ["supervisor"]
     assert "actor" not in actions["complete_task"]["input_schema"]["properties"]
     assert "actor" not in actions["complete_task"]["input_schema"].get("required", [])
@@ -196,14 +215,17 @@ async def test_start_state_and_duplicate(api, session_factory, local_env) -> Non
     )
 
     desc = await local_env.client.get_workflow_handle(case_id).describe()
-    attrs = {k.name: v for k, v in desc.typed_search_attributes}
+    attrs = {k.name: v for k, v in desc.typed_search_attributes if k.name != "BuildIds"}
     assert attrs == {"Regulation": "fake", "CustomerId": customer, "CaseStatus": "open"}
 
-    state = await http.get(f"/api/cases/{case_id}", headers=h)
-    assert state.status_code == 200
-    view = state.json()
+    view = await eventually(
+        lambda: http.get(f"/api/cases/{case_id}", headers=h),
+        lambda resp: resp.status_code == 200 and bool(resp.json()["tasks"]),
+    )
+    view = view.json()
     assert view["title"] == "测试：华东机械" and view["status"] == "open"
     assert view["tasks"][0]["id"] == f"{case_id}/t1" and view["tasks"][0]["role"] == "staff"
+    assert set(view["tasks"][0]["outcome_schemas"]) == {"done", "unreachable"}
     assert view["events"][0]["actor"] == "erin"
     assert view["console_url"].endswith(case_id)
 
@@ -254,7 +276,7 @@ async def test_people_named_must_be_active_users_with_the_role(
     r = await http.post("/api/cases/fake", json={**body, "owner": "pia"}, headers=staff)
     assert r.status_code == 201, r.text
     case_id = r.json()["case_id"]
-    before = (await http.get(f"/api/cases/{case_id}", headers=staff)).json()
+    before = (await stored_case(http, case_id, staff)).json()
 
     # An action's people too: nothing is sent when one is wrong.
     r = await http.post(
@@ -277,8 +299,9 @@ async def test_people_named_must_be_active_users_with_the_role(
 async def test_update_without_worker_times_out(
     api, session_factory, local_env, monkeypatch
 ) -> None:
-    from starter import service
-    from tests.fake_regulation import FakeInput, FakePolicy, FakeStart
+    from starter import cases
+    from tests.fake_regulation import FakeInput, FakePolicy
+    from workflows.model import CaseStart
 
     http, _ = api
     await add_user(session_factory, "sol", ["staff"])
@@ -287,15 +310,15 @@ async def test_update_without_worker_times_out(
     # A case on a task queue no worker polls.
     handle = await local_env.client.start_workflow(
         "test.fake",
-        FakeStart(
-            input=FakeInput(customer_id="X", customer_name="x"),
-            policy=FakePolicy(),
+        CaseStart(
+            input=FakeInput(customer_id="X", customer_name="x").model_dump(mode="json"),
+            policy=FakePolicy().model_dump(mode="json"),
             started_by="sol",
         ),
         id=case_id,
         task_queue=f"nobody-{uuid.uuid4().hex[:8]}",
     )
-    monkeypatch.setattr(service, "UPDATE_TIMEOUT", timedelta(seconds=1))
+    monkeypatch.setattr(cases, "UPDATE_TIMEOUT", timedelta(seconds=1))
     try:
         r = await http.post(f"/api/cases/{case_id}/tasks/t1/complete", json={}, headers=h)
         assert r.status_code == 504, r.text
@@ -364,7 +387,7 @@ async def test_act_forbidden_changes_nothing_then_done(api, session_factory) -> 
         "/api/cases/fake", json={"customer_id": customer, "customer_name": "y"}, headers=staff
     )
     case_id = r.json()["case_id"]
-    before = (await http.get(f"/api/cases/{case_id}", headers=staff)).json()
+    before = (await stored_case(http, case_id, staff)).json()
 
     # The validator refuses the clerk even though the client claims to be staff.
     r = await http.post(
@@ -407,7 +430,7 @@ async def test_act_forbidden_changes_nothing_then_done(api, session_factory) -> 
     # The short task id alias; the actor is the signed-in user.
     r = await http.post(
         f"/api/cases/{case_id}/tasks/t1/complete",
-        json={"outcome": "unreachable", "data": {"tries": 3}},
+        json={"outcome": "unreachable", "data": {"note": "三次未接通"}},
         headers=staff,
     )
     assert r.status_code == 200, r.text
@@ -470,7 +493,7 @@ async def test_my_tasks_and_case_reads(api, session_factory) -> None:
     tl = (await http.get("/api/cases/fake-D1/timeline", headers=lea)).json()
     assert [e["kind"] for e in tl] == ["a", "b"] and tl[0]["detail"] == {"x": 1}
     assert (await http.get("/api/cases/fake-D1/records", headers=lea)).json() == []
-    assert (await http.get("/api/cases/fake-D1/penalties", headers=lea)).json() == []
+    assert (await http.get("/api/cases/fake-D1/ledger", headers=lea)).json() == []
     assert (await http.get("/api/tasks/mine")).status_code == 401
 
 
@@ -487,23 +510,24 @@ def test_may_act() -> None:
 def test_one_table_per_fact() -> None:
     """Roles, search attribute keys and the task id helper each live in one place."""
     import worker
-    from starter import api, service
+    from starter import api, cases
     from workflows.roles import ROLES
 
     assert users.ROLES is ROLES
     assert ROLES["clerk"] == ("销售/客服文员", "Clerk")
     assert not hasattr(api, "_full_task_id")
-    assert service.full_task_id("c-1", "t3") == "c-1/t3"
-    assert service.full_task_id("c-1", "c-1/t3") == "c-1/t3"
-    assert not any(name.startswith("SA_") for name in vars(service))
-    assert service.REGULATION is worker.REGULATION
+    assert cases.full_task_id("c-1", "t3") == "c-1/t3"
+    assert cases.full_task_id("c-1", "c-1/t3") == "c-1/t3"
+    assert not any(name.startswith("SA_") for name in vars(cases))
+    assert cases.REGULATION is worker.REGULATION
 
 
 # ---- policy file, signature verification ------------------------------------------------------
 
 
 def test_policy_file_overlay(tmp_path, settings_factory) -> None:
-    from starter.service import ConfigError, load_policy
+    from starter.errors import ConfigError
+    from starter.policy import load_policy
     from tests.fake_regulation import FAKE, FakePolicy
 
     settings = settings_factory()
@@ -513,7 +537,7 @@ def test_policy_file_overlay(tmp_path, settings_factory) -> None:
     path.write_text('{"fake": {"fine_yuan": 250}, "other": {"x": 1}}', encoding="utf-8")
     policy = load_policy(FAKE, settings)
     assert isinstance(policy, FakePolicy)
-    assert policy.fine_yuan == 250 and policy.task_due_hours == 24
+    assert policy.fine_yuan == 250 and policy.task_due.hours == 24
     for content, needle in [
         ('{"fake": {"fine_yuan": -1}}', "fake.fine_yuan"),
         ('{"fake": {"fine": 1}}', "no policy field(s) fine"),

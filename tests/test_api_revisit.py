@@ -67,10 +67,11 @@ async def test_people_work_an_r1_case_through_the_api(http, session_factory) -> 
     mine: list[dict[str, Any]] = []
     for _ in range(50):
         mine = (await http.get("/api/tasks/mine", headers=staff)).json()
-        if len(mine) == 2:
+        if len(mine) == 3:
             break
     kinds = {t["kind"]: t for t in mine}
-    assert set(kinds) == {"plan", "appointment"}
+    # Go-live a month ago: the first phone revisit is due today, appointment booked or not.
+    assert set(kinds) == {"plan", "appointment", "visit"}
     assert kinds["plan"]["clause"] == "R1 4.2(1)"  # which clause put it on the desk
 
     plan_done = await http.post(
@@ -84,7 +85,7 @@ async def test_people_work_an_r1_case_through_the_api(http, session_factory) -> 
     assert plan_done.status_code == 200, plan_done.text
     # Read-your-writes: the very next read of the database agrees.
     after = (await http.get("/api/tasks/mine", headers=staff)).json()
-    assert [t["kind"] for t in after] == ["appointment"]
+    assert sorted(t["kind"] for t in after) == ["appointment", "visit"]
     records = (await http.get("/api/cases/revisit-C1024/records", headers=staff)).json()
     assert [r["kind"] for r in records] == ["revisit_plan"]
     assert records[0]["signatures"] == [] and records[0]["title"] == "《客户回访计划》"
@@ -105,7 +106,8 @@ async def test_people_work_an_r1_case_through_the_api(http, session_factory) -> 
     )
     assert moved.status_code == 200, moved.text
     stored = (await http.get("/api/tasks/mine", headers=staff)).json()
-    assert datetime.fromisoformat(stored[0]["due_at"]) == due + timedelta(days=2)
+    stored_appt = next(t for t in stored if t["kind"] == "appointment")
+    assert datetime.fromisoformat(stored_appt["due_at"]) == due + timedelta(days=2)
     timeline = (await http.get("/api/cases/revisit-C1024/timeline", headers=boss)).json()
     assert any(e["kind"] == "deadline_extended" and e["actor"] == "boss" for e in timeline)
 

@@ -18,25 +18,34 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities import build_activities
 from activities.workcalendar import LoadedYear
 from settings import Settings
 from starter import users
 from starter.cli import main
 from store.models import ApiToken, Task, User
 from tests.fake_regulation import FAKE_REGISTRY, FakeWorkflow
-from workflows.model import CaseView
+from worker import workflow_runner
+from workflows.model import CalendarData, CaseView
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def cli_settings(
-    local_env: WorkflowEnvironment, settings_factory: Any, clean_db: None
+    local_env: WorkflowEnvironment, settings_factory: Any, clean_db: Any, session_factory: Any
 ) -> AsyncIterator[Settings]:
     queue = f"cli-{uuid.uuid4().hex[:8]}"
-    async with Worker(local_env.client, task_queue=queue, workflows=[FakeWorkflow]):
-        yield settings_factory(
-            temporal_task_queue=queue,
-            temporal_address=local_env.client.service_client.config.target_host,
-        )
+    settings = settings_factory(
+        temporal_task_queue=queue,
+        temporal_address=local_env.client.service_client.config.target_host,
+    )
+    async with Worker(
+        local_env.client,
+        task_queue=queue,
+        workflows=[FakeWorkflow],
+        activities=build_activities(session_factory, settings, local_env.client),
+        workflow_runner=workflow_runner(strict=True),
+    ):
+        yield settings
 
 
 async def zhidu(
@@ -117,7 +126,7 @@ async def test_start_show_act(capsys, cli_settings, session_factory, local_env) 
 
     code, out, err = await zhidu(capsys, cli_settings, "show", case_id)
     assert code == 0, err
-    assert f"{case_id}/t1" in out and "电话回访" in out and "[T 1.1]" in out
+    assert "  t1  " in out and "电话回访" in out and "[T 1.1]" in out
     assert "销售/客服人员" in out and "outcomes: done, unreachable" in out
     assert f"console: {cli_settings.temporal_ui_url}" in out
 
@@ -226,32 +235,38 @@ async def test_calendar_load_signals_provisional_cases(
         loaded.append((str(path), loaded_by))
         return LoadedYear(year=2027, days=3)
 
-    mod = types.ModuleType("activities.workcalendar")
-    mod.load_year = load_year  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "activities.workcalendar", mod)
-    file = tmp_path / "2027.json"
-    file.write_text("{}", encoding="utf-8")
-
     # Two running cases; only the one with a provisional open task is told.
     ids = []
     for _ in range(2):
         customer = f"C{uuid.uuid4().hex[:8]}"
         inp = json.dumps({"customer_id": customer, "customer_name": "x"})
-        assert (
-            await zhidu(capsys, cli_settings, "start", "fake", "--as", "staff", "--input", inp)
-        )[0] == 0
+        code, _, err = await zhidu(
+            capsys, cli_settings, "start", "fake", "--as", "staff", "--input", inp
+        )
+        assert code == 0, err
         ids.append(f"fake-{customer}")
     now = datetime.now(UTC)
     async with session_factory() as s:
         for case_id, provisional in zip(ids, (True, False), strict=True):
             s.add(
                 Task(
-                    id=f"{case_id}/t1", case_id=case_id, regulation="fake", role="staff",
+                    id=f"{case_id}/t99", case_id=case_id, regulation="fake", role="staff",
                     title="t", clause="T", kind="call", status="open", due_at=now,
                     provisional=provisional, created_at=now,
                 )
             )  # fmt: skip
         await s.commit()
+
+    mod = types.ModuleType("activities.workcalendar")
+
+    async def calendar_data(sf: Any, years: list[int]) -> CalendarData:
+        return CalendarData()
+
+    mod.load_year = load_year  # type: ignore[attr-defined]
+    mod.calendar_data = calendar_data  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "activities.workcalendar", mod)
+    file = tmp_path / "2027.json"
+    file.write_text("{}", encoding="utf-8")
 
     code, _, err = await zhidu(capsys, cli_settings, "calendar", "load", str(file), "--as", "staff")
     assert code == 1 and "only 系统管理员 (admin)" in err and loaded == []

@@ -13,8 +13,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from worker import workflow_runner
 from workflows import REGISTRY
-from workflows.revisit import RevisitRun, RevisitWorkflow
+from workflows.model import CaseStart
+from workflows.revisit import RevisitWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -35,7 +37,9 @@ async def test_there_are_committed_histories_of_every_regulation():
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_committed_history_replays(path: Path):
     replayer = Replayer(
-        workflows=[e.workflow for e in REGISTRY.values()], data_converter=pydantic_data_converter
+        workflows=[e.workflow for e in REGISTRY.values()],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(strict=True),
     )
     await replayer.replay_workflow(load(path))
 
@@ -45,15 +49,20 @@ class ChangedRevisit(RevisitWorkflow):
     """R1 with the plan step removed, as a careless change would do."""
 
     @workflow.run
-    async def run(self, arg: RevisitRun) -> str:
-        return await super().run(arg)
+    async def run(self, start: CaseStart) -> str:
+        return await self.run_case()
 
-    async def _plan(self) -> None:
-        return None
+    def begin(self) -> None:
+        self._catch_up()
+        self._schedule_next()
 
 
 async def test_a_changed_regulation_is_caught():
     path = next(p for p in HISTORIES if p.name.startswith("revisit"))
-    replayer = Replayer(workflows=[ChangedRevisit], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ChangedRevisit],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(strict=True),
+    )
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, text
@@ -18,8 +19,8 @@ from workflows.model import (
     CaseWrite,
     EventState,
     Extension,
+    LedgerWrite,
     NotificationWrite,
-    PenaltyWrite,
     RecordWrite,
     SignatureWrite,
     StepChanges,
@@ -98,13 +99,13 @@ def step(status: str = "open") -> StepChanges:
                 signed_at=T0,
             )
         ],
-        penalties=[
-            PenaltyWrite(
+        ledger=[
+            LedgerWrite(
                 id="revisit-C1/pen/1",
                 clause="R1 5.1(1)",
                 party="客户服务部",
                 party_kind="department",
-                amount_yuan=1000.5,
+                amount_yuan=Decimal("1000.50"),
                 rule="逾期归档",
                 at=T0,
             )
@@ -134,7 +135,7 @@ async def test_record_step_writes_everything_once_even_when_retried(
         (models.TaskExtension, 1),
         (models.Record, 1),
         (models.Signature, 1),
-        (models.Penalty, 1),
+        (models.LedgerEntry, 1),
         (models.Notification, 2),
     ]:
         assert await count(clean_db, model) == n, model.__tablename__
@@ -152,8 +153,8 @@ async def test_record_step_writes_everything_once_even_when_retried(
         assert (record.customer_id, record.regulation) == ("C1", "revisit")
         task = await s.get(models.Task, "revisit-C1/t1")
         assert task is not None and task.regulation == "revisit" and task.data == {"note": "首次"}
-        penalty = await s.get(models.Penalty, "revisit-C1/pen/1")
-        assert penalty is not None and float(penalty.amount_yuan) == 1000.5
+        penalty = await s.get(models.LedgerEntry, "revisit-C1/pen/1")
+        assert penalty is not None and penalty.amount_yuan == Decimal("1000.50")
 
     ok = await verify_signature(
         clean_db, "revisit-C1/revisit_record/1/sig/staff", sealer.public_key_b64

@@ -22,7 +22,8 @@ from activities.workcalendar import (
 )
 from store import models
 from store.db import SessionFactory
-from workflows.model import CHINA_TZ, DueRequest
+from workflows import calendar as wcal
+from workflows.model import CHINA_TZ, CalendarRequest, Deadline
 
 # The async tests run on the session event loop of the session-scoped conftest fixtures
 # (asyncio_default_test_loop_scope = "session" in pyproject.toml). No module-level
@@ -34,10 +35,19 @@ def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
     return datetime(year, month, day, hour, minute, tzinfo=CHINA_TZ)
 
 
-async def due(db: SessionFactory, start: datetime, n: int) -> Any:
-    return await ActivityEnvironment().run(
-        WorkCalendar(db).compute_due, DueRequest(start=start, working_days=n)
+class Due:
+    def __init__(self, due_at: datetime, provisional: bool) -> None:
+        self.due_at, self.provisional = due_at, provisional
+
+
+async def due(db: SessionFactory, start: datetime, n: int) -> Due:
+    """N working days after `start` as a case computes it: on the calendar data the
+    `zhidu.calendar` activity reads (this year and the next), counted in workflow code."""
+    year = start.astimezone(CHINA_TZ).year
+    data = await ActivityEnvironment().run(
+        WorkCalendar(db).calendar, CalendarRequest(years=[year, year + 1])
     )
+    return Due(*wcal.due_after(data, start, Deadline(working_days=n)))
 
 
 def write(tmp_path: Path, content: Any, name: str = "cal.json") -> Path:
@@ -72,7 +82,7 @@ async def test_three_working_days_across_national_day_2026(clean_db: SessionFact
     result = await due(clean_db, cst(2026, 9, 30, 9, 30), 3)
     assert result.due_at == cst(2026, 10, 10, 9, 30)
     assert result.due_at.utcoffset() is not None
-    assert (result.provisional, result.unconfirmed_years) == (False, [])
+    assert not result.provisional
 
 
 async def test_china_date_decides_not_utc(clean_db: SessionFactory) -> None:
@@ -93,9 +103,9 @@ async def test_unconfirmed_year_is_provisional(clean_db: SessionFactory) -> None
     result = await due(clean_db, cst(2026, 12, 30, 10, 0), 3)
     # Guess: Thu 31 Dec, (1 Jan 元旦), Mon 4 Jan, Tue 5 Jan.
     assert result.due_at == cst(2027, 1, 5, 10, 0)
-    assert (result.provisional, result.unconfirmed_years) == (True, [2027])
+    assert result.provisional
     within = await due(clean_db, cst(2027, 3, 1, 10, 0), 1)
-    assert within.provisional and within.unconfirmed_years == [2027]
+    assert within.provisional
     # 2026-only span stays confirmed.
     assert not (await due(clean_db, cst(2026, 12, 28, 10, 0), 2)).provisional
 
@@ -122,7 +132,7 @@ async def test_loaded_override_confirms_the_year(clean_db: SessionFactory, tmp_p
     result = await due(clean_db, cst(2026, 12, 30, 10, 0), 3)
     # Thu 31 Dec, the makeup Saturday 2 Jan, then 4-5 Jan off → Wed 6 Jan.
     assert result.due_at == cst(2027, 1, 6, 10, 0)
-    assert (result.provisional, result.unconfirmed_years) == (False, [])
+    assert not result.provisional
     # Days the file does not state follow the weekday rule (Mon 8 Feb is now a working day).
     after = await due(clean_db, cst(2027, 2, 5, 9, 0), 1)
     assert after.due_at == cst(2027, 2, 8, 9, 0) and not after.provisional

@@ -1,11 +1,16 @@
-"""Data shared by every regulation: actors, tasks, deadlines, events and the payload of the
-one activity that persists a workflow step. Pure pydantic models: safe inside the workflow
-sandbox, used unchanged by activities, the API and the CLI."""
+"""Data shared by every regulation: actors, deadlines, tasks, units of work, events, money, the
+case state a workflow carries across continue-as-new, its messages and the payload of the one
+activity that persists a step.
+
+Pure pydantic models, imported once and passed through the workflow sandbox (the sandbox does
+not re-define them per run), used unchanged by activities, the API and the CLI.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -13,35 +18,65 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 TaskStatus = Literal["open", "done", "lapsed", "cancelled"]
+SYSTEM_ACTOR_ID = "system"
+
+# Money: yuan with fen, exact (never float).
+Yuan = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
+FEN = Decimal("0.01")
+
+
+def yuan(value: Decimal | int | str) -> Decimal:
+    """`value` as yuan rounded half-up to the fen."""
+    return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
 class Actor(BaseModel):
-    """Who acts. The API and CLI build it from the signed-in user, never from client input."""
+    """Who acts. The API and CLI build it from the signed-in user, never from client input;
+    `system` acts for what no person did (timers, messages between cases)."""
 
     id: str = Field(min_length=1, max_length=64)
     roles: list[str] = Field(default_factory=list)
     name: str | None = None
 
 
-class Deadline(BaseModel):
-    """A duration as a regulation states it: wall-clock ("24 h", "3 days") or working days.
+SYSTEM = Actor(id=SYSTEM_ACTOR_ID, roles=["system"], name="系统")
 
-    `end_of_day` moves the result to 24:00 China time of its day ("the day after the visit").
-    Working days follow China's statutory calendar with its 调休 makeup days and are turned into
-    a time by an activity, never inside workflow code."""
+
+class Deadline(BaseModel):
+    """A time limit as a regulation states it. Exactly one kind:
+
+    - wall clock: `months` + `days`/`hours`/`minutes`/`seconds` ("24 h", "3 days", "6 months");
+    - `working_days` ("3 working days", China's statutory calendar with its 调休 makeup days);
+    - calendar-anchored: `month_day` ("by the 10th", "within the first 5 days of the month") or
+      `before_month_end` ("2 days before month end"), both due at the end of that day.
+
+    `end_of_day` moves a wall-clock or working-day result to 24:00 China time of its day
+    ("the day after the visit")."""
 
     model_config = ConfigDict(frozen=True)
-    days: float = Field(0, ge=0)
-    hours: float = Field(0, ge=0)
-    minutes: float = Field(0, ge=0)
-    seconds: float = Field(0, ge=0)
-    working_days: int = Field(0, ge=0)
+    months: int = Field(0, ge=0, le=1200)
+    days: float = Field(0, ge=0, le=36600)
+    hours: float = Field(0, ge=0, le=876000)
+    minutes: float = Field(0, ge=0, le=52560000)
+    seconds: float = Field(0, ge=0, le=3153600000)
+    working_days: int = Field(0, ge=0, le=3650)
+    month_day: int | None = Field(None, ge=1, le=31)
+    before_month_end: int | None = Field(None, ge=0, le=27)
     end_of_day: bool = False
 
     @model_validator(mode="after")
-    def _not_mixed(self) -> Deadline:
-        if self.working_days and self.wall:
-            raise ValueError("a deadline is either in working days or in wall-clock time")
+    def _one_kind(self) -> Deadline:
+        kinds = [
+            bool(self.months or self.wall),
+            bool(self.working_days),
+            self.month_day is not None,
+            self.before_month_end is not None,
+        ]
+        if sum(kinds) > 1:
+            raise ValueError(
+                "a deadline is one of: wall-clock time, working days, a day of the month, "
+                "or days before month end"
+            )
         return self
 
     @property
@@ -50,18 +85,28 @@ class Deadline(BaseModel):
             days=self.days, hours=self.hours, minutes=self.minutes, seconds=self.seconds
         )
 
+    @property
+    def anchored(self) -> bool:
+        return self.month_day is not None or self.before_month_end is not None
+
     def label(self) -> str:
         if self.working_days:
             return f"{self.working_days} 个工作日"
-        parts = []
-        if self.days:
-            parts.append(f"{self.days:g} 天")
-        if self.hours:
-            parts.append(f"{self.hours:g} 小时")
-        if self.minutes:
-            parts.append(f"{self.minutes:g} 分钟")
-        if self.seconds:
-            parts.append(f"{self.seconds:g} 秒")
+        if self.month_day is not None:
+            return f"每月 {self.month_day} 日前"
+        if self.before_month_end is not None:
+            return f"月底前 {self.before_month_end} 天"
+        parts = [
+            f"{v:g} {unit}"
+            for v, unit in (
+                (self.months, "个月"),
+                (self.days, "天"),
+                (self.hours, "小时"),
+                (self.minutes, "分钟"),
+                (self.seconds, "秒"),
+            )
+            if v
+        ]
         return " ".join(parts) or "立即"
 
 
@@ -75,12 +120,24 @@ class Extension(BaseModel):
     at: datetime
 
 
+class SignatureReq(BaseModel):
+    """A signature a task's record needs: whose (`party`: the actor completing the task, or the
+    customer / owner), by which methods, and whether it is required for this task."""
+
+    party: Literal["actor", "customer"]
+    role: str
+    methods: list[Literal["staff_login", "drawing", "otp"]]
+    required: bool = True
+    outcomes: list[str] = Field(default_factory=list)  # empty = every outcome with a record
+
+
 class TaskState(BaseModel):
     """A human step of a case, as the `state` query and the tasks table show it."""
 
     id: str
     seq: int
     kind: str
+    unit: str | None = None
     role: str
     assignee: str | None = None
     title: str
@@ -88,10 +145,12 @@ class TaskState(BaseModel):
     status: TaskStatus = "open"
     due_at: datetime | None = None
     remind_at: datetime | None = None
+    lapse_at: datetime | None = None
     provisional: bool = False
-    # Kept so a provisional working-day due can be recomputed when the year is loaded.
+    # What the due was computed from, so a provisional due can be recomputed when the year's
+    # calendar is loaded.
     due_base: datetime | None = None
-    due_working_days: int = 0
+    due_rule: Deadline | None = None
     outcome: str | None = None
     outcomes: list[str] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
@@ -103,7 +162,31 @@ class TaskState(BaseModel):
     extensions: list[Extension] = Field(default_factory=list)
     # Who may extend this deadline, and how far: role -> latest allowed due (None = no limit).
     extend_limits: dict[str, datetime | None] = Field(default_factory=dict)
+    # Roles that may stop the clock while the owner / customer is waited on.
+    pausable_by: list[str] = Field(default_factory=list)
+    paused_at: datetime | None = None
+    signatures: list[SignatureReq] = Field(default_factory=list)
     version: int = 0
+
+
+class TaskView(TaskState):
+    """A task in the `state` answer: with the JSON Schema of each outcome's data, so a form can
+    be generated from it."""
+
+    outcome_schemas: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class UnitState(BaseModel):
+    """A unit of work inside a case (a visit chain, a supervisory revisit, a key use, an
+    escalation), with its own tasks and clocks; several may be open at once."""
+
+    id: str
+    kind: str
+    title: str
+    status: Literal["open", "done", "cancelled"] = "open"
+    data: dict[str, Any] = Field(default_factory=dict)
+    opened_at: datetime
+    closed_at: datetime | None = None
 
 
 class EventState(BaseModel):
@@ -122,56 +205,179 @@ class CaseView(BaseModel):
     regulation: str
     title: str
     status: str
+    number: str | None = None
     provisional: bool = False
     run: int = 1
-    tasks: list[TaskState]
+    tasks: list[TaskView]
+    units: list[UnitState] = Field(default_factory=list)
     events: list[EventState]
     summary: dict[str, Any] = Field(default_factory=dict)
 
 
-# ---- messages -------------------------------------------------------------------------
+# ---- the working-day calendar as data --------------------------------------------------------
 
 
-class CompleteTaskInput(BaseModel):
-    task_id: str = Field(min_length=1)
-    actor: Actor
-    outcome: str = Field(min_length=1, max_length=64)
+class YearDays(BaseModel):
+    """One calendar year: `days[i]` is 'W' (working day) or 'H' (day off) for day i+1 of the
+    year; `confirmed` is False for a year whose schedule is not published yet (guessed)."""
+
+    days: str = Field(min_length=365, max_length=366, pattern=r"^[WH]+$")
+    confirmed: bool = True
+
+
+class CalendarData(BaseModel):
+    years: dict[int, YearDays] = Field(default_factory=dict)
+
+
+# ---- what a case carries from one run to the next ---------------------------------------------
+
+
+class Wakeup(BaseModel):
+    """A point in time at which the regulation's `@at(name)` handler runs."""
+
+    seq: int
+    at: datetime
+    name: str
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class Job(BaseModel):
+    """An activity a step asked for (a report query, a message to another case); its result
+    goes to the regulation's `@on_result(then)` handler. Re-run after continue-as-new if it had
+    not finished (every job activity is idempotent)."""
+
+    seq: int
+    activity: str
+    arg: dict[str, Any]
+    then: str
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class CaseState(BaseModel):
+    """The whole state of a case between steps: carried into the next run by continue-as-new,
+    so open tasks, units, pending wake-ups and jobs survive it."""
+
+    case_id: str = ""
+    number: str | None = None
+    run: int = 1
+    status: str = "open"
+    event_seq: int = 0
+    task_seq: int = 0
+    unit_seq: int = 0
+    record_seq: int = 0
+    signature_seq: int = 0
+    wake_seq: int = 0
+    job_seq: int = 0
+    case_written: bool = False
+    closed_at: datetime | None = None
+    tasks: list[TaskState] = Field(default_factory=list)
+    units: list[UnitState] = Field(default_factory=list)
+    wakeups: list[Wakeup] = Field(default_factory=list)
+    jobs: list[Job] = Field(default_factory=list)
+    ledger_ids: list[str] = Field(default_factory=list)  # booked entries (each booked once)
+    message_keys: list[str] = Field(default_factory=list)  # messages from other cases, seen
+    vars: dict[str, Any] = Field(default_factory=dict)  # the regulation's own state
+    calendar: CalendarData = Field(default_factory=CalendarData)
+    calendar_years_pending: list[int] = Field(default_factory=list)
+
+
+class CaseStart(BaseModel):
+    """The argument of every case workflow: the validated input and policy as JSON, who
+    started it, the working-day calendar, the case number, and on continue-as-new the state."""
+
+    input: dict[str, Any]
+    policy: dict[str, Any]
+    started_by: str | None = None
+    calendar: CalendarData | None = None
+    number: str | None = None
+    carry: CaseState | None = None
+
+
+# ---- messages -------------------------------------------------------------------------------
+
+
+class SignatureInput(BaseModel):
+    """A customer's signature given while completing a task: a drawing on the screen, or a
+    one-time code; for "otp" the server replaces the code with its evidence
+    ("otp:<code id>:<keyed hash>") before the workflow sees it."""
+
+    party: Literal["customer"] = "customer"
+    signer_name: str = Field(min_length=1, max_length=100)
+    method: Literal["drawing", "otp"]
+    evidence: str = Field(min_length=8, max_length=200_000)
+
+    @model_validator(mode="after")
+    def _evidence_matches_method(self) -> SignatureInput:
+        prefix = "data:image/" if self.method == "drawing" else "otp:"
+        if not self.evidence.startswith(prefix):
+            raise ValueError(f"evidence of a {self.method} signature must start with {prefix!r}")
+        return self
+
+
+class CompleteTaskInput(BaseModel):
+    task_id: str = Field(min_length=1, max_length=250)
+    actor: Actor
+    outcome: str = Field(min_length=1, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict)
+    signatures: list[SignatureInput] = Field(default_factory=list, max_length=5)
+
+
+def _aware(v: datetime) -> datetime:
+    if v.tzinfo is None:
+        raise ValueError("needs a time zone (e.g. 2026-12-01T18:00:00+08:00)")
+    return v
+
+
 class ExtendDeadlineInput(BaseModel):
-    task_id: str = Field(min_length=1)
+    task_id: str = Field(min_length=1, max_length=250)
     actor: Actor
     new_due: datetime
     reason: str = Field(min_length=2, max_length=1000)
 
-    @field_validator("new_due")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("new_due needs a time zone (e.g. 2026-12-01T18:00:00+08:00)")
-        return v
+    _tz = field_validator("new_due")(_aware)
+
+
+class PauseTaskInput(BaseModel):
+    """Stop (pause) or restart (resume) a task's clock while the owner is waited on."""
+
+    task_id: str = Field(min_length=1, max_length=250)
+    actor: Actor
+    reason: str = Field(min_length=2, max_length=1000)
 
 
 class CalendarUpdatedInput(BaseModel):
     years: list[int] = Field(default_factory=list)
+    calendar: CalendarData | None = None  # without it the case reads the calendar itself
 
 
-# ---- activity payloads ------------------------------------------------------------------
+class CaseMessage(BaseModel):
+    """A message from another case (or the system), delivered at most once per `key`."""
+
+    key: str = Field(min_length=1, max_length=300)
+    name: str = Field(min_length=1, max_length=64)
+    sender: str | None = None  # the sending case id
+    actor: Actor = SYSTEM
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---- activity payloads ----------------------------------------------------------------------
 
 
 class CaseWrite(BaseModel):
     id: str
     regulation: str
     title: str
+    number: str | None = None
     customer_id: str | None = None
     status: str
     provisional: bool = False
     version: int = 0  # the case's event counter at this step
     started_by: str | None = None
     closed_at: datetime | None = None
-    input: dict[str, Any] = Field(default_factory=dict)
-    policy: dict[str, Any] = Field(default_factory=dict)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    # Sent with the first write of a case only (the row keeps them).
+    input: dict[str, Any] | None = None
+    policy: dict[str, Any] | None = None
 
 
 class NotificationWrite(BaseModel):
@@ -201,14 +407,33 @@ class SignatureWrite(BaseModel):
     evidence_sha256: str | None = None
 
 
-class PenaltyWrite(BaseModel):
+LedgerKind = Literal[
+    "fine",
+    "charge",
+    "dismissal",
+    "demotion",
+    "commendation",
+    "criticism",
+    "reward",
+    "deposit_held",
+    "deposit_used",
+    "deposit_refunded",
+    "commission",
+]
+
+
+class LedgerWrite(BaseModel):
+    """One row of the one ledger: fines and charges, sanctions, commendations and rewards,
+    deposits held / used / refunded, commission shares. Amounts in yuan, exact."""
+
     id: str
     clause: str
     party: str
-    party_kind: Literal["person", "department"] = "person"
-    amount_yuan: float = 0
-    kind: Literal["fine", "charge", "dismissal", "demotion", "commendation"] = "fine"
+    party_kind: Literal["person", "department", "customer"] = "person"
+    amount_yuan: Yuan = Decimal("0.00")
+    kind: LedgerKind = "fine"
     rule: str
+    account: str | None = None  # groups rows: a deposit, a deal's commission
     at: datetime
 
 
@@ -221,16 +446,8 @@ class StepChanges(BaseModel):
     notifications: list[NotificationWrite] = Field(default_factory=list)
     records: list[RecordWrite] = Field(default_factory=list)
     signatures: list[SignatureWrite] = Field(default_factory=list)
-    penalties: list[PenaltyWrite] = Field(default_factory=list)
+    ledger: list[LedgerWrite] = Field(default_factory=list)
 
 
-class DueRequest(BaseModel):
-    start: datetime
-    working_days: int = Field(ge=0)
-
-
-class DueResult(BaseModel):
-    due_at: datetime
-    provisional: bool
-    # Years the due date crosses that neither the library nor a loaded override confirms.
-    unconfirmed_years: list[int] = Field(default_factory=list)
+class CalendarRequest(BaseModel):
+    years: list[int]

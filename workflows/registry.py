@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from workflows.model import Actor, CompleteTaskInput, ExtendDeadlineInput
+from workflows.model import CompleteTaskInput, ExtendDeadlineInput, PauseTaskInput
 
 ALL_STAFF_ROLES: tuple[str, ...] = ()  # empty = any signed-in user
 
@@ -32,7 +32,24 @@ class ActionSpec:
 GENERIC_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("complete_task", CompleteTaskInput, (), "update", "完成任务", "Complete a task"),
     ActionSpec("extend_deadline", ExtendDeadlineInput, (), "update", "延期", "Extend a deadline"),
+    ActionSpec("pause_task", PauseTaskInput, (), "update", "暂停计时", "Pause the clock"),
+    ActionSpec("resume_task", PauseTaskInput, (), "update", "恢复计时", "Resume the clock"),
 )
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A periodic duty: a Temporal Schedule that starts `workflow_name` with `input` on a
+    calendar (`cron`, China time) or an interval. Created or updated by the worker at start-up
+    and by `zhidu schedules`, visible in the Temporal console."""
+
+    id: str
+    title_zh: str
+    workflow_name: str
+    input: dict[str, Any]
+    cron: str | None = None  # e.g. "0 9 1 * *": 09:00 on the 1st of every month
+    every_seconds: int | None = None
+    policy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,19 +62,25 @@ class RegulationEntry:
     input_model: type[BaseModel]
     policy_model: type[BaseModel]
     start_roles: tuple[str, ...]
-    # input -> workflow id (business key), e.g. revisit-C1024
-    workflow_id: Callable[[Any], str]
     # input -> human title of the case
     case_title: Callable[[Any], str]
+    # input -> workflow id (business key), e.g. revisit-C1024; None = a case number
+    # `<code>-<year>-<000123>` allocated from PostgreSQL before the start, never reused
+    workflow_id: Callable[[Any], str] | None = None
     # input -> customer id for the CustomerId search attribute (or None)
-    customer_id: Callable[[Any], str | None]
-    # (input, policy, actor) -> the single argument of the workflow's run method
-    start_arg: Callable[[Any, Any, Actor], BaseModel]
+    customer_id: Callable[[Any], str | None] = lambda _: None
+    # input -> the customer's phones and e-mails a one-time signing code may go to
+    contacts: Callable[[Any], list[str]] = lambda _: []
     actions: tuple[ActionSpec, ...] = field(default_factory=tuple)
     source: str = ""  # where the regulation comes from (seed file lines)
     # input field -> role code: the people a case names (e.g. owner -> staff) must be active
     # users holding that role; checked by the starter before the case is started.
     people: dict[str, str] = field(default_factory=dict)
+    schedules: tuple[ScheduleSpec, ...] = ()
+
+    @property
+    def numbered(self) -> bool:
+        return self.workflow_id is None
 
     def all_actions(self) -> dict[str, ActionSpec]:
         return {a.name: a for a in (*GENERIC_ACTIONS, *self.actions)}

@@ -1,71 +1,63 @@
 """R1 `revisit` — 公司客户回访管理规定 (seed 第1篇, lines 11–161).
 
-One case per customer (`revisit-<customer id>`), running for as long as the customer is served:
-
-- 4.2(1) the staff member drafts the 《客户回访计划》 (purpose, methods, content; the schedule is
-  computed from the regulation's numbers).
-- 4.3(2) mandatory revisits: the first phone revisit 1 month after go-live, a routine phone
-  revisit every 6 months after the first, on-site revisits yearly for large customers and
-  every 6 months for key customers; 4.3(1) an on-site visit for a customer who made a valuable
-  suggestion; a problem that cannot be solved by phone triggers an on-site visit.
-- 4.2(2) each visit starts with an appointment; 4.3(4) the 《客户回访记录表》 holds every question
-  and suggestion verbatim; 4.3(2)3) the visited customer signs it after an on-site visit.
-- 4.3(2) problems are routed: solved / R&D feedback 《研发反馈单》 / on-site visit / 总裁办's
-  quality specialist, who may open a project (立项).
-- 4.4(1) the 《客户回访报告》 on the day after the visit; all materials to the supervisor within
-  3 days, within 1 week only with the supervisor's approved extension.
-- 4.4(2) supervisor review: charge the responsible person, commendation request or fine request
-  to 总裁办, criticism. 4.5 the clerk archives per customer category. 4.6 expense claim signed by
-  supervisor and division leader, paid by finance up to the company cap; the excess is the
-  staff member's.
-- 5.1 / 5.2 penalties into the ledger.
+One case per customer (`revisit-<customer id>`), running for as long as the customer is served.
+Each visit is a unit of work of its own; visits, the supervisory revisit after a complaint,
+expense claims and 总裁办 decisions overlap freely.
 
 Choices where the text is silent (a careful customer-service manager's reading):
-- Every number is a `RevisitPolicy` field. Durations the text does not give (plan 3 working days,
-  review / archive 3 working days, suggestion on-site within 14 days, problem on-site within
-  7 days, supervisory revisit 2 working days as in R5) are defaults a company can change.
+- Every number is a `RevisitPolicy` field. Durations the text does not give (plan 3 working
+  days, review / archive 3 working days, suggestion on-site within 14 days, problem on-site
+  within 7 days, supervisory revisit 2 working days as in R5) are defaults a company can change.
 - The schedule is a fixed grid from go-live (09:00 China time): phone at +1 month, then every
-  6 months from the first; on-site at every 12 (large) / 6 (key) months from go-live. A case
-  started long after go-live does only the latest overdue visit of each grid, not every missed one.
-- One visit is worked per run (appointment → visit → report + materials → review → archive,
-  expense claim beside them); then the case continues as new, so history stays small for years.
-- A task nobody acts on is reminded before its due time, breaches (the supervisor is told; the
-  regulation's penalty is booked where section 5 names one) and lapses `lapse_after` past due,
-  so the plan never stalls. A visit that lapses is recorded as missed; nothing is reported for it.
+  6 months from the first; on-site at every 12 (large) / 6 (key) months from go-live. A plan
+  started long after go-live makes only the latest overdue visit of each grid.
+- A visit's appointment task opens `appointment_lead` before the planned date. The visit task
+  opens when the appointment is agreed (due the end of the agreed day) or, failing that, on the
+  planned date itself (due the end of that day): the 1-month phone revisit is never postponed
+  by a missing appointment. A visit made without an appointment closes the appointment task.
+- On-site visits for a valuable suggestion (4.3(1)) or a problem phone cannot solve open at
+  once, with their own deadline; so does the 5.2 supervisory revisit (no appointment: it is a
+  phone call), due 2 working days after the complaint was reported handled.
+- A task nobody acts on is reminded, breaches (the spec names who is told and what is booked)
+  and lapses `lapse_after` past due, so the plan never stalls. A lapsed visit is recorded as
+  missed; nothing is reported for it.
 - 5.1(1) (incomplete archive, 1000 元 from the department budget) is booked when the clerk's
-  archive task breaches, or when the archive is declared incomplete or the report is missing.
-- 5.2 a supervisory phone revisit after a handled complaint (signal from the complaint process or
-  an action by staff) not done in time books 500 元 on the regional manager and 300 元 on the
-  department manager; falsified (supervisor review) books dismissal and 500 元.
+  archive task breaches, or when the archive is declared incomplete or the report is missing;
+  once per archive. 5.2(1) is booked when the supervisory revisit breaches (an extension moves
+  the deadline, it does not waive the fine: a breach of the new due books it, once).
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal, TypeVar
+from decimal import Decimal
+from typing import Any, Literal
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import (
-        BaseModel,
-        ConfigDict,
-        Field,
-        ValidationError,
-        field_validator,
-        model_validator,
-    )
+    from pydantic import BaseModel, Field, field_validator
 
-    from workflows.engine import CaseCore, CaseWorkflow, refuse
-    from workflows.model import (
-        CHINA_TZ,
-        Actor,
-        CompleteTaskInput,
-        Deadline,
-        TaskState,
+    from workflows.calendar import add_months, end_of_day
+    from workflows.engine import CasePolicy, CaseWorkflow, refuse
+    from workflows.model import CHINA_TZ, Actor, CaseStart, Deadline, TaskState, UnitState, Yuan
+    from workflows.registry import ActionSpec, RegulationEntry, ScheduleSpec
+    from workflows.spec import (
+        ApprovalSpec,
+        Book,
+        Breach,
+        NoteData,
+        RecordSpec,
+        Sign,
+        TaskData,
+        TaskSpec,
+        Tier,
+        after,
+        after_approval,
+        at,
+        check,
+        on_breach,
     )
-    from workflows.registry import ActionSpec, RegulationEntry
 
 CODE = "revisit"
 CustomerClass = Literal["regular", "large", "key"]
@@ -73,22 +65,13 @@ VisitKind = Literal[
     "first_phone", "routine_phone", "onsite", "onsite_suggestion", "onsite_problem", "supervisory"
 ]
 ONSITE_KINDS = ("onsite", "onsite_suggestion", "onsite_problem")
-
-KIND_ZH: dict[str, str] = {
-    "first_phone": "首次电话回访",
-    "routine_phone": "常规电话回访",
-    "onsite": "现场回访",
-    "onsite_suggestion": "上门回访（客户提出中肯意见或良好建议）",
-    "onsite_problem": "现场回访（电话无法解决的问题）",
-    "supervisory": "投诉处理后的监督调查性电话回访",
-}
-KIND_CLAUSE: dict[str, str] = {
-    "first_phone": "R1 4.3(2)1)",
-    "routine_phone": "R1 4.3(2)2)",
-    "onsite": "R1 4.3(2)3)",
-    "onsite_suggestion": "R1 4.3(1)",
-    "onsite_problem": "R1 4.3(2)1)",
-    "supervisory": "R1 5.2",
+VISITS: dict[str, tuple[str, str]] = {  # kind -> (name, clause)
+    "first_phone": ("首次电话回访", "R1 4.3(2)1)"),
+    "routine_phone": ("常规电话回访", "R1 4.3(2)2)"),
+    "onsite": ("现场回访", "R1 4.3(2)3)"),
+    "onsite_suggestion": ("上门回访（客户提出中肯意见或良好建议）", "R1 4.3(1)"),
+    "onsite_problem": ("现场回访（电话无法解决的问题）", "R1 4.3(2)1)"),
+    "supervisory": ("投诉处理后的监督调查性电话回访", "R1 5.2"),
 }
 
 
@@ -96,10 +79,10 @@ KIND_CLAUSE: dict[str, str] = {
 
 
 class Contact(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, description="姓名")
     title: str | None = Field(None, max_length=100, description="职务")
-    phone: str | None = Field(None, max_length=50)
-    email: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=50, description="电话")
+    email: str | None = Field(None, max_length=200, description="邮箱")
 
 
 class RevisitInput(BaseModel):
@@ -117,7 +100,7 @@ class RevisitInput(BaseModel):
     )
     department: str = Field("客户服务部", min_length=1, max_length=100, description="部门")
     contacts: list[Contact] = Field(
-        min_length=1, description="客户联系人（设备负责人、行政管理人员、使用人员）"
+        min_length=1, max_length=20, description="客户联系人（设备负责人、行政管理人员、使用人员）"
     )
 
     @field_validator("go_live")
@@ -128,51 +111,32 @@ class RevisitInput(BaseModel):
         return v
 
 
-class Period(BaseModel):
-    """A calendar period of the schedule ("1 month", "every 6 months")."""
-
-    months: int = Field(0, ge=0)
-    days: float = Field(0, ge=0)
-    seconds: float = Field(0, ge=0)
-
-    def times(self, start: datetime, k: int) -> datetime:
-        """start + k periods (months clamp to the month's last day)."""
-        months = self.months * k
-        y, m = divmod(start.month - 1 + months, 12)
-        year, month = start.year + y, m + 1
-        last = (date(year + (month // 12), month % 12 + 1, 1) - timedelta(days=1)).day
-        moved = start.replace(year=year, month=month, day=min(start.day, last))
-        return moved + k * timedelta(days=self.days, seconds=self.seconds)
-
-
 class RevisitPenalties(BaseModel):
-    archive_incomplete_yuan: float = Field(
-        1000, description="5.1(1) 未完整准确建立客户档案，部门经费"
-    )
-    falsification_yuan: float = Field(100, description="5.1(2) 弄虚作假")
-    serious_yuan: float = Field(500, description="5.1(3) 情节特别严重")
-    supervisory_missed_regional_yuan: float = Field(500, description="5.2(1) 未回访，当事人")
-    supervisory_missed_department_yuan: float = Field(300, description="5.2(1) 未回访，部门经理")
-    supervisory_falsified_department_yuan: float = Field(
-        500, description="5.2(2) 弄虚作假，部门经理"
+    archive_incomplete_yuan: Yuan = Field(Decimal(1000), description="5.1(1) 档案不完整，部门经费")
+    falsification_yuan: Yuan = Field(Decimal(100), description="5.1(2) 弄虚作假")
+    serious_yuan: Yuan = Field(Decimal(500), description="5.1(3) 情节特别严重")
+    supervisory_missed_regional_yuan: Yuan = Field(Decimal(500), description="5.2(1) 当事人")
+    supervisory_missed_department_yuan: Yuan = Field(Decimal(300), description="5.2(1) 部门经理")
+    supervisory_falsified_department_yuan: Yuan = Field(
+        Decimal(500), description="5.2(2) 弄虚作假，部门经理"
     )
 
 
-class RevisitPolicy(BaseModel):
+class RevisitPolicy(CasePolicy):
     """R1's numbers. Defaults are the regulation's; a company overrides them in its policy file."""
 
-    first_phone_after: Period = Period(months=1)  # 4.3(2)1)
-    routine_phone_every: Period = Period(months=6)  # 4.3(2)2)
-    onsite_every: dict[str, Period | None] = {  # 4.3(2)3)
+    first_phone_after: Deadline = Deadline(months=1)  # 4.3(2)1)
+    routine_phone_every: Deadline = Deadline(months=6)  # 4.3(2)2)
+    onsite_every: dict[str, Deadline | None] = {  # 4.3(2)3)
         "regular": None,
-        "large": Period(months=12),
-        "key": Period(months=6),
+        "large": Deadline(months=12),
+        "key": Deadline(months=6),
     }
     plan_due: Deadline = Deadline(working_days=3)  # 4.2(1), not stated
     appointment_lead: Deadline = Deadline(days=7)  # 4.2(2): contact before the visit date
     late_appointment_within: Deadline = Deadline(days=1)
     max_postpone: Deadline = Deadline(days=30)
-    visit_window: Deadline = Deadline(end_of_day=True)  # 4.3(4) 日清日结: recorded the same day
+    visit_window: Deadline = Deadline(end_of_day=True)  # 4.3(4) 日清日结
     visit_extend_max: Deadline = Deadline(days=14)
     suggestion_onsite_within: Deadline = Deadline(days=14)  # 4.3(1)
     problem_onsite_within: Deadline = Deadline(days=7)  # 4.3(2)1)
@@ -182,33 +146,12 @@ class RevisitPolicy(BaseModel):
     materials_extended_max: Deadline = Deadline(days=7)  # 4.4(1)2) 经主管同意一周内
     review_due: Deadline = Deadline(working_days=3)  # 4.4(2)
     archive_due: Deadline = Deadline(working_days=3)  # 4.5(1)
-    approval_due: Deadline = Deadline(working_days=3)  # 4.6(1), 总裁办 decisions
     rd_feedback_due: Deadline = Deadline(working_days=10)  # 4.3(2)1)
-    reminder_before: Deadline = Deadline(hours=24)
-    lapse_after: Deadline = Deadline(days=30)
-    expense_cap_yuan: float = Field(
-        500, ge=0, description="4.6(2) 公司限定的回访费用额度（每次回访）"
-    )
+    expense_cap_yuan: Yuan = Field(Decimal(500), ge=0, description="4.6(2) 每次回访费用额度")
     penalties: RevisitPenalties = RevisitPenalties()
 
 
-# ---- task data (validated when a task is completed) --------------------------------------------
-
-
-class TaskData(BaseModel):
-    """Base of what people send when completing a task: unknown keys are refused, so a client
-    cannot slip values the workflow relies on (record ids, flags) into a task's data."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-TD = TypeVar("TD", bound=TaskData)
-
-
-class NoteData(TaskData):
-    """Tasks whose outcome is the decision itself (approve / reject / paid …): an optional note."""
-
-    note: str = Field("", max_length=2000)
+# ---- what people send when completing tasks -----------------------------------------------------
 
 
 class PlanData(TaskData):
@@ -216,12 +159,12 @@ class PlanData(TaskData):
 
     purposes: list[Literal["product_use", "archive_service", "relationship"]] = Field(min_length=1)
     methods: list[Literal["phone", "letter", "email", "im", "onsite"]] = Field(min_length=1)
-    content: str = Field(min_length=2)
+    content: str = Field(min_length=2, max_length=5000)
 
 
 class AppointmentData(TaskData):
     appointment_at: datetime
-    place: str | None = None
+    place: str | None = Field(None, max_length=200)
 
     @field_validator("appointment_at")
     @classmethod
@@ -232,117 +175,65 @@ class AppointmentData(TaskData):
 
 
 class Problem(TaskData):
-    text: str = Field(min_length=1, description="问题原文")
+    text: str = Field(min_length=1, max_length=2000, description="问题原文")
     route: Literal["solved", "rd_feedback", "onsite", "president_office"]
-    note: str | None = None
-
-
-class CustomerSignature(TaskData):
-    signer_name: str = Field(min_length=1)
-    method: Literal["drawing", "otp"]
-    # drawing: the image data URL drawn on screen; otp: "otp:<code id>:<code hash>", set only
-    # by the server after it checked the one-time code the customer received
-    evidence: str = Field(min_length=8)
-
-    @model_validator(mode="after")
-    def _evidence_matches_method(self) -> CustomerSignature:
-        prefix = "data:image/" if self.method == "drawing" else "otp:"
-        if not self.evidence.startswith(prefix):
-            raise ValueError(f"evidence of a {self.method} signature must start with {prefix!r}")
-        return self
+    note: str | None = Field(None, max_length=2000)
 
 
 class VisitRecordData(TaskData):
     """《客户回访记录表》 4.3(4): every question and suggestion verbatim."""
 
-    contact_person: str = Field(min_length=1)
+    contact_person: str = Field(min_length=1, max_length=100)
     method: Literal["phone", "letter", "email", "im", "onsite"]
-    product_needs: str = ""
-    usage: str = Field(min_length=1, description="产品使用情况")
+    product_needs: str = Field("", max_length=5000)
+    usage: str = Field(min_length=1, max_length=5000, description="产品使用情况")
     service_rating: int = Field(ge=1, le=5)
-    questions: list[str] = Field(default_factory=list, description="客户提出的问题（原始记录）")
-    suggestions: list[str] = Field(default_factory=list, description="客户的意见与建议（原始记录）")
+    questions: list[str] = Field(default_factory=list, max_length=50, description="问题原文")
+    suggestions: list[str] = Field(default_factory=list, max_length=50, description="意见与建议")
     valuable_suggestion: bool = False
-    problems: list[Problem] = Field(default_factory=list)
-    customer_signature: CustomerSignature | None = None
+    problems: list[Problem] = Field(default_factory=list, max_length=50)
 
 
 class ReportData(TaskData):
     """《客户回访报告》 4.4(1)1)."""
 
-    summary: str = Field(min_length=2)
-    evaluation: str = Field(min_length=1)
+    summary: str = Field(min_length=2, max_length=20000)
+    evaluation: str = Field(min_length=1, max_length=5000)
 
 
 class ExpenseItem(TaskData):
-    item: str = Field(min_length=1)
-    amount_yuan: float = Field(gt=0)
-    receipt_no: str | None = None
+    item: str = Field(min_length=1, max_length=200)
+    amount_yuan: Yuan = Field(gt=0)
+    receipt_no: str | None = Field(None, max_length=100)
 
 
 class MaterialsData(TaskData):
-    note: str = ""
-    expenses: list[ExpenseItem] = Field(default_factory=list)
+    note: str = Field("", max_length=5000)
+    expenses: list[ExpenseItem] = Field(default_factory=list, max_length=50)
 
 
 class ReviewData(TaskData):
     """4.4(2) supervisor's guidance."""
 
-    guidance: str = Field(min_length=2)
-    charge_to: str | None = None
-    charge_yuan: float = Field(0, ge=0)
+    guidance: str = Field(min_length=2, max_length=5000)
+    charge_to: str | None = Field(None, max_length=64)
+    charge_yuan: Yuan = Field(Decimal(0), ge=0)
     severity: Literal["falsification", "serious"] | None = None
-    sanction: str | None = Field(None, description="5.1(3) 降薪/降职/调岗/辞退")
+    sanction: str | None = Field(None, max_length=100, description="5.1(3) 降薪/降职/调岗/辞退")
 
 
 class ArchiveData(TaskData):
     complete: bool
-    note: str = ""
+    note: str = Field("", max_length=2000)
 
 
-def given(model: type[TD], task: TaskState) -> TD:
-    """What the person supplied when completing `task` (the task's data also holds the
-    workflow's own keys, which the strict model would refuse)."""
-    return model.model_validate({k: v for k, v in task.data.items() if k in model.model_fields})
-
-
-TASK_DATA: dict[str, type[BaseModel]] = {
-    "plan": PlanData,
-    "report": ReportData,
-    "materials": MaterialsData,
-    "review": ReviewData,
-    "archive": ArchiveData,
-}
-
-
-# ---- case state ---------------------------------------------------------------------------------
-
-
-class PlannedVisit(BaseModel):
-    kind: VisitKind
-    planned_at: datetime
-    due_within: Deadline | None = None
-    reason: str = ""
-    complaint_ref: str | None = None
-    regional_manager: str | None = None
-    department_manager: str | None = None
-
-
-class RevisitCarry(BaseModel):
-    core: CaseCore
-    phone_k: int = 0  # 0 = first phone revisit; k >= 1 = routine revisit k
+class RevisitVars(BaseModel):
+    phone_k: int = 0  # 0 = the first phone revisit; k >= 1 = routine revisit k
     onsite_k: int = 1
-    extras: list[PlannedVisit] = Field(default_factory=list)
     visits_done: int = 0
     visits_missed: int = 0
     plan_record_id: str | None = None
-
-
-class RevisitRun(BaseModel):
-    input: RevisitInput
-    policy: RevisitPolicy
-    started_by: str | None = None
-    carry: RevisitCarry | None = None
+    next_visit: dict[str, Any] | None = None
 
 
 class ClosePlanInput(BaseModel):
@@ -354,9 +245,7 @@ class ComplaintHandledInput(BaseModel):
     actor: Actor
     complaint_ref: str = Field(min_length=1, max_length=100)
     summary: str = Field(min_length=1, max_length=2000)
-    regional_manager: str = Field(
-        min_length=1, max_length=64, description="当事人（区域销售经理或服务经理）"
-    )
+    regional_manager: str = Field(min_length=1, max_length=64, description="当事人（区域经理）")
     department_manager: str = Field(min_length=1, max_length=64)
 
 
@@ -364,262 +253,326 @@ def anchor(go_live: date) -> datetime:
     return datetime.combine(go_live, time(9, 0), CHINA_TZ)
 
 
-# ---- the workflow ---------------------------------------------------------------------------------
+def every(start: datetime, period: Deadline, k: int) -> datetime:
+    """start + k periods (months clamp to the month's last day)."""
+    return add_months(start, period.months * k) + k * period.wall
+
+
+# ---- the clauses ----------------------------------------------------------------------------------
+
+_SUPERVISOR = "input.supervisor|role:supervisor"
+TASKS = (
+    TaskSpec("plan", "制订《客户回访计划》：{customer_name}", "R1 4.2(1)", "staff",
+             assignee="input.owner", deadline="plan_due", outcomes={"done": PlanData},
+             record=RecordSpec("revisit_plan", "《客户回访计划》", category="input.customer_class")),
+    TaskSpec("appointment", "预约{visit_name}：{customer_name}", "R1 4.2(2)", "staff",
+             assignee="input.owner", outcomes={"agreed": AppointmentData, "declined": NoteData},
+             extend={"supervisor": "max_postpone"}),
+    TaskSpec("visit", "{visit_name}：{customer_name}", "R1 4.3", "staff", assignee="unit.assignee",
+             outcomes={"done": VisitRecordData, "unreachable": NoteData},
+             record=RecordSpec("revisit_record", "《客户回访记录表》", category="input.customer_class"),
+             signatures=(Sign("actor", "staff"),
+                         Sign("customer", "customer", ("drawing", "otp"), required="onsite")),
+             extend={"supervisor": "visit_extend_max"}),
+    TaskSpec("report", "编制《客户回访报告》：{customer_name}", "R1 4.4(1)1)", "staff",
+             assignee="input.owner", deadline="report_due", outcomes={"done": ReportData},
+             record=RecordSpec("revisit_report", "《客户回访报告》", category="input.customer_class")),
+    TaskSpec("materials", "回访资料提交部门主管审核：{customer_name}", "R1 4.4(1)2)", "staff",
+             assignee="input.owner", deadline="materials_due", outcomes={"done": MaterialsData},
+             extend={"supervisor": "materials_extended_max"}, breach=Breach(notify=(_SUPERVISOR,))),
+    TaskSpec("review", "审阅回访记录与报告：{customer_name}", "R1 4.4(2)", "supervisor",
+             assignee="input.supervisor", deadline="review_due",
+             outcomes={o: ReviewData for o in ("accept", "commend", "criticise", "fine_request")},
+             record=RecordSpec("revisit_review", "主管审阅意见",
+                               ("accept", "commend", "criticise", "fine_request"),
+                               category="input.customer_class"),
+             breach=Breach(notify=("role:division_leader",))),
+    TaskSpec("archive", "回访资料汇总存档：{customer_name}", "R1 4.5(1)", "clerk",
+             deadline="archive_due", outcomes={"done": ArchiveData},
+             record=RecordSpec("revisit_archive", "客户档案（回访资料汇总）",
+                               category="input.customer_class"),
+             breach=Breach(book=(Book("5.1(1)", "R1 5.1(1)", "input.department",
+                                      "penalties.archive_incomplete_yuan",
+                                      "回访资料未按期汇总存档，客户档案不完整",
+                                      party_kind="department"),))),
+    TaskSpec("commendation", "表扬申请：{owner}（{customer_name}）", "R1 4.4(2)2)",
+             "president_office", deadline="approval_due",
+             outcomes={"approve": NoteData, "decline": NoteData}),
+    TaskSpec("fine_approval", "罚款审批：{owner}（{customer_name}）", "R1 4.4(2)3)",
+             "president_office", deadline="approval_due",
+             outcomes={"approve": NoteData, "decline": NoteData}),
+    TaskSpec("rd_feedback", "处理客户技术反馈：{problem}", "R1 4.3(2)1)", "rd",
+             deadline="rd_feedback_due", outcomes={"accepted": NoteData, "rejected": NoteData}),
+    TaskSpec("project_review", "评估是否立项：{problem}", "R1 4.3(2)3)", "quality_specialist",
+             deadline="approval_due", outcomes={"project": NoteData, "no_project": NoteData}),
+    TaskSpec("expense_pay", "回访费用报销：{total_yuan} 元", "R1 4.6(2)", "finance",
+             deadline="approval_due", outcomes={"paid": NoteData}),
+)  # fmt: skip
+
+EXPENSE = ApprovalSpec(  # 4.6(1): supervisor, then division leader, sign the receipts
+    "expense", "expense_sign", "回访费用报销审核签字：{total_yuan} 元", "R1 4.6(1)",
+    tiers=(Tier(None, ("supervisor", "division_leader")),),
+)  # fmt: skip
 
 
 @workflow.defn(name="zhidu.revisit")
 class RevisitWorkflow(CaseWorkflow):
     REGULATION = CODE
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inp: RevisitInput | None = None
-        self.policy = RevisitPolicy()
-        self.carry = RevisitCarry(core=CaseCore())
-        self.schedule_version = 0
-        self.side: list[asyncio.Task[Any]] = []
+    TITLE = "客户回访：{customer_name}（{customer_id}）"
+    INPUT = RevisitInput
+    POLICY = RevisitPolicy
+    VARS = RevisitVars
+    TASKS = TASKS
+    APPROVALS = (EXPENSE,)
+    inp: RevisitInput
+    policy: RevisitPolicy
+    v: RevisitVars
 
     @workflow.run
-    async def run(self, arg: RevisitRun) -> str:
-        inp, self.policy, self.inp = arg.input, arg.policy, arg.input
-        self.setup(
-            arg.carry.core if arg.carry else None,
-            title=f"客户回访：{inp.customer_name}（{inp.customer_id}）",
-            case_input=inp,
-            policy=arg.policy,
-            customer_id=inp.customer_id,
-            started_by=arg.started_by,
+    async def run(self, start: CaseStart) -> str:
+        return await self.run_case()
+
+    def begin(self) -> None:
+        self._catch_up()
+        self.event(
+            "plan_started", "R1 4.1", self.started_by, customer_class=self.inp.customer_class
         )
-        if arg.carry is None:
-            self.carry = RevisitCarry(core=self.core)
-            self._catch_up()
-            self.event("plan_started", "R1 4.1", arg.started_by, customer_class=inp.customer_class)
-            self.side.append(asyncio.create_task(self._plan()))
-        else:
-            self.carry = arg.carry
-            self.core.run += 1
-            self.event("run_continued", None, None, run=self.core.run)
-        self.carry.core = self.core
-        self._summarize(self._next_visit())
-        await self.flush()
+        self.open("plan")
+        self._schedule_next()
 
-        visit = None
-        while not self.closing:
-            visit = self._next_visit()
-            self._summarize(visit)
-            opens = visit.planned_at - self.policy.appointment_lead.wall
-            if await self._sleep_until_visit_opens(opens):
-                continue
-            self._take(visit)
-            await self._visit(visit)
-            break
+    def summarize(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.inp.customer_id,
+            "customer_class": self.inp.customer_class,
+            "next_visit": self.v.next_visit,
+            "visits_done": self.v.visits_done,
+            "visits_missed": self.v.visits_missed,
+            "open_visits": [
+                u.data["kind"] for u in self.s.units if u.kind == "visit" and u.status == "open"
+            ],
+        }
 
-        if self.side:
-            await asyncio.gather(*self.side)
-        if not self.closing:
-            await self.drain()
-        if self.closing:  # also when close_plan arrived while draining
-            return await self._close()
-        self.carry.core = self.core
-        workflow.continue_as_new(
-            RevisitRun(input=inp, policy=self.policy, started_by=arg.started_by, carry=self.carry)
-        )
+    def record_context(self, task: TaskState) -> dict[str, Any]:
+        base = {k: getattr(self.inp, k) for k in ("customer_id", "customer_name", "customer_class")}
+        unit = self.unit(task.unit)
+        if task.kind == "plan":
+            nxt = self._next_grid_visit()
+            onsite = self._onsite_period()
+            return {
+                **base,
+                "go_live": self.inp.go_live.isoformat(),
+                "first_phone_at": self._phone_at(0).isoformat(),
+                "routine_phone_every": self.policy.routine_phone_every.model_dump(mode="json"),
+                "onsite_every": onsite.model_dump(mode="json") if onsite else None,
+                "next_visit": {"kind": nxt[0], "planned_at": nxt[1].isoformat()},
+            }
+        if task.kind == "visit" and unit is not None:
+            contacts = [c.model_dump() for c in self.inp.contacts]
+            return {
+                **base,
+                "visit_kind": unit.data["kind"],
+                "visited_at": self.now.isoformat(),
+                "staff": task.assignee,
+                "contacts": contacts,
+            }
+        if task.kind == "archive":
+            return {**base, "plan_record": self.v.plan_record_id}
+        return base
 
-    async def _sleep_until_visit_opens(self, opens: datetime) -> bool:
-        """Sleep until the visit's appointment opens; True if woken early (closing, or a new
-        visit was scheduled that may come first)."""
-        version = self.schedule_version
-        return await self.sleep_until(
-            opens, lambda: bool(self.closing) or self.schedule_version != version
-        )
-
-    # ---- schedule 4.3(2) -------------------------------------------------------------------------
-
-    def _first_phone_at(self) -> datetime:
-        assert self.inp
-        return self.policy.first_phone_after.times(anchor(self.inp.go_live), 1)
+    # ---- 4.3(2) the visit grid ------------------------------------------------------------------
 
     def _phone_at(self, k: int) -> datetime:
-        first = self._first_phone_at()
-        return first if k == 0 else self.policy.routine_phone_every.times(first, k)
+        first = every(anchor(self.inp.go_live), self.policy.first_phone_after, 1)
+        return first if k == 0 else every(first, self.policy.routine_phone_every, k)
 
-    def _onsite_period(self) -> Period | None:
-        assert self.inp
+    def _onsite_period(self) -> Deadline | None:
         return self.policy.onsite_every.get(self.inp.customer_class)
 
     def _onsite_at(self, k: int) -> datetime | None:
-        assert self.inp
         period = self._onsite_period()
-        return period.times(anchor(self.inp.go_live), k) if period else None
+        return every(anchor(self.inp.go_live), period, k) if period else None
 
     def _catch_up(self) -> None:
-        """A plan started after go-live does the latest overdue visit of each grid only."""
-        now = self.now
-        while self._phone_at(self.carry.phone_k + 1) <= now:
-            self.carry.phone_k += 1
-        while (nxt := self._onsite_at(self.carry.onsite_k + 1)) is not None and nxt <= now:
-            self.carry.onsite_k += 1
+        """A plan started after go-live makes the latest overdue visit of each grid only."""
+        while self._phone_at(self.v.phone_k + 1) <= self.now:
+            self.v.phone_k += 1
+        while (nxt := self._onsite_at(self.v.onsite_k + 1)) is not None and nxt <= self.now:
+            self.v.onsite_k += 1
 
-    def _next_visit(self) -> PlannedVisit:
-        k = self.carry.phone_k
+    def _next_grid_visit(self) -> tuple[str, datetime]:
         options = [
-            PlannedVisit(
-                kind="first_phone" if k == 0 else "routine_phone", planned_at=self._phone_at(k)
+            (
+                "first_phone" if self.v.phone_k == 0 else "routine_phone",
+                self._phone_at(self.v.phone_k),
             )
         ]
-        onsite = self._onsite_at(self.carry.onsite_k)
+        onsite = self._onsite_at(self.v.onsite_k)
         if onsite is not None:
-            options.append(PlannedVisit(kind="onsite", planned_at=onsite))
-        options.extend(self.carry.extras)
-        return min(options, key=lambda v: v.planned_at)
+            options.append(("onsite", onsite))
+        return min(options, key=lambda o: o[1])
 
-    def _take(self, visit: PlannedVisit) -> None:
-        if visit in self.carry.extras:
-            self.carry.extras.remove(visit)
-        elif visit.kind == "onsite":
-            self.carry.onsite_k += 1
-        else:
-            self.carry.phone_k += 1
-
-    def _add_extra(self, visit: PlannedVisit, clause: str, actor: str | None) -> None:
-        self.carry.extras.append(visit)
-        self.schedule_version += 1
-        self.event(
-            "visit_scheduled",
-            clause,
-            actor,
-            kind=visit.kind,
-            planned_at=visit.planned_at,
-            reason=visit.reason,
+    def _schedule_next(self) -> None:
+        kind, planned = self._next_grid_visit()
+        self.v.next_visit = {"kind": kind, "planned_at": planned.isoformat()}
+        self.wake_at(
+            planned - self.policy.appointment_lead.wall,
+            "visit_opens",
+            kind=kind,
+            planned_at=planned.isoformat(),
         )
 
-    def _summarize(self, nxt: PlannedVisit | None) -> None:
-        assert self.inp
-        self.summary = {
-            "customer_id": self.inp.customer_id,
-            "customer_class": self.inp.customer_class,
-            "next_visit": {"kind": nxt.kind, "planned_at": nxt.planned_at.isoformat()}
-            if nxt
-            else None,
-            "visits_done": self.carry.visits_done,
-            "visits_missed": self.carry.visits_missed,
-            "pending_extra_visits": [v.kind for v in self.carry.extras],
-        }
-
-    # ---- plan 4.2(1) -------------------------------------------------------------------------
-
-    async def _plan(self) -> None:
-        assert self.inp
-        task = await self.open_task(
-            "plan",
-            role="staff",
-            assignee=self.inp.owner,
-            title=f"制订《客户回访计划》：{self.inp.customer_name}",
-            clause="R1 4.2(1)",
-            deadline=self.policy.plan_due,
-            remind_before=self.policy.reminder_before,
-        )
-        await self.await_task(task, lapse_after=self.policy.lapse_after)
-
-    # ---- one visit ------------------------------------------------------------------------------
-
-    async def _visit(self, visit: PlannedVisit) -> None:
-        assert self.inp
-        p, inp = self.policy, self.inp
-        clause, name = KIND_CLAUSE[visit.kind], KIND_ZH[visit.kind]
-        self.event("visit_due", clause, None, kind=visit.kind, planned_at=visit.planned_at)
-        when = visit.planned_at
-        if visit.kind != "supervisory":
-            # 4.2(2) appointment first.
-            appt_due = visit.planned_at
-            if appt_due <= self.now + p.late_appointment_within.wall:
-                appt_due, _ = await self.due_after(self.now, p.late_appointment_within)
-            appt = await self.open_task(
-                "appointment",
-                role="staff",
-                assignee=inp.owner,
-                title=f"预约{name}：{inp.customer_name}",
-                clause="R1 4.2(2)",
-                due_at=appt_due,
-                outcomes=["agreed", "declined"],
-                extend_limits={"supervisor": p.max_postpone},
-                remind_before=p.reminder_before,
-                data={"visit_kind": visit.kind, "planned_at": visit.planned_at.isoformat()},
-            )
-            await self.await_task(appt, lapse_after=p.lapse_after)
-            if self.closing:
-                return
-            if appt.status == "done" and appt.outcome == "declined":
-                self.event("visit_declined", "R1 4.2(2)", appt.closed_by, kind=visit.kind)
-                self.carry.visits_missed += 1
-                return
-            if appt.status == "done":
-                when = given(AppointmentData, appt).appointment_at
-            when = max(when, self.now)
-        if visit.due_within is not None:
-            # "within 2 working days" counts from when the visit became due, not from when this
-            # plan got round to it.
-            due, _ = await self.due_after(visit.planned_at, visit.due_within)
+    @at("visit_opens")
+    def _grid_visit_opens(self, data: dict[str, Any]) -> None:
+        if data["kind"] == "onsite":
+            self.v.onsite_k += 1
         else:
-            due, _ = await self.due_after(when, p.visit_window)
-        task = await self.open_task(
+            self.v.phone_k += 1
+        self._open_visit(data["kind"], datetime.fromisoformat(data["planned_at"]))
+        self._schedule_next()
+
+    # ---- one visit: 4.2(2) appointment, 4.3 visit -------------------------------------------------
+
+    def _open_visit(
+        self, kind: str, planned: datetime, within: Deadline | None = None, **extra: Any
+    ) -> UnitState:
+        name, clause = VISITS[kind]
+        assignee = extra.get("regional_manager") or self.inp.owner
+        unit = self.open_unit(
             "visit",
-            role="staff",
-            assignee=visit.regional_manager if visit.kind == "supervisory" else inp.owner,
-            title=f"{name}：{inp.customer_name}",
+            f"{name}：{self.inp.customer_name}",
+            kind=kind,
+            visit_name=name,
             clause=clause,
-            due_at=due,
-            outcomes=["done", "unreachable"],
-            extend_limits={"supervisor": p.visit_extend_max},
-            remind_before=p.reminder_before,
-            data={
-                "visit_kind": visit.kind,
-                "appointment_at": when.isoformat(),
-                "reason": visit.reason,
-            },
+            planned_at=planned.isoformat(),
+            assignee=assignee,
+            within=within.model_dump() if within else None,
+            **extra,
         )
-
-        async def supervisory_breach(t: TaskState) -> None:
-            # An extension moves the deadline, it does not waive 5.2(1): a breach of the new
-            # due is fined too (once: the penalty ids are per task).
-            if visit.kind != "supervisory":
-                return
-            pen = p.penalties
-            self.penalty(
-                f"{t.id}/5.2(1)/regional",
-                clause="R1 5.2(1)",
-                party=visit.regional_manager or inp.owner,
-                amount_yuan=pen.supervisory_missed_regional_yuan,
-                rule=f"投诉 {visit.complaint_ref} 处理后未进行监督调查性电话回访（当事人）",
+        self.event("visit_due", clause, None, kind=kind, planned_at=planned, unit=unit.id)
+        if kind != "supervisory":  # 4.2(2) appointment first (5.2's revisit is a phone call)
+            appt_due = planned
+            if appt_due <= self.now + self.policy.late_appointment_within.wall:
+                appt_due = self.now + self.policy.late_appointment_within.wall
+            self.open(
+                "appointment",
+                unit,
+                due=appt_due,
+                data={"visit_kind": kind, "planned_at": planned.isoformat()},
             )
-            self.penalty(
-                f"{t.id}/5.2(1)/department",
-                clause="R1 5.2(1)",
-                party=visit.department_manager or inp.department,
-                amount_yuan=pen.supervisory_missed_department_yuan,
-                rule=f"投诉 {visit.complaint_ref} 处理后未进行监督调查性电话回访（部门经理）",
-            )
+        if within is not None or planned <= self.now:
+            self._open_visit_task(unit, planned)
+        else:
+            self.wake_at(planned, "visit_day", unit=unit.id)
+        return unit
 
-        await self.await_task(task, on_breach=supervisory_breach, lapse_after=p.lapse_after)
-        if task.status != "done" or task.outcome != "done":
-            self.carry.visits_missed += 1
-            self.event("visit_missed", clause, None, kind=visit.kind, status=task.status)
-            await self.flush()
+    def _open_visit_task(self, unit: UnitState, when: datetime) -> TaskState:
+        within = unit.data.get("within")
+        planned = datetime.fromisoformat(unit.data["planned_at"])
+        # "within N working days" counts from when the visit became due.
+        due = (
+            self.due_after(planned, Deadline.model_validate(within))[0]
+            if within
+            else (self.due_after(max(when, self.now), "visit_window")[0])
+        )
+        kind = unit.data["kind"]
+        data = {
+            "visit_kind": kind,
+            "appointment_at": when.isoformat(),
+            "onsite": kind in ONSITE_KINDS,
+            "reason": unit.data.get("reason", ""),
+        }
+        return self.open("visit", unit, due=due, clause=unit.data["clause"], data=data)
+
+    @at("visit_day")
+    def _visit_day(self, data: dict[str, Any]) -> None:
+        """The planned day came: the visit opens whether or not an appointment was booked."""
+        unit = self.unit(data["unit"])
+        if unit is not None and unit.status == "open" and not self.open_tasks("visit", unit):
+            self._open_visit_task(unit, datetime.fromisoformat(unit.data["planned_at"]))
+
+    @check("appointment")
+    def _check_appointment(self, task: TaskState, outcome: str, data: Any) -> str | None:
+        if not isinstance(data, AppointmentData):
+            return None
+        latest = datetime.fromisoformat(task.data["planned_at"]) + self.policy.max_postpone.wall
+        if data.appointment_at < self.now - timedelta(hours=1):
+            return "data.appointment_at: the appointment is in the past"
+        if data.appointment_at > max(latest, self.now + self.policy.max_postpone.wall):
+            return f"data.appointment_at: more than {self.policy.max_postpone.label()} after the planned date"
+        return None
+
+    @after("appointment")
+    def _appointment_done(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if unit is None or unit.status != "open" or task.status != "done":
             return
-        self.carry.visits_done += 1
-        record = given(VisitRecordData, task)
-        self._route(record, task, visit)
-        await self._follow_up(task, visit)
+        if task.outcome == "declined":
+            self.event("visit_declined", "R1 4.2(2)", task.closed_by, kind=unit.data["kind"])
+            self.v.visits_missed += 1
+            self.close_unit(unit, "done", missed=True)
+            return
+        agreed = datetime.fromisoformat(task.data["appointment_at"])
+        visit = self.open_tasks("visit", unit)
+        if not visit:
+            self._open_visit_task(unit, agreed)
+        elif (
+            not unit.data.get("within") and visit[0].due_at and end_of_day(agreed) > visit[0].due_at
+        ):
+            self.move_due(visit[0], end_of_day(agreed), "按预约时间回访")
 
-    def _route(self, record: VisitRecordData, task: TaskState, visit: PlannedVisit) -> None:
+    @on_breach("visit")
+    def _supervisory_missed(self, task: TaskState) -> None:
+        """5.2(1): the supervisory revisit not done in time."""
+        unit = self.unit(task.unit)
+        if unit is None or unit.data["kind"] != "supervisory":
+            return
+        pen, ref = self.policy.penalties, unit.data["complaint_ref"]
+        for who, party, amount in (
+            ("regional", unit.data["regional_manager"], pen.supervisory_missed_regional_yuan),
+            ("department", unit.data["department_manager"], pen.supervisory_missed_department_yuan),
+        ):
+            self.book(
+                f"{task.id}/5.2(1)/{who}",
+                clause="R1 5.2(1)",
+                party=party,
+                amount=amount,
+                rule=f"投诉 {ref} 处理后未进行监督调查性电话回访（{'当事人' if who == 'regional' else '部门经理'}）",
+            )
+
+    @after("visit")
+    def _visit_done(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if unit is None:
+            return
+        for appt in self.open_tasks("appointment", unit):
+            self.cancel(appt, "回访已进行")
+        if task.status != "done" or task.outcome != "done":
+            self.v.visits_missed += 1
+            self.event(
+                "visit_missed", task.clause, None, kind=unit.data["kind"], status=task.status
+            )
+            self.close_unit(unit, "done", missed=True)
+            return
+        self.v.visits_done += 1
+        self._route(
+            VisitRecordData.model_validate(
+                {k: task.data[k] for k in VisitRecordData.model_fields if k in task.data}
+            ),
+            task,
+            unit,
+        )
+        # 4.4(1) the report on the day after the visit, all materials within 3 days.
+        self.open("report", unit, start=task.closed_at, data={"visit_task": task.id})
+        self.open("materials", unit, start=task.closed_at, data={"visit_task": task.id})
+
+    def _route(self, record: VisitRecordData, task: TaskState, unit: UnitState) -> None:
         """4.3(2) problems: solved / R&D / on-site / 总裁办; 4.3(1) suggestions → on-site."""
-        assert self.inp
-        p = self.policy
-        for i, prob in enumerate(record.problems, start=1):
+        onsite = unit.data["kind"] in ONSITE_KINDS
+        for prob in record.problems:
             if prob.route == "solved":
                 self.event("problem_solved", "R1 4.3(2)", task.closed_by, text=prob.text)
             elif prob.route == "rd_feedback":
-                rec = self.add_record(
+                rec = self.record(
                     "rd_feedback",
                     "《研发反馈单》",
                     {
@@ -631,492 +584,264 @@ class RevisitWorkflow(CaseWorkflow):
                     created_by=task.closed_by,
                     clause="R1 4.3(2)1)",
                 )
-                self.side.append(
-                    asyncio.create_task(
-                        self._side_task(
-                            "rd_feedback",
-                            "rd",
-                            f"处理客户技术反馈：{prob.text[:40]}",
-                            "R1 4.3(2)1)",
-                            p.rd_feedback_due,
-                            ["accepted", "rejected"],
-                            {"record_id": rec, "n": i},
-                        )
-                    )
+                self.open("rd_feedback", data={"record_id": rec, "problem": prob.text[:40]})
+            elif prob.route == "onsite" and onsite:
+                self.event(
+                    "problem_escalation_needed", "R1 4.3(2)3)", task.closed_by, text=prob.text
                 )
             elif prob.route == "onsite":
-                if visit.kind in ONSITE_KINDS:
-                    self.event(
-                        "problem_escalation_needed", "R1 4.3(2)3)", task.closed_by, text=prob.text
-                    )
-                else:
-                    self._add_extra(
-                        PlannedVisit(
-                            kind="onsite_problem",
-                            planned_at=self.now,
-                            due_within=p.problem_onsite_within,
-                            reason=prob.text,
-                        ),
-                        "R1 4.3(2)1)",
-                        task.closed_by,
-                    )
-            else:
-                self.side.append(
-                    asyncio.create_task(
-                        self._side_task(
-                            "project_review",
-                            "quality_specialist",
-                            f"评估是否立项：{prob.text[:40]}",
-                            "R1 4.3(2)3)",
-                            p.approval_due,
-                            ["project", "no_project"],
-                            {"problem": prob.text},
-                        )
-                    )
+                self._extra(
+                    "onsite_problem",
+                    self.policy.problem_onsite_within,
+                    prob.text,
+                    "R1 4.3(2)1)",
+                    task.closed_by,
                 )
-        if record.valuable_suggestion and visit.kind not in ONSITE_KINDS:
-            self._add_extra(
-                PlannedVisit(
-                    kind="onsite_suggestion",
-                    planned_at=self.now,
-                    due_within=p.suggestion_onsite_within,
-                    reason="；".join(record.suggestions)[:200],
-                ),
+            else:
+                self.open("project_review", data={"problem": prob.text[:40]})
+        if record.valuable_suggestion and not onsite:
+            self._extra(
+                "onsite_suggestion",
+                self.policy.suggestion_onsite_within,
+                "；".join(record.suggestions)[:200],
                 "R1 4.3(1)",
                 task.closed_by,
             )
 
-    async def _side_task(
-        self,
-        kind: str,
-        role: str,
-        title: str,
-        clause: str,
-        deadline: Deadline,
-        outcomes: list[str],
-        data: dict[str, Any],
-    ) -> TaskState:
-        task = await self.open_task(
-            kind,
-            role=role,
-            title=title,
-            clause=clause,
-            deadline=deadline,
-            outcomes=outcomes,
-            remind_before=self.policy.reminder_before,
-            data=data,
-        )
-        return await self.await_task(task, lapse_after=self.policy.lapse_after)
-
-    async def _follow_up(self, visit_task: TaskState, visit: PlannedVisit) -> None:
-        """4.4 report, materials, review; 4.5 archive; 4.6 expenses."""
-        assert self.inp
-        p, inp = self.policy, self.inp
-        report = await self.open_task(
-            "report",
-            role="staff",
-            assignee=inp.owner,
-            title=f"编制《客户回访报告》：{inp.customer_name}",
-            clause="R1 4.4(1)1)",
-            deadline=p.report_due,
-            remind_before=p.reminder_before,
-            start=visit_task.closed_at,
-            data={"visit_task": visit_task.id},
-        )
-        materials = await self.open_task(
-            "materials",
-            role="staff",
-            assignee=inp.owner,
-            title=f"回访资料提交部门主管审核：{inp.customer_name}",
-            clause="R1 4.4(1)2)",
-            deadline=p.materials_due,
-            remind_before=p.reminder_before,
-            start=visit_task.closed_at,
-            extend_limits={"supervisor": p.materials_extended_max},
-            data={"visit_task": visit_task.id},
-        )
-        await asyncio.gather(
-            self.await_task(report, lapse_after=p.lapse_after),
-            self.await_task(materials, lapse_after=p.lapse_after, escalate_to=inp.supervisor),
-        )
-        if self.closing:
-            return
-        if materials.status == "done":
-            expenses = given(MaterialsData, materials).expenses
-            if expenses:
-                self.side.append(asyncio.create_task(self._expenses(expenses, visit_task)))
-
-        review = await self.open_task(
-            "review",
-            role="supervisor",
-            assignee=inp.supervisor,
-            title=f"审阅回访记录与报告：{inp.customer_name}",
-            clause="R1 4.4(2)",
-            deadline=p.review_due,
-            remind_before=p.reminder_before,
-            outcomes=["accept", "commend", "criticise", "fine_request"],
-            data={"visit_task": visit_task.id, "report_task": report.id},
-        )
-        await self.await_task(review, lapse_after=p.lapse_after, escalate_to="role:division_leader")
-        if review.status == "done":
-            self._review_decisions(review, visit)
-        if self.closing:
-            return
-
-        archive = await self.open_task(
-            "archive",
-            role="clerk",
-            title=f"回访资料汇总存档：{inp.customer_name}",
-            clause="R1 4.5(1)",
-            deadline=p.archive_due,
-            remind_before=p.reminder_before,
-            data={"category": inp.customer_class, "report_done": report.status == "done"},
-        )
-
-        async def archive_breach(t: TaskState) -> None:
-            self._archive_penalty(t, "回访资料未按期汇总存档，客户档案不完整")
-
-        await self.await_task(archive, on_breach=archive_breach, lapse_after=p.lapse_after)
-        if archive.status == "done":
-            complete = given(ArchiveData, archive).complete
-            if not complete or report.status != "done":
-                self._archive_penalty(archive, "客户档案未完整准确建立（回访报告缺失或资料不全）")
-        await self.flush()
-
-    def _archive_penalty(self, task: TaskState, rule: str) -> None:
-        assert self.inp
-        if task.data.get("penalised"):
-            return
-        task.data["penalised"] = True
-        self._touch(task)
-        self.penalty(
-            f"{task.id}/5.1(1)",
-            clause="R1 5.1(1)",
-            party=self.inp.department,
-            party_kind="department",
-            amount_yuan=self.policy.penalties.archive_incomplete_yuan,
-            rule=rule,
-        )
-
-    def _review_decisions(self, review: TaskState, visit: PlannedVisit) -> None:
-        assert self.inp
-        inp = self.inp
-        data = given(ReviewData, review)
-        if data.charge_yuan > 0:
-            self.penalty(
-                f"{review.id}/charge",
-                clause="R1 4.4(2)1)",
-                party=data.charge_to or inp.owner,
-                amount_yuan=data.charge_yuan,
-                kind="charge",
-                rule="谁的问题谁负责：由公司安排他人处理，相关差旅和服务费用从当事人费用中扣除",
-            )
-        if review.outcome == "criticise":
-            self.event(
-                "criticised",
-                "R1 4.4(2)3)",
-                review.closed_by,
-                staff=inp.owner,
-                guidance=data.guidance,
-            )
-            self.notify(f"{review.id}/criticised", inp.owner, "【批评】回访工作", data.guidance)
-        elif review.outcome in ("commend", "fine_request"):
-            self.side.append(asyncio.create_task(self._president_decision(review, visit, data)))
-
-    async def _president_decision(
-        self, review: TaskState, visit: PlannedVisit, data: ReviewData
+    def _extra(
+        self, kind: str, within: Deadline, reason: str, clause: str, actor: str | None, **extra: Any
     ) -> None:
-        """4.4(2)2)/3): commendation or fine, decided by 总裁办."""
-        assert self.inp
-        inp, pen = self.inp, self.policy.penalties
-        commend = review.outcome == "commend"
-        task = await self._side_task(
-            "commendation" if commend else "fine_approval",
-            "president_office",
-            f"{'表扬申请' if commend else '罚款审批'}：{inp.owner}（{inp.customer_name}）",
-            "R1 4.4(2)2)" if commend else "R1 4.4(2)3)",
-            self.policy.approval_due,
-            ["approve", "decline"],
-            {"review_task": review.id, "severity": data.severity},
-        )
-        if task.status != "done" or task.outcome != "approve":
-            return
-        if commend:
-            self.penalty(
-                f"{task.id}/commend",
-                clause="R1 4.4(2)2)",
-                party=inp.owner,
-                amount_yuan=0,
-                kind="commendation",
-                rule="回访效果好，总裁办批准表扬",
-            )
-        elif visit.kind == "supervisory" and data.severity == "falsification":
-            self.penalty(
-                f"{task.id}/5.2(2)/regional",
-                clause="R1 5.2(2)",
-                party=visit.regional_manager or inp.owner,
-                amount_yuan=0,
-                kind="dismissal",
-                rule=f"投诉 {visit.complaint_ref} 监督回访弄虚作假：当事人辞退",
-            )
-            self.penalty(
-                f"{task.id}/5.2(2)/department",
-                clause="R1 5.2(2)",
-                party=visit.department_manager or inp.department,
-                amount_yuan=pen.supervisory_falsified_department_yuan,
-                rule=f"投诉 {visit.complaint_ref} 监督回访弄虚作假：部门经理罚款",
-            )
-        elif data.severity == "serious":
-            self.penalty(
-                f"{task.id}/5.1(3)",
-                clause="R1 5.1(3)",
-                party=inp.owner,
-                amount_yuan=pen.serious_yuan,
-                rule=f"情节特别严重{('，并处' + data.sanction) if data.sanction else ''}",
-            )
-        else:
-            self.penalty(
-                f"{task.id}/5.1(2)",
-                clause="R1 5.1(2)",
-                party=inp.owner,
-                amount_yuan=pen.falsification_yuan,
-                rule="回访弄虚作假",
-            )
-        await self.flush()
+        self.event("visit_scheduled", clause, actor, kind=kind, planned_at=self.now, reason=reason)
+        self._open_visit(kind, self.now, within, reason=reason, **extra)
 
-    async def _expenses(self, items: list[ExpenseItem], visit_task: TaskState) -> None:
-        """4.6: supervisor and division leader sign, finance pays up to the cap."""
-        assert self.inp
-        inp, p = self.inp, self.policy
-        total = round(sum(i.amount_yuan for i in items), 2)
-        claim = self.add_record(
+    # ---- 4.4 report, materials, review; 4.5 archive; 4.6 expenses ---------------------------------
+
+    @after("report", "materials")
+    def _follow_up(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if (
+            unit is None
+            or unit.status != "open"
+            or self.open_tasks("report", unit)
+            or self.open_tasks("materials", unit)
+        ):
+            return
+        unit.data["report_done"] = any(
+            t.kind == "report" and t.status == "done" and t.unit == unit.id for t in self.s.tasks
+        )
+        materials = next(
+            t for t in reversed(self.s.tasks) if t.kind == "materials" and t.unit == unit.id
+        )
+        expenses = [ExpenseItem.model_validate(e) for e in materials.data.get("expenses", [])]
+        if materials.status == "done" and expenses:
+            self._expense_claim(expenses, unit)
+        self.open("review", unit, data={"visit_task": materials.data["visit_task"]})
+
+    def _expense_claim(self, items: list[ExpenseItem], visit: UnitState) -> None:
+        total = sum((i.amount_yuan for i in items), Decimal(0))
+        claim = self.open_unit("expense", f"回访费用报销：{total} 元", total_yuan=str(total))
+        rid = self.record(
             "expense_claim",
             "《回访费用报销单》",
             {
-                "customer_id": inp.customer_id,
-                "staff": inp.owner,
-                "items": [i.model_dump() for i in items],
-                "total_yuan": total,
-                "visit_task": visit_task.id,
+                "customer_id": self.inp.customer_id,
+                "staff": self.inp.owner,
+                "items": [i.model_dump(mode="json") for i in items],
+                "total_yuan": str(total),
+                "visit_unit": visit.id,
             },
-            created_by=inp.owner,
+            created_by=self.inp.owner,
             clause="R1 4.6(1)",
         )
-        for role, title in (
-            ("supervisor", "部门主管审核签字"),
-            ("division_leader", "分管领导审核签字"),
-        ):
-            task = await self._side_task(
-                "expense_sign",
-                role,
-                f"回访费用报销{title}：{total:.2f} 元",
-                "R1 4.6(1)",
-                p.approval_due,
-                ["approve", "reject"],
-                {"record_id": claim, "total_yuan": total},
+        claim.data["record_id"] = rid
+        self.request_approval("expense", claim, rid, measure=total)
+
+    @after_approval("expense")
+    def _expense_signed(self, claim: UnitState, approved: bool, record_id: str) -> None:
+        if approved:
+            self.open(
+                "expense_pay",
+                claim,
+                data={"record_id": record_id, "cap_yuan": str(self.policy.expense_cap_yuan)},
             )
-            if task.status != "done" or task.outcome != "approve":
-                self.event("expense_rejected", "R1 4.6(1)", task.closed_by, record_id=claim)
-                await self.flush()
-                return
-        pay = await self._side_task(
-            "expense_pay",
-            "finance",
-            f"回访费用报销：{total:.2f} 元",
-            "R1 4.6(2)",
-            p.approval_due,
-            ["paid"],
-            {"record_id": claim, "total_yuan": total, "cap_yuan": p.expense_cap_yuan},
-        )
-        if pay.status == "done":
-            reimbursed = min(total, p.expense_cap_yuan)
-            self.add_record(
+        else:
+            self.close_unit(claim, "done", rejected=True)
+
+    @after("expense_pay")
+    def _expense_paid(self, task: TaskState) -> None:
+        claim = self.unit(task.unit)
+        if claim is None:
+            return
+        if task.status == "done":
+            total, cap = Decimal(claim.data["total_yuan"]), self.policy.expense_cap_yuan
+            reimbursed = min(total, cap)
+            self.record(
                 "expense_payment",
                 "回访费用报销结果",
                 {
-                    "claim": claim,
-                    "total_yuan": total,
-                    "cap_yuan": p.expense_cap_yuan,
-                    "reimbursed_yuan": reimbursed,
-                    "borne_by_staff_yuan": round(total - reimbursed, 2),
-                    "staff": inp.owner,
+                    "claim": claim.data["record_id"],
+                    "total_yuan": str(total),
+                    "cap_yuan": str(cap),
+                    "reimbursed_yuan": str(reimbursed),
+                    "borne_by_staff_yuan": str(total - reimbursed),
+                    "staff": self.inp.owner,
                 },
-                created_by=pay.closed_by,
+                created_by=task.closed_by,
                 clause="R1 4.6(2)",
             )
-            await self.flush()
+        self.close_unit(claim)
 
-    # ---- completion hooks -----------------------------------------------------------------------
+    @check("review")
+    def _check_review(self, task: TaskState, outcome: str, data: Any) -> str | None:
+        if outcome == "fine_request" and not data.severity:
+            return "data.severity: a fine request names falsification or serious (R1 5.1)"
+        return None
 
-    @staticmethod
-    def _data_model(task: TaskState, outcome: str) -> type[BaseModel]:
-        """The model a task's completion data must match, by task kind and outcome."""
-        if task.kind == "visit":
-            return VisitRecordData if outcome == "done" else NoteData
-        if task.kind == "appointment":
-            return AppointmentData if outcome == "agreed" else NoteData
-        return TASK_DATA.get(task.kind, NoteData)
-
-    def check_completion(self, task: TaskState, inp: CompleteTaskInput) -> None:
-        try:
-            data = self._data_model(task, inp.outcome).model_validate(inp.data)
-        except ValidationError as err:
-            first = err.errors()[0]
-            loc = ".".join(str(x) for x in first["loc"])
-            raise refuse("Invalid", f"data.{loc}: {first['msg']}") from None
-        if isinstance(data, VisitRecordData):
-            if task.data.get("visit_kind") in ONSITE_KINDS and data.customer_signature is None:
-                raise refuse(
-                    "Invalid",
-                    "data.customer_signature: the visited customer must sign the "
-                    "《客户回访记录表》 after an on-site revisit (R1 4.3(2)3))",
+    @after("review")
+    def _reviewed(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if unit is None or unit.status != "open":
+            return
+        if task.status == "done":
+            data = ReviewData.model_validate(
+                {k: task.data[k] for k in ReviewData.model_fields if k in task.data}
+            )
+            if data.charge_yuan > 0:  # 4.4(2)1) 谁的问题谁负责
+                self.book(
+                    f"{task.id}/charge",
+                    clause="R1 4.4(2)1)",
+                    party=data.charge_to or self.inp.owner,
+                    amount=data.charge_yuan,
+                    kind="charge",
+                    rule="谁的问题谁负责：由公司安排他人处理，相关差旅和服务费用从当事人费用中扣除",
                 )
-        elif isinstance(data, AppointmentData):
-            latest = datetime.fromisoformat(task.data["planned_at"]) + self.policy.max_postpone.wall
-            if data.appointment_at < self.now - timedelta(hours=1):
-                raise refuse("Invalid", "data.appointment_at: the appointment is in the past")
-            if data.appointment_at > max(latest, self.now + self.policy.max_postpone.wall):
-                raise refuse(
-                    "Invalid",
-                    "data.appointment_at: more than "
-                    f"{self.policy.max_postpone.label()} after the planned date",
+            if task.outcome == "criticise":  # 4.4(2)3)
+                self.event(
+                    "criticised",
+                    "R1 4.4(2)3)",
+                    task.closed_by,
+                    staff=self.inp.owner,
+                    guidance=data.guidance,
                 )
-        elif isinstance(data, ReviewData) and inp.outcome == "fine_request" and not data.severity:
-            raise refuse(
-                "Invalid", "data.severity: a fine request names falsification or serious (R1 5.1)"
+                self.notify(
+                    f"{task.id}/criticised", self.inp.owner, "【批评】回访工作", data.guidance
+                )
+            elif task.outcome in ("commend", "fine_request"):  # decided by 总裁办
+                self.open(
+                    "commendation" if task.outcome == "commend" else "fine_approval",
+                    data={
+                        "review_task": task.id,
+                        "severity": data.severity,
+                        "sanction": data.sanction,
+                        "visit_kind": unit.data["kind"],
+                        "complaint_ref": unit.data.get("complaint_ref"),
+                        "regional_manager": unit.data.get("regional_manager"),
+                        "department_manager": unit.data.get("department_manager"),
+                    },
+                )
+        self.open(
+            "archive",
+            unit,
+            data={
+                "category": self.inp.customer_class,
+                "report_done": unit.data.get("report_done", False),
+            },
+        )
+
+    @after("commendation", "fine_approval")
+    def _president_decided(self, task: TaskState) -> None:
+        """4.4(2)2)/3), 5.1(2)(3), 5.2(2): 总裁办's decision goes into the ledger."""
+        if task.status != "done" or task.outcome != "approve":
+            return
+        pen, d = self.policy.penalties, task.data
+        if task.kind == "commendation":
+            self.book(
+                f"{task.id}/commend",
+                clause="R1 4.4(2)2)",
+                party=self.inp.owner,
+                kind="commendation",
+                rule="回访效果好，总裁办批准表扬",
+            )
+        elif d["visit_kind"] == "supervisory" and d["severity"] == "falsification":
+            self.book(
+                f"{task.id}/5.2(2)/regional",
+                clause="R1 5.2(2)",
+                party=d["regional_manager"],
+                kind="dismissal",
+                rule=f"投诉 {d['complaint_ref']} 监督回访弄虚作假：当事人辞退",
+            )
+            self.book(
+                f"{task.id}/5.2(2)/department",
+                clause="R1 5.2(2)",
+                party=d["department_manager"],
+                amount=pen.supervisory_falsified_department_yuan,
+                rule=f"投诉 {d['complaint_ref']} 监督回访弄虚作假：部门经理罚款",
+            )
+        elif d["severity"] == "serious":
+            sanction = f"，并处{d['sanction']}" if d.get("sanction") else ""
+            self.book(
+                f"{task.id}/5.1(3)",
+                clause="R1 5.1(3)",
+                party=self.inp.owner,
+                amount=pen.serious_yuan,
+                rule=f"情节特别严重{sanction}",
+            )
+        else:
+            self.book(
+                f"{task.id}/5.1(2)",
+                clause="R1 5.1(2)",
+                party=self.inp.owner,
+                amount=pen.falsification_yuan,
+                rule="回访弄虚作假",
             )
 
-    def on_task_completed(self, task: TaskState, inp: CompleteTaskInput) -> None:
-        assert self.inp
-        cust = {
-            "customer_id": self.inp.customer_id,
-            "customer_name": self.inp.customer_name,
-            "customer_class": self.inp.customer_class,
-        }
-        cat = self.inp.customer_class
-        if task.kind == "plan":
-            plan = PlanData.model_validate(inp.data)
-            nxt = self._next_visit()
-            self.carry.plan_record_id = self.add_record(
-                "revisit_plan",
-                "《客户回访计划》",
-                {
-                    **cust,
-                    **plan.model_dump(),
-                    "go_live": self.inp.go_live.isoformat(),
-                    "first_phone_at": self._first_phone_at().isoformat(),
-                    "routine_phone_every": self.policy.routine_phone_every.model_dump(),
-                    "onsite_every": (p.model_dump() if (p := self._onsite_period()) else None),
-                    "next_visit": {"kind": nxt.kind, "planned_at": nxt.planned_at.isoformat()},
-                },
-                created_by=inp.actor.id,
-                category=cat,
-                clause="R1 4.2(1)",
+    @after("archive")
+    def _archived(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if task.status == "done" and (not task.data["complete"] or not task.data["report_done"]):
+            self.book(
+                f"{task.id}/5.1(1)",
+                clause="R1 5.1(1)",
+                party=self.inp.department,
+                party_kind="department",
+                amount=self.policy.penalties.archive_incomplete_yuan,
+                rule="客户档案未完整准确建立（回访报告缺失或资料不全）",
             )
-        elif task.kind == "visit" and inp.outcome == "done":
-            rec = VisitRecordData.model_validate(inp.data)
-            body = rec.model_dump(exclude={"customer_signature"})
-            rid = self.add_record(
-                "revisit_record",
-                "《客户回访记录表》",
-                {
-                    **cust,
-                    **body,
-                    "visit_kind": task.data.get("visit_kind"),
-                    "visited_at": self.now.isoformat(),
-                    "staff": inp.actor.id,
-                    "contacts": [c.model_dump() for c in self.inp.contacts],
-                },
-                created_by=inp.actor.id,
-                category=cat,
-                clause=task.clause,
-            )
-            self.sign(
-                rid, signer=inp.actor.id, role="staff", method="staff_login", clause="R1 4.3(4)"
-            )
-            if rec.customer_signature:
-                sig = rec.customer_signature
-                self.sign(
-                    rid,
-                    signer=sig.signer_name,
-                    role="customer",
-                    method=sig.method,
-                    evidence=sig.evidence,
-                    clause="R1 4.3(2)3)",
-                )
-        elif task.kind == "report":
-            self.add_record(
-                "revisit_report",
-                "《客户回访报告》",
-                {**cust, **inp.data},
-                created_by=inp.actor.id,
-                category=cat,
-                clause="R1 4.4(1)1)",
-            )
-        elif task.kind == "review":
-            self.add_record(
-                "revisit_review",
-                "主管审阅意见",
-                {**cust, "decision": inp.outcome, **inp.data},
-                created_by=inp.actor.id,
-                category=cat,
-                clause="R1 4.4(2)",
-            )
-        elif task.kind == "archive":
-            self.add_record(
-                "revisit_archive",
-                "客户档案（回访资料汇总）",
-                {**cust, **inp.data, "plan_record": self.carry.plan_record_id},
-                created_by=inp.actor.id,
-                category=cat,
-                clause="R1 4.5(1)",
-            )
-        elif task.kind == "expense_sign" and inp.outcome == "approve":
-            self.sign(
-                task.data["record_id"],
-                signer=inp.actor.id,
-                role=task.role,
-                method="staff_login",
-                clause="R1 4.6(1)",
-            )
+        if unit is not None:
+            self.close_unit(unit)
 
-    # ---- plan-level messages ------------------------------------------------------------------
+    @after("plan")
+    def _planned(self, task: TaskState) -> None:
+        self.v.plan_record_id = task.data.get("record_id")
+
+    # ---- plan-level messages -------------------------------------------------------------------
 
     @workflow.update(name="close_plan")
     def close_plan(self, inp: ClosePlanInput) -> str:
-        self.closing = inp.reason
-        self.closed_by = inp.actor.id
         self.event("close_requested", None, inp.actor.id, reason=inp.reason)
-        for t in self.tasks:
-            if t.status == "open":
-                t.status = "cancelled"
-                t.closed_at = self.now
-                t.closed_by = inp.actor.id
-                self._touch(t)
+        self.event("plan_closed", None, inp.actor.id, reason=inp.reason)
+        self.finish("closed", actor=inp.actor.id, reason=inp.reason)
         return "closing"
 
     @close_plan.validator
     def _validate_close(self, inp: ClosePlanInput) -> None:
         if not {"supervisor", "admin"} & set(inp.actor.roles):
             raise refuse("Forbidden", f"{inp.actor.id}: only 部门主管 may close a revisit plan")
-        if self.closing:
-            raise refuse("Conflict", "the plan is already closing")
+        if self._finished:
+            raise refuse("Conflict", "the plan is already closed")
 
     @workflow.update(name="complaint_handled")
     def complaint_handled(self, inp: ComplaintHandledInput) -> str:
         """5.2: after a complaint is handled, a supervisory phone revisit is mandatory."""
-        self._add_extra(
-            PlannedVisit(
-                kind="supervisory",
-                planned_at=self.now,
-                due_within=self.policy.supervisory_revisit_due,
-                reason=inp.summary,
-                complaint_ref=inp.complaint_ref,
-                regional_manager=inp.regional_manager,
-                department_manager=inp.department_manager,
-            ),
+        self._extra(
+            "supervisory",
+            self.policy.supervisory_revisit_due,
+            inp.summary,
             "R1 5.2",
             inp.actor.id,
+            complaint_ref=inp.complaint_ref,
+            regional_manager=inp.regional_manager,
+            department_manager=inp.department_manager,
         )
         return "scheduled"
 
@@ -1127,18 +852,12 @@ class RevisitWorkflow(CaseWorkflow):
                 "Forbidden",
                 f"{inp.actor.id}: only staff or 部门主管 may report a handled complaint",
             )
-        if self.closing:
-            raise refuse("Conflict", "the plan is closing")
-
-    async def _close(self) -> str:
-        self.set_status("closed")
-        self.event("plan_closed", None, self.closed_by, reason=self.closing)
-        await self.drain()
-        return "closed"
+        if self._finished:
+            raise refuse("Conflict", "the plan is closed")
 
 
-def _start_arg(inp: RevisitInput, policy: RevisitPolicy, actor: Actor) -> RevisitRun:
-    return RevisitRun(input=inp, policy=policy, started_by=actor.id)
+def _contacts(inp: RevisitInput) -> list[str]:
+    return [a for c in inp.contacts for a in (c.phone, c.email) if a]
 
 
 REVISIT = RegulationEntry(
@@ -1154,7 +873,7 @@ REVISIT = RegulationEntry(
     workflow_id=lambda i: f"revisit-{i.customer_id}",
     case_title=lambda i: f"客户回访：{i.customer_name}（{i.customer_id}）",
     customer_id=lambda i: i.customer_id,
-    start_arg=_start_arg,
+    contacts=_contacts,
     actions=(
         ActionSpec(
             "close_plan",
@@ -1175,4 +894,18 @@ REVISIT = RegulationEntry(
         ),
     ),
     source="seed/000_76f73c1f8f00814b.txt lines 11–161 (第1篇)",
+    schedules=(
+        ScheduleSpec(
+            "revisit-monthly-report",
+            "客户回访月度统计",
+            "zhidu.report",
+            {
+                "title": "客户回访月度统计",
+                "regulation": CODE,
+                "period": "month",
+                "recipients": ["role:supervisor", "role:president_office"],
+            },
+            cron="0 9 1 * *",
+        ),
+    ),
 )

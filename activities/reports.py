@@ -1,0 +1,114 @@
+"""Report queries over many cases, run by a workflow's report step (`zhidu.report`).
+
+A report reads the database and returns figures; the workflow that asked writes them as a
+record and notifies people. Reads only: a retry returns the same figures for a closed period.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, func, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from store import models
+from store.db import SessionFactory
+
+
+class ReportRequest(BaseModel):
+    report: str = Field(min_length=1, max_length=64)
+    regulation: str | None = Field(None, max_length=50)
+    period_start: datetime
+    period_end: datetime
+
+
+async def case_statistics(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
+    """Cases started and closed, tasks due in the period and how many were done on time
+    (on-time rate per task kind), breaches, lapses, and ledger totals per kind."""
+    t = models.Task
+    in_period = and_(t.due_at >= req.period_start, t.due_at < req.period_end)
+    reg = [t.regulation == req.regulation] if req.regulation else []
+    async with session_factory() as s:
+        rows = (
+            await s.execute(
+                select(
+                    t.kind,
+                    func.count(),
+                    func.count().filter(t.status == "done"),
+                    func.count().filter(and_(t.status == "done", t.closed_at <= t.due_at)),
+                    func.count().filter(t.breached_at.is_not(None)),
+                    func.count().filter(t.status == "lapsed"),
+                )
+                .where(in_period, *reg)
+                .group_by(t.kind)
+                .order_by(t.kind)
+            )
+        ).all()
+        c = models.Case
+        creg = [c.regulation == req.regulation] if req.regulation else []
+        started = await s.scalar(
+            select(func.count()).where(
+                c.started_at >= req.period_start, c.started_at < req.period_end, *creg
+            )
+        )
+        closed = await s.scalar(
+            select(func.count()).where(
+                c.closed_at >= req.period_start, c.closed_at < req.period_end, *creg
+            )
+        )
+        ledger = models.LedgerEntry
+        lreg = [ledger.regulation == req.regulation] if req.regulation else []
+        money = (
+            await s.execute(
+                select(ledger.kind, func.count(), func.coalesce(func.sum(ledger.amount_yuan), 0))
+                .where(ledger.at >= req.period_start, ledger.at < req.period_end, *lreg)
+                .group_by(ledger.kind)
+                .order_by(ledger.kind)
+            )
+        ).all()
+    kinds: dict[str, dict[str, Any]] = {
+        kind: {
+            "due": due,
+            "done": done,
+            "on_time": on_time,
+            "on_time_rate": round(on_time / due, 4) if due else None,
+            "breached": breached,
+            "lapsed": lapsed,
+        }
+        for kind, due, done, on_time, breached, lapsed in rows
+    }
+    total_due = sum(int(k["due"]) for k in kinds.values())
+    total_on_time = sum(int(k["on_time"]) for k in kinds.values())
+    return {
+        "cases_started": started or 0,
+        "cases_closed": closed or 0,
+        "tasks": kinds,
+        "tasks_due": total_due,
+        "on_time_rate": round(total_on_time / total_due, 4) if total_due else None,
+        "ledger": {
+            kind: {"count": n, "total_yuan": str(Decimal(total).quantize(Decimal("0.01")))}
+            for kind, n, total in money
+        },
+    }
+
+
+REPORTS = {"case_statistics": case_statistics}
+
+
+class Reports:
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sf = session_factory
+
+    @activity.defn(name="zhidu.report")
+    async def report(self, raw: dict[str, Any]) -> dict[str, Any]:
+        req = ReportRequest.model_validate(raw)
+        query = REPORTS.get(req.report)
+        if query is None:
+            raise ApplicationError(
+                f"unknown report {req.report!r}", type="UnknownReport", non_retryable=True
+            )
+        return await query(self._sf, req)

@@ -1,0 +1,509 @@
+"""Starting and steering cases in Temporal — the one place the HTTP API, the CLI and the web
+pages (and a workflow's message to another case) go through, so all behave the same.
+
+Every check that depends on who acts happens here or in the workflow's update validator, and
+the actor is always built from the signed-in user (`actor_for`), never from client input.
+
+Reads go to PostgreSQL (store.queries), not to a workflow's `state` query: a query sent while a
+worker that held the case is gone (kill -9, within the sticky-queue timeout) makes the Temporal
+core apply a pending timer to the case with a stale clock, and the history it then records does
+not replay (temporalio sdk-core; tests/repro/stale_query_activation.py reproduces it). The
+`state` query stays for operators (`zhidu show --live`, the Temporal web console).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from starter.errors import (
+    REFUSALS,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceError,
+    invalid_from,
+)
+from starter.policy import load_policy
+from store.models import CalendarYear, Case, CaseNumber, Task, User
+from store.queries import jsonable
+from worker import CASE_STATUS, CUSTOMER_ID, REGULATION
+from workflows.model import CHINA_TZ, Actor, CalendarData, CaseStart, CaseView
+from workflows.registry import ActionSpec, RegulationEntry
+
+if TYPE_CHECKING:
+    from settings import Settings
+    from store.db import SessionFactory
+
+Registry = Mapping[str, RegulationEntry]
+
+# How long an update may wait for a worker to accept and answer it.
+UPDATE_TIMEOUT = timedelta(seconds=30)
+
+
+def registry_or_default(registry: Registry | None) -> Registry:
+    if registry is not None:
+        return registry
+    # Imported lazily: the starter imports even while a regulation module is being written.
+    from workflows import REGISTRY
+
+    return REGISTRY
+
+
+def get_entry(code: str, registry: Registry | None = None) -> RegulationEntry:
+    entries = registry_or_default(registry)
+    entry = entries.get(code)
+    if entry is None:
+        known = ", ".join(sorted(entries)) or "none"
+        raise NotFound(f"unknown regulation {code!r} (known: {known})", "code")
+    return entry
+
+
+def action_spec(entry: RegulationEntry, action: str) -> ActionSpec:
+    spec = entry.all_actions().get(action)
+    if spec is None:
+        names = ", ".join(entry.all_actions())
+        raise NotFound(f"{entry.code} has no action {action!r} (actions: {names})", "action")
+    return spec
+
+
+# ---- people ------------------------------------------------------------------------------------
+
+
+def actor_for(user: User) -> Actor:
+    """The workflow's idea of who acts, built from the database user only."""
+    return Actor(id=user.id, roles=list(user.roles or []), name=user.name)
+
+
+async def check_people(
+    session_factory: SessionFactory | None, people: Mapping[str, str], values: Any
+) -> None:
+    """Every person a case or an action names (`people`: field -> role code) must be an active
+    user holding that role. `values` is the validated input model (or a mapping); fields whose
+    value is None are not checked. Invalid (422) naming the first bad field."""
+    wanted: list[tuple[str, str, str]] = []
+    for name, role in people.items():
+        value = values.get(name) if isinstance(values, Mapping) else getattr(values, name, None)
+        if value is not None:
+            wanted.append((name, str(value), role))
+    if not wanted:
+        return
+    if session_factory is None:
+        raise ServiceError(503, "checking the people a case names needs the database")
+    async with session_factory() as session:
+        found = (
+            await session.scalars(select(User).where(User.id.in_({uid for _, uid, _ in wanted})))
+        ).all()
+    by_id = {u.id: u for u in found}
+    for name, uid, role in wanted:
+        user = by_id.get(uid)
+        if user is None or not user.active or role not in (user.roles or []):
+            raise Invalid(
+                f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}", name
+            )
+
+
+def console_url(settings: Settings, case_id: str) -> str:
+    base = settings.temporal_ui_url.rstrip("/")
+    ns = quote(settings.temporal_namespace, safe="")
+    return f"{base}/namespaces/{ns}/workflows/{quote(case_id, safe='')}"
+
+
+# ---- starting a case ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """A checked start: everything `launch` sends to Temporal."""
+
+    entry: RegulationEntry
+    case_id: str
+    title: str
+    arg: CaseStart
+    search_attributes: TypedSearchAttributes
+
+
+_CALENDAR_CACHE: dict[tuple[Any, ...], CalendarData] = {}
+
+
+async def case_calendar(
+    session_factory: SessionFactory | None, now: datetime | None = None
+) -> CalendarData | None:
+    """This year's and next year's working-day calendar for a new case (cached until an
+    administrator loads a year); None without a database (the case reads it itself)."""
+    if session_factory is None:
+        return None
+    from activities.workcalendar import calendar_data, current_years
+
+    years = current_years(now)
+    async with session_factory() as session:
+        stamp = (
+            await session.execute(select(func.count(), func.max(CalendarYear.loaded_at)))
+        ).one()
+    key = (*years, *stamp)
+    data = _CALENDAR_CACHE.get(key)
+    if data is None:
+        data = await calendar_data(session_factory, years)
+        _CALENDAR_CACHE.clear()
+        _CALENDAR_CACHE[key] = data
+    return data
+
+
+async def allocate_number(
+    session_factory: SessionFactory, code: str, now: datetime | None = None
+) -> str:
+    """The next case number of `code` this year (China time): `<code>-2026-000123`. Taken in
+    its own transaction before the start, so a number is never given out twice."""
+    year = (now or datetime.now(UTC)).astimezone(CHINA_TZ).year
+    insert_row = insert(CaseNumber).values(regulation=code, year=year, last=1)
+    stmt = insert_row.on_conflict_do_update(
+        index_elements=["regulation", "year"], set_={"last": CaseNumber.last + 1}
+    ).returning(CaseNumber.last)
+    async with session_factory() as session, session.begin():
+        n = (await session.execute(stmt)).scalar_one()
+    return f"{code}-{year}-{n:06d}"
+
+
+def _validated_input(entry: RegulationEntry, raw_input: Any) -> BaseModel:
+    if not isinstance(raw_input, Mapping):
+        raise Invalid("the case input must be a JSON object", "body")
+    try:
+        return entry.input_model.model_validate(dict(raw_input))
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+
+
+async def _plan(
+    settings: Settings,
+    session_factory: SessionFactory | None,
+    entry: RegulationEntry,
+    inp: BaseModel,
+    started_by: str,
+    case_id: str | None,
+) -> StartPlan:
+    policy = load_policy(entry, settings)
+    number = None
+    if case_id is None:
+        if entry.workflow_id is not None:
+            case_id = entry.workflow_id(inp)
+        else:
+            if session_factory is None:
+                raise ServiceError(503, "case numbers are allocated by the database")
+            number = case_id = await allocate_number(session_factory, entry.code)
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(REGULATION, entry.code),
+        SearchAttributePair(CASE_STATUS, "open"),
+    ]
+    customer = entry.customer_id(inp)
+    if customer:
+        pairs.append(SearchAttributePair(CUSTOMER_ID, customer))
+    return StartPlan(
+        entry=entry,
+        case_id=case_id,
+        title=entry.case_title(inp),
+        arg=CaseStart(
+            input=inp.model_dump(mode="json"),
+            policy=policy.model_dump(mode="json"),
+            started_by=started_by,
+            calendar=await case_calendar(session_factory),
+            number=number,
+        ),
+        search_attributes=TypedSearchAttributes(pairs),
+    )
+
+
+async def plan_start(
+    settings: Settings,
+    code: str,
+    raw_input: Mapping[str, Any],
+    user: User,
+    *,
+    registry: Registry | None = None,
+    session_factory: SessionFactory | None = None,
+) -> StartPlan:
+    """Every check of a start (regulation, role, input, the people it names, policy), without
+    touching Temporal."""
+    entry = get_entry(code, registry)
+    roles = set(user.roles or [])
+    if entry.start_roles and not roles & set(entry.start_roles):
+        raise Forbidden(
+            f"{user.id} may not start {entry.code} ({entry.title_zh}): "
+            f"needs one of the roles {', '.join(entry.start_roles)}"
+        )
+    inp = _validated_input(entry, raw_input)
+    await check_people(session_factory, entry.people, inp)
+    return await _plan(settings, session_factory, entry, inp, user.id, None)
+
+
+async def plan_system_start(
+    settings: Settings,
+    session_factory: SessionFactory,
+    code: str,
+    raw_input: Mapping[str, Any],
+    case_id: str,
+) -> StartPlan:
+    """A start asked for by another case (a message that starts its target)."""
+    entry = get_entry(code)
+    try:
+        inp = _validated_input(entry, raw_input)
+    except ServiceError as exc:
+        raise ApplicationError(str(exc), type="Invalid", non_retryable=True) from exc
+    return await _plan(settings, session_factory, entry, inp, "system", case_id)
+
+
+async def launch(client: Client, settings: Settings, plan: StartPlan) -> tuple[str, str]:
+    """Start a planned case; (case id, first run id). Conflict if a case with that id exists,
+    running or closed: the database keys of a case (tasks, records, signatures) derive from its
+    workflow id, so a second run under the same id would collide with the first run's rows."""
+    try:
+        handle = await client.start_workflow(
+            plan.entry.workflow_name,
+            plan.arg,
+            id=plan.case_id,
+            task_queue=settings.temporal_task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=plan.search_attributes,
+            static_summary=plan.title,
+        )
+    except WorkflowAlreadyStartedError as exc:
+        status = await _case_status(client, plan.case_id)
+        raise Conflict(
+            f"case {plan.case_id} already exists (status {status}); a returning customer gets a "
+            "new customer id",
+            "id",
+        ) from exc
+    return plan.case_id, handle.result_run_id or ""
+
+
+async def _case_status(client: Client, case_id: str) -> str:
+    """The status of the newest run of `case_id` in lower case (e.g. running, completed)."""
+    try:
+        desc = await client.get_workflow_handle(case_id).describe()
+    except RPCError:
+        return "unknown"
+    return desc.status.name.lower() if desc.status else "unknown"
+
+
+async def start_case(
+    client: Client,
+    settings: Settings,
+    code: str,
+    raw_input: Mapping[str, Any],
+    user: User,
+    *,
+    registry: Registry | None = None,
+    session_factory: SessionFactory | None = None,
+) -> tuple[str, str]:
+    """Start a case of regulation `code`; return (case id, first run id).
+
+    Every check runs before anything is sent to Temporal, so a refused start leaves nothing."""
+    plan = await plan_start(
+        settings, code, raw_input, user, registry=registry, session_factory=session_factory
+    )
+    started = await launch(client, settings, plan)
+    if session_factory is not None:
+        await case_row_stored(session_factory, plan.case_id)
+    return started
+
+
+async def case_row_stored(
+    session_factory: SessionFactory, case_id: str, within: float = 5.0
+) -> bool:
+    """Read-your-writes for a start: wait (briefly) until the case's first step is stored, so
+    the page or command that follows finds it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        async with session_factory() as session:
+            if await session.scalar(select(Case.id).where(Case.id == case_id)) is not None:
+                return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+# ---- steering a running case ---------------------------------------------------------------------
+
+
+def _is_not_found(exc: RPCError) -> bool:
+    return exc.status == RPCStatusCode.NOT_FOUND
+
+
+async def case_state(client: Client, case_id: str) -> CaseView:
+    """The case's own answer to the `state` query (operators only, see the module doc)."""
+    handle = client.get_workflow_handle(case_id)
+    try:
+        return await handle.query("state", result_type=CaseView)
+    except RPCError as exc:
+        if _is_not_found(exc):
+            raise NotFound(f"no case {case_id}", "case_id") from exc
+        raise ServiceError(502, f"case {case_id}: {exc.message}") from exc
+    except WorkflowQueryFailedError as exc:
+        raise ServiceError(502, f"case {case_id} could not answer: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    case_id: str
+    entry: RegulationEntry
+    run_id: str | None
+
+
+async def resolve_case(client: Client, case_id: str, registry: Registry | None = None) -> CaseRef:
+    """The running case and its regulation, from the workflow type Temporal recorded (the one
+    authority that also survives an id scheme change)."""
+    handle = client.get_workflow_handle(case_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        if _is_not_found(exc):
+            raise NotFound(f"no case {case_id}", "case_id") from exc
+        raise ServiceError(502, f"case {case_id}: {exc.message}") from exc
+    entry = next(
+        (
+            e
+            for e in registry_or_default(registry).values()
+            if e.workflow_name == desc.workflow_type
+        ),
+        None,
+    )
+    if entry is None:
+        raise NotFound(f"{case_id} is not a case of a known regulation", "case_id")
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        state = desc.status.name.lower() if desc.status else "closed"
+        raise Conflict(f"case {case_id} is no longer running ({state})", "case_id")
+    return CaseRef(case_id, entry, desc.run_id)
+
+
+def full_task_id(case_id: str, task_id: str) -> str:
+    """`t3` -> `<case id>/t3`; a full task id is returned as is."""
+    return task_id if "/" in task_id else f"{case_id}/{task_id}"
+
+
+async def act(
+    client: Client,
+    case_id: str,
+    action: str,
+    payload: Mapping[str, Any],
+    user: User,
+    *,
+    registry: Registry | None = None,
+    session_factory: SessionFactory | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Send `action` (an update or signal of the case's regulation) as `user`.
+
+    A `complete_task` whose `signatures` include a one-time code ("otp") is checked and the
+    code spent here (starter.sigcodes); the workflow receives server-made evidence instead."""
+    ref = await resolve_case(client, case_id, registry)
+    spec = action_spec(ref.entry, action)
+    roles = set(user.roles or [])
+    if spec.roles and not roles & set(spec.roles):
+        raise Forbidden(
+            f"{user.id} may not {action} on {case_id}: needs one of the roles "
+            f"{', '.join(spec.roles)}"
+        )
+    if not isinstance(payload, Mapping):
+        raise Invalid("the action payload must be a JSON object", "body")
+    payload = dict(payload)
+    if isinstance(payload.get("task_id"), str):
+        payload["task_id"] = full_task_id(case_id, payload["task_id"])
+    from starter import sigcodes
+
+    otp = sigcodes.otp_request(spec, payload)
+    # The actor is who signed in, whatever the client sent.
+    data = {**payload, "actor": actor_for(user).model_dump()}
+    if otp is not None:
+        data["signatures"] = sigcodes.placeholder_signatures(payload)
+    try:
+        arg = spec.input_model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+    await check_people(session_factory, spec.people, arg)
+    if otp is not None:
+        if session_factory is None:
+            raise ServiceError(503, "one-time signature codes need the database")
+        result = await sigcodes.send_with_otp(
+            session_factory, case_id, arg, otp, user, settings,
+            lambda signed: send(client, case_id, spec, signed),
+        )  # fmt: skip
+    else:
+        result = await send(client, case_id, spec, arg)
+    if session_factory is not None:
+        await _task_row_caught_up(session_factory, result)
+    return result
+
+
+async def _task_row_caught_up(
+    session_factory: SessionFactory, result: Mapping[str, Any], within: float = 3.0
+) -> None:
+    """Read-your-writes for task updates: the workflow persists a step right after the update
+    returns, so wait (briefly) until the task row shows at least the returned version; a
+    following "my tasks" or timeline read then agrees with what the caller was told."""
+    task_id, version = result.get("id"), result.get("version")
+    if not isinstance(task_id, str) or not isinstance(version, int):
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        async with session_factory() as session:
+            stored = await session.scalar(select(Task.version).where(Task.id == task_id))
+        if stored is not None and stored >= version:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def send(client: Client, case_id: str, spec: ActionSpec, arg: BaseModel) -> dict[str, Any]:
+    """Deliver an action; a validator's refusal becomes the matching ServiceError."""
+    handle = client.get_workflow_handle(case_id)
+    try:
+        if spec.kind == "signal":
+            await handle.signal(spec.name, arg)
+            return {"ok": True, "case_id": case_id, "action": spec.name}
+        seconds = UPDATE_TIMEOUT.total_seconds()
+        # rpc_timeout bounds each call; the outer timeout bounds the SDK's retry loop.
+        async with asyncio.timeout(seconds + 5):
+            result = await handle.execute_update(spec.name, arg, rpc_timeout=UPDATE_TIMEOUT)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        raise ServiceError(
+            504,
+            f"no worker answered {spec.name} on {case_id} within {seconds:g} s: is `zhidu "
+            "worker` running? The update may still be applied once a worker picks it up; check "
+            "the case before trying again",
+        ) from exc
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in REFUSALS:
+            raise REFUSALS[cause.type](cause.message) from exc
+        raise ServiceError(500, f"{spec.name} failed on {case_id}: {cause or exc}") from exc
+    except RPCError as exc:
+        if _is_not_found(exc):
+            raise NotFound(f"no running case {case_id}", "case_id") from exc
+        raise ServiceError(502, f"{spec.name} on {case_id}: {exc.message}") from exc
+    out = jsonable(result)
+    return out if isinstance(out, dict) else {"result": out}

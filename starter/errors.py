@@ -1,0 +1,71 @@
+"""The service's refusals: each carries the HTTP status the API answers with and, where known,
+the field it is about. The CLI prints them as one line."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class ServiceError(Exception):
+    """A refusal with the HTTP status the API answers with and, where known, the field."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class _Refusal(ServiceError):
+    """A ServiceError whose status comes with its kind."""
+
+    STATUS = 500
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(self.STATUS, message, field)
+
+
+class NotFound(_Refusal):
+    STATUS = 404
+
+
+class Forbidden(_Refusal):
+    STATUS = 403
+
+
+class Conflict(_Refusal):
+    STATUS = 409
+
+
+class Invalid(_Refusal):
+    STATUS = 422
+
+
+class ConfigError(_Refusal):
+    """The server's own configuration is wrong (e.g. a bad policy file)."""
+
+
+# Validator refusals (ApplicationError.type, see workflows.engine.refuse) -> service errors.
+REFUSALS: dict[str, type[NotFound | Forbidden | Conflict | Invalid]] = {
+    "Forbidden": Forbidden,
+    "NotFound": NotFound,
+    "Conflict": Conflict,
+    "Invalid": Invalid,
+}
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def invalid_from(exc: ValidationError, prefix: str = "") -> Invalid:
+    """The first error of a pydantic ValidationError, naming its field path."""
+    err = exc.errors()[0]
+    path = field_path(tuple(err["loc"]))
+    if prefix:
+        path = f"{prefix}.{path}" if path != "body" else prefix
+    extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return Invalid(f"{err['msg']}{extra}", path)

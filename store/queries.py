@@ -1,0 +1,171 @@
+"""The read queries the API, the CLI and the web pages share. The database is the read model:
+the workflows write every step to it, and people read from it, never by querying a workflow
+(see starter/cases.py for why a query of a workflow is kept out of everyday paths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import and_, or_, select
+
+from store.db import SessionFactory
+from store.models import Case, Event, LedgerEntry, Record, Signature, Task, User
+
+
+class NoSuchCase(LookupError):
+    """The case is not in the database."""
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: pydantic models dumped, datetimes ISO 8601, decimals as strings."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def row_dict(obj: Any) -> dict[str, Any]:
+    """A mapped row as plain JSON values (columns only)."""
+    return {c.key: jsonable(getattr(obj, c.key)) for c in obj.__table__.columns}
+
+
+def open_for(user: User) -> Any:
+    """SQL for "open tasks this user may complete": of one of their roles, and either
+    unassigned or assigned to them (workflows.authority.may_act, as SQL)."""
+    roles = list(user.roles or [])
+    return and_(
+        Task.status == "open",
+        Task.role.in_(roles),
+        or_(Task.assignee.is_(None), Task.assignee == user.id),
+    )
+
+
+async def my_tasks(session_factory: SessionFactory, user: User) -> list[dict[str, Any]]:
+    if not user.roles:
+        return []
+    stmt = (
+        select(Task)
+        .where(open_for(user))
+        .order_by(Task.due_at.asc().nulls_last(), Task.created_at, Task.id)
+    )
+    async with session_factory() as session:
+        rows = (await session.scalars(stmt)).all()
+    return [row_dict(t) for t in rows]
+
+
+async def list_cases(
+    session_factory: SessionFactory,
+    regulation: str | None = None,
+    status: str | None = None,
+    customer_id: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    stmt = select(Case)
+    if regulation:
+        stmt = stmt.where(Case.regulation == regulation)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    if customer_id:
+        stmt = stmt.where(Case.customer_id == customer_id)
+    stmt = stmt.order_by(Case.started_at.desc(), Case.id).limit(limit)
+    async with session_factory() as session:
+        rows = (await session.scalars(stmt)).all()
+    return [row_dict(c) for c in rows]
+
+
+async def case_row(session_factory: SessionFactory, case_id: str) -> Case:
+    async with session_factory() as session:
+        case = await session.get(Case, case_id)
+    if case is None:
+        raise NoSuchCase(case_id)
+    return case
+
+
+async def case_tasks(session_factory: SessionFactory, case_id: str) -> list[Task]:
+    async with session_factory() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(Task).where(Task.case_id == case_id).order_by(Task.created_at, Task.id)
+                )
+            ).all()
+        )
+
+
+async def task_row(session_factory: SessionFactory, task_id: str) -> Task | None:
+    async with session_factory() as session:
+        return await session.get(Task, task_id)
+
+
+async def case_timeline(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    """The append-only event timeline, oldest first."""
+    await case_row(session_factory, case_id)
+    async with session_factory() as session:
+        rows = (
+            await session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq))
+        ).all()
+    return [row_dict(e) for e in rows]
+
+
+async def case_records(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    """The case's named records, each with its signatures (id, signer, role, method, time), so
+    a signature can be verified later by its id."""
+    await case_row(session_factory, case_id)
+    async with session_factory() as session:
+        rows = (
+            await session.scalars(
+                select(Record)
+                .where(Record.case_id == case_id)
+                .order_by(Record.created_at, Record.id)
+            )
+        ).all()
+        sigs = (
+            await session.scalars(
+                select(Signature)
+                .where(Signature.case_id == case_id)
+                .order_by(Signature.signed_at, Signature.id)
+            )
+        ).all()
+    by_record: dict[str, list[dict[str, Any]]] = {}
+    for sig in sigs:
+        by_record.setdefault(sig.record_id, []).append(
+            {k: jsonable(getattr(sig, k)) for k in ("id", "signer", "role", "method", "signed_at")}
+        )
+    return [{**row_dict(r), "signatures": by_record.get(r.id, [])} for r in rows]
+
+
+async def case_ledger(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    await case_row(session_factory, case_id)
+    async with session_factory() as session:
+        rows = (
+            await session.scalars(
+                select(LedgerEntry)
+                .where(LedgerEntry.case_id == case_id)
+                .order_by(LedgerEntry.at, LedgerEntry.id)
+            )
+        ).all()
+    return [row_dict(p) for p in rows]
+
+
+async def provisional_case_ids(session_factory: SessionFactory) -> list[str]:
+    """Cases with an open task whose due date is provisional (calendar year not yet loaded)."""
+    stmt = (
+        select(Task.case_id)
+        .where(Task.provisional.is_(True), Task.status == "open")
+        .distinct()
+        .order_by(Task.case_id)
+    )
+    async with session_factory() as session:
+        return list((await session.scalars(stmt)).all())

@@ -1,0 +1,234 @@
+"""The declarative building blocks a regulation is written in: one `TaskSpec` per task kind,
+approval chains, escalation ladders, ledger bookings, and the handler decorators.
+
+A spec refers to the case's data by strings, so a regulation reads as a table of its clauses:
+
+- a *policy path* names a field of the regulation's policy model (`"plan_due"`,
+  `"penalties.archive_incomplete_yuan"`); the number is then the company's, not the code's;
+- a *person ref* names who: `"input.owner"` (a field of the case input), `"unit.manager"` (a
+  field of the unit's data), `"task.assignee"`, `"actor"` (who completed the task),
+  `"role:supervisor"` (everyone with a role), or a literal user id.
+
+Specs are frozen and hold no state: the workflow sandbox passes this module through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.model import Deadline, LedgerKind
+
+DeadlineRef = Deadline | str | None  # a Deadline, or a policy path to one
+AmountRef = Decimal | int | str  # an amount, or a policy path to one
+
+
+class TaskData(BaseModel):
+    """Base of what people send when completing a task: unknown keys are refused, so a client
+    cannot slip values the workflow relies on (record ids, flags) into a task's data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoteData(TaskData):
+    """Tasks whose outcome is the decision itself: an optional note."""
+
+    note: str = Field("", max_length=2000, description="备注")
+
+
+class ApproveData(TaskData):
+    note: str = Field("", max_length=2000, description="审批意见")
+
+
+class RejectData(TaskData):
+    reason: str = Field(min_length=2, max_length=2000, description="驳回理由")
+
+
+class EscalationData(TaskData):
+    """A level of an escalation ladder: what was done, and why it goes up (if it does)."""
+
+    note: str = Field("", max_length=2000, description="处理情况")
+
+
+class ReportData(TaskData):
+    """A written report (书面报告)."""
+
+    content: str = Field(min_length=2, max_length=20000, description="报告内容")
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """The named record a task's completion writes (《…》), for the listed outcomes."""
+
+    kind: str
+    title: str
+    outcomes: tuple[str, ...] = ("done",)
+    category: str | None = None  # a person-ref-like path to the category, e.g. "input.class"
+
+
+@dataclass(frozen=True)
+class Sign:
+    """A signature the task's record needs.
+
+    `party="actor"`: the person who completes the task signs by being signed in;
+    `party="customer"`: the customer / owner signs on the screen or with a one-time code.
+    `required` is True, False, or the name of a boolean in the task's data (e.g. "onsite")."""
+
+    party: Literal["actor", "customer"]
+    role: str
+    methods: tuple[Literal["staff_login", "drawing", "otp"], ...] = ("staff_login",)
+    required: bool | str = True
+    outcomes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Book:
+    """A ledger row booked once per task (at breach, or by a handler)."""
+
+    key: str
+    clause: str
+    party: str  # person ref
+    amount: AmountRef
+    rule: str
+    kind: LedgerKind = "fine"
+    party_kind: Literal["person", "department", "customer"] = "person"
+
+
+@dataclass(frozen=True)
+class Breach:
+    """What happens when a task's due passes: who is told, what is booked. The regulation's
+    `@on_breach(kind)` handler runs after it for anything conditional."""
+
+    notify: tuple[str, ...] = ("role:supervisor",)
+    book: tuple[Book, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One kind of human task, as its clause states it."""
+
+    kind: str
+    title: str  # str.format template over the case input, the unit's and the task's data
+    clause: str
+    role: str
+    assignee: str | None = None  # person ref; None = anyone with the role
+    deadline: DeadlineRef = None
+    remind: DeadlineRef = "reminder_before"
+    lapse: DeadlineRef = "lapse_after"
+    outcomes: Mapping[str, type[BaseModel]] = field(default_factory=lambda: {"done": NoteData})
+    record: RecordSpec | None = None
+    signatures: tuple[Sign, ...] = ()
+    # role -> how far past the task's start that role may move the due (None = no limit)
+    extend: Mapping[str, DeadlineRef] = field(default_factory=dict)
+    pausable_by: tuple[str, ...] = ()
+    breach: Breach = field(default_factory=Breach)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A row of an approval table: up to `up_to` (inclusive; None = any amount), these roles
+    approve. A scope in `scopes` (e.g. "group") selects this row whatever the amount."""
+
+    up_to: AmountRef | None
+    roles: tuple[str, ...]
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalSpec:
+    """An approval chain from a policy table. `sequential`: the tier's roles approve one after
+    another; `joint`: all at once, each must approve. Any approver may reject with a reason.
+    Every approval signs the record under approval."""
+
+    key: str
+    task_kind: str
+    title: str
+    clause: str
+    tiers: tuple[Tier, ...]
+    mode: Literal["sequential", "joint"] = "sequential"
+    due: DeadlineRef = "approval_due"
+
+
+@dataclass(frozen=True)
+class Level:
+    """A rung of an escalation ladder: the task of that level (its outcomes: resolved,
+    escalate), and the written report the level owes once it is reached."""
+
+    task: TaskSpec
+    report: TaskSpec | None = None
+
+
+@dataclass(frozen=True)
+class LadderSpec:
+    """An escalation ladder: level 1 opens first; `escalate` or a breach opens the next level
+    (the breached task stays open); `resolved` at any level ends the ladder."""
+
+    key: str
+    levels: tuple[Level, ...]
+
+
+# ---- handlers --------------------------------------------------------------------------------
+
+HandlerKind = Literal["after", "at", "breach", "result", "message", "approval", "ladder", "check"]
+
+
+def _handler(kind: HandlerKind, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        marks: list[tuple[str, str]] = list(getattr(fn, "__zhidu_handlers__", []))
+        marks.append((kind, name))
+        fn.__zhidu_handlers__ = marks  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def after(*kinds: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs when a task of one of these kinds closes (done, lapsed or cancelled):
+    `handler(self, task)`."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for k in kinds:
+            fn = _handler("after", k)(fn)
+        return fn
+
+    return mark
+
+
+def at(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs at a wake-up set with `self.wake_at(when, name, data)`: `handler(self, data)`."""
+    return _handler("at", name)
+
+
+def on_breach(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs after the spec's breach actions: `handler(self, task)`."""
+    return _handler("breach", kind)
+
+
+def on_result(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs with a job's result: `handler(self, result, context)`."""
+    return _handler("result", name)
+
+
+def on_message(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs for a message from another case: `handler(self, message)`."""
+    return _handler("message", name)
+
+
+def after_approval(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs when an approval chain ends: `handler(self, unit, approved, record_id)`."""
+    return _handler("approval", key)
+
+
+def after_ladder(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs when an escalation ladder is resolved: `handler(self, unit, level)`."""
+    return _handler("ladder", key)
+
+
+def check(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Extra validation of a completion (in the update's validator):
+    `handler(self, task, outcome, data) -> str | None` (a reason refuses it)."""
+    return _handler("check", kind)
