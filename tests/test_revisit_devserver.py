@@ -25,8 +25,7 @@ from tests.helpers import (
     rows,
     state,
 )
-from workflows.model import Deadline
-from workflows.model import CaseStart
+from workflows.model import CaseStart, Deadline
 from workflows.revisit import ClosePlanInput, Contact, RevisitInput, RevisitPolicy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
