@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 from collections.abc import Iterable, Sequence
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -96,6 +97,11 @@ def _unique(classes: Iterable[type]) -> list[type]:
 # fewer keep the backlog on the server, where waiting is free.
 MAX_WORKFLOW_TASKS = 16
 MAX_ACTIVITIES = 64
+# How long a workflow task (or a query) waits at this worker's sticky queue before the server
+# hands it to any worker. Short: a query waiting at a crashed worker's queue while a timer
+# fires makes the Temporal core record a history that does not replay
+# (tests/test_sdk_stale_query.py); the window is this long.
+STICKY_TIMEOUT = timedelta(seconds=3)
 # Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
 # defined twice would make two different `Deadline`s).
 SHARED_WORKFLOW_MODULES = (
@@ -141,6 +147,7 @@ def build_worker(
         workflow_runner=workflow_runner(strict_sandbox),
         max_concurrent_workflow_tasks=MAX_WORKFLOW_TASKS,
         max_concurrent_activities=MAX_ACTIVITIES,
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )
 
 

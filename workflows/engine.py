@@ -15,15 +15,16 @@ Design choices (and why):
   a start and a completion round-trip per unit, cross-run parenting on continue-as-new, and
   make "the case" two places in the console; carried state costs one workflow task per step.
 - **One clock, timers never cancelled.** The main loop processes everything due, then keeps
-  exactly one pending timer at or before the next instant anything is due (a reminder, a due,
-  a lapse, a wake-up); it waits with `wait_condition` *without* a timeout. A deadline that
-  moves later leaves the old timer to fire and cause a harmless re-evaluation; a new timer is
-  started only when something is due earlier than every pending one. `wait_condition(timeout=)`
-  starts a timer on every call and cancels it when the condition wins, so the number of timers
-  depended on how many times the loop woke inside one workflow task; a timer started and
-  cancelled in the same task never reaches the history but consumes a sequence number, which
-  is how the history in shared/evidence/ came to expect timer 3 where a replay made timer 2.
-  Here the timers a run starts depend only on the due instants the state holds.
+  one pending timer at or before the next instant anything is due (a reminder, a due, a
+  lapse, a wake-up); it waits with `wait_condition` *without* a timeout. A deadline that moves
+  later leaves the old timer to fire and cause a harmless re-evaluation; a new timer starts
+  only when something is due earlier than every pending one. (`wait_condition(timeout=)`
+  starts and cancels a timer on every wake-up, so the timers of a run depended on how often
+  the loop woke.) The history in shared/evidence/ did not fail because of that pattern but of a
+  Temporal core defect (a query answered at a crashed worker's sticky queue runs a pending
+  timer with a stale clock; tests/test_sdk_stale_query.py); no workflow code avoids it, so
+  zhidu's own clients never query a workflow (starter/cases.py) and the worker keeps the sticky
+  window short (worker.STICKY_TIMEOUT).
 - **Synchronous message handlers.** Updates and signals change the state in their own
   activation and never wait; their validators refuse with a reason and leave no trace.
 - **One activity per step.** Everything a step changes is buffered and written by
