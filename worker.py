@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import timedelta
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (

@@ -57,7 +57,8 @@ class DueWorkflow:
             seen = self.version
             try:
                 await workflow.wait_condition(
-                    lambda: self.version != seen, timeout=self.due - workflow.now()
+                    lambda seen=seen: self.version != seen,  # type: ignore[misc]
+                    timeout=self.due - workflow.now(),
                 )
             except TimeoutError:
                 pass
@@ -87,7 +88,7 @@ async def test_query_at_a_dead_sticky_queue_records_a_history_that_does_not_repl
 ) -> None:
     client = local_env.client
     queue = f"stale-{uuid.uuid4().hex[:6]}"
-    first = subprocess.Popen(
+    first = subprocess.Popen(  # noqa: ASYNC220 - started once, never waited on here
         [sys.executable, __file__, client.service_client.config.target_host, queue],
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
@@ -96,10 +97,10 @@ async def test_query_at_a_dead_sticky_queue_records_a_history_that_does_not_repl
         handle = await client.start_workflow(
             DueWorkflow.run, 6.0, id=f"stale-{queue}", task_queue=queue
         )
-        while not any(
-            e.HasField("timer_started_event_attributes")
-            for e in (await handle.fetch_history()).events
-        ):
+        for _ in range(100):  # until the timer is recorded
+            history = await handle.fetch_history()
+            if any(e.HasField("timer_started_event_attributes") for e in history.events):
+                break
             await asyncio.sleep(0.2)
     finally:
         os.kill(first.pid, signal.SIGKILL)
