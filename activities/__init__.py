@@ -7,17 +7,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from temporalio.client import Client
 
     from settings import Settings
     from store.db import SessionFactory
+    from workflows.registry import RegulationEntry
 
 
 def build_activities(
-    session_factory: SessionFactory, settings: Settings, client: Client | None = None
+    session_factory: SessionFactory,
+    settings: Settings,
+    client: Client | None = None,
+    registry: Mapping[str, RegulationEntry] | None = None,
 ) -> list[Any]:
     """The bound activity methods the Worker registers (messages between cases need the
-    worker's Temporal `client`)."""
+    worker's Temporal `client`; `registry` is the one cases are started from, default all)."""
     # Imported here so importing the package (e.g. from workflow code) stays light.
     from activities.notify import parse_channels
     from activities.reports import Reports
@@ -35,5 +41,5 @@ def build_activities(
     if client is not None:
         from activities.messaging import CaseMessenger
 
-        activities.append(CaseMessenger(client, session_factory, settings).send)
+        activities.append(CaseMessenger(client, session_factory, settings, registry).send)
     return activities

@@ -19,8 +19,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from workflows.model import CaseMessage
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from settings import Settings
     from store.db import SessionFactory
+    from workflows.registry import RegulationEntry
 
 
 class SendCaseMessage(BaseModel):
@@ -31,10 +34,17 @@ class SendCaseMessage(BaseModel):
 
 
 class CaseMessenger:
-    def __init__(self, client: Client, session_factory: SessionFactory, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: Client,
+        session_factory: SessionFactory,
+        settings: Settings,
+        registry: Mapping[str, RegulationEntry] | None = None,
+    ) -> None:
         self._client = client
         self._sf = session_factory
         self._settings = settings
+        self._registry = registry
 
     @activity.defn(name="zhidu.send_case_message")
     async def send(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +64,12 @@ class CaseMessenger:
         from starter.cases import plan_system_start
 
         plan = await plan_system_start(
-            self._settings, self._sf, req.start_regulation, req.start_input or {}, req.target
+            self._settings,
+            self._sf,
+            req.start_regulation,
+            req.start_input or {},
+            req.target,
+            registry=self._registry,
         )
         try:
             handle = await self._client.start_workflow(

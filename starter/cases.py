@@ -266,9 +266,11 @@ async def plan_system_start(
     code: str,
     raw_input: Mapping[str, Any],
     case_id: str,
+    *,
+    registry: Registry | None = None,
 ) -> StartPlan:
     """A start asked for by another case (a message that starts its target)."""
-    entry = get_entry(code)
+    entry = get_entry(code, registry)
     try:
         inp = _validated_input(entry, raw_input)
     except ServiceError as exc:

@@ -23,6 +23,7 @@ from activities.workcalendar import current_years, year_days
 from settings import Settings
 from store import models
 from store.db import SessionFactory
+from tests.blocks_regulation import BLOCKS
 from worker import workflow_runner
 from workflows import REGISTRY
 from workflows.model import (
@@ -33,6 +34,9 @@ from workflows.model import (
     ExtendDeadlineInput,
     TaskState,
 )
+
+# Every regulation, and the building-blocks test regulation.
+TEST_REGISTRY = {**REGISTRY, BLOCKS.code: BLOCKS}
 
 STAFF = Actor(id="staff", roles=["staff"])
 OTHER_STAFF = Actor(id="bob", roles=["staff"])
@@ -55,12 +59,14 @@ async def case_worker(
 ) -> AsyncIterator[str]:
     """Run every regulation workflow and the real activities on a (fresh) task queue."""
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
+    # Cases a workflow starts (messages to other cases) go to this worker's queue.
+    settings = settings.model_copy(update={"temporal_task_queue": queue})
     try:
         async with Worker(
             client,
             task_queue=queue,
-            workflows=[e.workflow for e in REGISTRY.values()],
-            activities=build_activities(session_factory, settings, client),
+            workflows=[e.workflow for e in TEST_REGISTRY.values()],
+            activities=build_activities(session_factory, settings, client, TEST_REGISTRY),
             # Strict: the sandbox re-imports the workflow modules per run and so checks them.
             workflow_runner=workflow_runner(strict=True),
         ):

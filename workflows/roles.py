@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 ROLES: dict[str, tuple[str, str]] = {
+    # R1 客户回访
     "staff": ("销售/客服人员", "Sales / service staff"),
     "supervisor": ("部门主管", "Department supervisor"),
     "clerk": ("销售/客服文员", "Clerk"),
@@ -12,5 +13,17 @@ ROLES: dict[str, tuple[str, str]] = {
     "quality_specialist": ("质量与技术管理专员", "Quality & technology specialist"),
     "rd": ("研发技术部门", "R&D"),
     "finance": ("财务管理部", "Finance"),
+    # R2, R4–R7 and the other regulations
+    "receptionist": ("前台接待员", "Receptionist"),
+    "center_head": ("物业服务中心负责人", "Service center head"),
+    "director": ("主任", "Director"),
+    "department_head": ("部门负责人", "Department head"),
+    "company_leader": ("公司领导", "Company leader"),
+    "board": ("董事会", "Board"),
+    "vice_president": ("副总裁", "Vice president"),
+    "general_manager": ("总经理", "General manager"),
+    "sales_admin": ("销售管理部", "Sales administration"),
+    "property_manager": ("物业经理", "Property manager"),
+    "security_supervisor": ("保安主管", "Security supervisor"),
     "admin": ("系统管理员", "Administrator"),
 }
