@@ -193,6 +193,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         await register_search_attributes(client, settings.temporal_namespace)
     except RPCError as err:  # e.g. no operator permission on a managed cluster
         log.warning("could not register search attributes (%s); register them by hand", err)
+    from starter.schedules import ensure_schedules
+
+    try:
+        for synced in await ensure_schedules(client, settings):
+            log.info("schedule %s %s", synced.id, synced.action)
+    except RPCError as err:
+        log.warning("could not create the schedules (%s); run `zhidu schedules sync`", err)
 
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)

@@ -134,6 +134,12 @@ def console_url(settings: Settings, case_id: str) -> str:
     return f"{base}/namespaces/{ns}/workflows/{quote(case_id, safe='')}"
 
 
+def schedule_url(settings: Settings, schedule_id: str) -> str:
+    base = settings.temporal_ui_url.rstrip("/")
+    ns = quote(settings.temporal_namespace, safe="")
+    return f"{base}/namespaces/{ns}/schedules/{quote(schedule_id, safe='')}"
+
+
 # ---- starting a case ----------------------------------------------------------------------------
 
 

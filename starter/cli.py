@@ -17,6 +17,7 @@ the interpreter at exit (temporalio/sdk-python#300); `dev`, `worker` and `web` e
     zhidu sign-code CASE_ID TASK_ID --as USER [--recipient PHONE|EMAIL]
     zhidu verify SIGNATURE_ID
     zhidu calendar load FILE --as USER
+    zhidu schedules [list|sync]
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ve = sub.add_parser("verify", help="verify a signature")
     ve.add_argument("signature_id")
+
+    sched = sub.add_parser("schedules", help="periodic duties (Temporal Schedules)")
+    sched.add_argument("schedules_cmd", nargs="?", choices=("list", "sync"), default="list")
 
     cal = sub.add_parser("calendar", help="working-day calendar")
     csub = cal.add_subparsers(dest="calendar_cmd", required=True, parser_class=_Parser)
@@ -420,6 +424,20 @@ async def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
     return 1 if failed else 0
 
 
+async def cmd_schedules(args: argparse.Namespace, ctx: Context) -> int:
+    from starter.schedules import describe_schedules, ensure_schedules
+
+    client = await ctx.client()
+    if args.schedules_cmd == "sync":
+        for synced in await ensure_schedules(client, ctx.settings, ctx.registry):
+            print(f"{synced.id}: {synced.action}")
+    for row in await describe_schedules(client, ctx.registry):
+        when = ", ".join(_local(t) for t in row.get("next", [])[:1]) or row.get("error", "—")
+        print(f"{row['id']:<28} {row['cron'] or '':<12} next {when}  {row['title_zh']}")
+        print(f"{'':<28} console: {cases.schedule_url(ctx.settings, row['id'])}")
+    return 0
+
+
 COMMANDS = {
     "users": cmd_users,
     "start": cmd_start,
@@ -430,6 +448,7 @@ COMMANDS = {
     "regulations": cmd_regulations,
     "verify": cmd_verify,
     "calendar": cmd_calendar,
+    "schedules": cmd_schedules,
 }
 
 

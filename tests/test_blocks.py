@@ -389,7 +389,8 @@ async def test_message_to_another_case_once_per_key(
             lambda: live(target), lambda v: v is not None and v.summary.get("messages") == 1
         )
         assert view is not None, [
-            (e.kind, e.detail) for e in await rows(session_factory, models.Event, case_id="blocks-P1")
+            (e.kind, e.detail)
+            for e in await rows(session_factory, models.Event, case_id="blocks-P1")
         ]
         assert view.summary["messages"] == 1
         await h.execute_update("send_ping", ping)  # same key again
