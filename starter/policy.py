@@ -10,16 +10,27 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from starter.errors import ConfigError, invalid_from
+from workflows.model import Deadline
 
 if TYPE_CHECKING:
     from settings import Settings
     from workflows.registry import RegulationEntry
 
 
+def _is_deadline(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == set(Deadline.model_fields)
+
+
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested models merge field by field; a deadline is replaced whole (`{"working_days": 1}`
+    replaces `{"hours": 24}`: a deadline is of one kind)."""
     out = dict(base)
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+        if (
+            isinstance(value, Mapping)
+            and isinstance(out.get(key), dict)
+            and not _is_deadline(out[key])
+        ):
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = value

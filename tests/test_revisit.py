@@ -808,3 +808,107 @@ async def test_declined_appointment_and_rejected_expense_claim(
         assert view.summary["visits_missed"] == 1 and not view.summary["open_visits"]
         kinds = [e.kind for e in await rows(session_factory, models.Event, case_id="revisit-E1")]
         assert "visit_declined" in kinds
+
+
+async def test_supervisory_revisit_opens_on_time_during_a_visit(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """5.2: a complaint reported handled while a routine visit's chain is under way opens its
+    supervisory revisit at once, due 2 working days later; done in time, nobody is fined."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="V1")
+        await complete(h, await open_task(h, "plan"), STAFF, data=PLAN)
+        first = datetime.fromisoformat((await state(h)).summary["next_visit"]["planned_at"])
+        await sleep_to(env, first - timedelta(days=6))
+        appt = await open_task(h, "appointment")
+        await complete(h, appt, STAFF, "agreed", {"appointment_at": appt.due_at.isoformat()})
+        await sleep_to(env, appt.due_at)
+        await complete(h, await open_task(h, "visit"), STAFF, data=visit_record())
+        report = await open_task(h, "report")  # the first visit's chain is under way
+        reported = await env.get_current_time()
+        complaint = ComplaintHandledInput(
+            actor=SUPERVISOR,
+            complaint_ref="TS-0100",
+            summary="噪音投诉已处理",
+            regional_manager="li",
+            department_manager="zhao",
+        )
+        await h.execute_update("complaint_handled", complaint)
+        view = await state(h)
+        supervisory = next(
+            t for t in view.tasks if t.kind == "visit" and t.status == "open" and t.assignee == "li"
+        )
+        assert supervisory.clause == "R1 5.2"
+        assert supervisory.created_at < reported + timedelta(minutes=1)  # opened at once
+        assert supervisory.due_at > supervisory.created_at  # not opened overdue
+        assert working_days_between(china(reported).date(), china(supervisory.due_at).date()) == 2
+        assert report.status == "open"
+        await complete(h, supervisory, Actor(id="li", roles=["staff"]), data=visit_record())
+        await sleep_to(env, supervisory.due_at + timedelta(hours=1))
+        assert not [
+            p
+            for p in await penalties(session_factory, "revisit-V1", 0)
+            if p.clause.startswith("R1 5.2")
+        ]
+
+
+async def test_first_phone_revisit_opens_at_one_month_without_appointment(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """4.3(2)1): nobody books the appointment; the first phone revisit still opens on the day
+    one month after go-live, due that day; the appointment task breaches."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="F1")
+        go_live = china(await env.get_current_time()).date()
+        first_phone = datetime.combine(go_live, time(9), CHINA_TZ)
+        first_phone = first_phone.replace(
+            month=first_phone.month % 12 + 1, year=first_phone.year + (first_phone.month == 12)
+        )
+        await sleep_to(env, first_phone - timedelta(days=1))
+        appt = await open_task(h, "appointment")
+        assert not [t for t in (await state(h)).tasks if t.kind == "visit"]
+        await sleep_to(env, first_phone + timedelta(minutes=1))
+        visit = await open_task(h, "visit")
+        assert visit.clause == "R1 4.3(2)1)"
+        assert visit.due_at == datetime.combine(
+            first_phone.date() + timedelta(days=1), time(0), CHINA_TZ
+        )
+        assert visit.due_at - datetime.combine(go_live, time(0), CHINA_TZ) < timedelta(days=33)
+        breached = next(t for t in (await state(h)).tasks if t.id == appt.id)
+        assert breached.breached_at is not None and breached.status == "open"
+        # The visit made without an appointment closes the appointment task.
+        await complete(h, visit, STAFF, data=visit_record())
+        view = await state(h)
+        assert next(t for t in view.tasks if t.id == appt.id).status == "cancelled"
+        assert view.summary["visits_done"] == 1
+
+
+async def test_working_day_reminder_from_a_policy_file(
+    ts_env, session_factory, clean_db, settings_factory, tmp_path
+):
+    """A company's policy file sets the reminder to one working day before the due: the plan
+    (due in 3 working days) is reminded on the working day before, and the reminder is sent."""
+    import json
+
+    from starter.policy import load_policy
+    from workflows import REGISTRY
+
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"revisit": {"reminder_before": {"working_days": 1}}}), "utf-8")
+    policy = load_policy(REGISTRY["revisit"], settings_factory(policy_file=path))
+    assert isinstance(policy, RevisitPolicy) and policy.reminder_before.working_days == 1
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="W1", policy=policy)
+        plan = await open_task(h, "plan")
+        due_day, remind = china(plan.due_at).date(), china(plan.remind_at)
+        assert working_days_between(remind.date(), due_day) == 1
+        assert remind.time() == china(plan.due_at).time()
+        await sleep_to(env, plan.remind_at + timedelta(minutes=1))
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id="revisit-W1"),
+            lambda found: any("提醒" in n.subject for n in found),
+        )
+        assert any("提醒" in n.subject and n.recipient == "staff" for n in notes)
