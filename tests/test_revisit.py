@@ -466,7 +466,7 @@ async def test_supervisory_revisit_after_complaint_missed_books_penalties(
         complaint.actor = STAFF
         assert await h.execute_update("complaint_handled", complaint) == "scheduled"
         await skip(env, timedelta(minutes=1))
-        visit = await open_task(h, "visit")
+        visit = await open_task(h, "supervisory_visit")
         assert (visit.assignee, visit.clause) == ("li", "R1 5.2")
         assert working_days_between(china(visit.created_at).date(), china(visit.due_at).date()) == 2
         assert not await penalties(session_factory, "revisit-S1", 0)
@@ -658,9 +658,11 @@ async def phone_visit_until_review(env: Any, h: Any, expenses: list[Any] | None 
     return await records_to_review(h, expenses=expenses or [])
 
 
-async def records_to_review(h: Any, expenses: list[Any] | None = None, **visit: Any) -> Any:
+async def records_to_review(
+    h: Any, expenses: list[Any] | None = None, kind: str = "visit", **visit: Any
+) -> Any:
     await complete(
-        h, await open_task(h, "visit"), visit.pop("actor", STAFF), data=visit_record(**visit)
+        h, await open_task(h, kind), visit.pop("actor", STAFF), data=visit_record(**visit)
     )
     await complete(
         h, await open_task(h, "report"), STAFF, data={"summary": "正常", "evaluation": "良"}
@@ -749,14 +751,16 @@ async def test_falsified_supervisory_revisit_dismissal(
                 department_manager="zhao",
             ),
         )
-        visit = await open_task(h, "visit")
+        visit = await open_task(h, "supervisory_visit")
         assert visit.assignee == "li"
         await refused(
             complete(h, visit, Actor(id="li", roles=["clerk"]), data=visit_record()),
             "Forbidden",
             "needs the role",
         )
-        review = await records_to_review(h, actor=Actor(id="li", roles=["staff"]))
+        review = await records_to_review(
+            h, kind="supervisory_visit", actor=Actor(id="li", roles=["staff"])
+        )
         await complete(
             h,
             review,
@@ -837,7 +841,7 @@ async def test_supervisory_revisit_opens_on_time_during_a_visit(
         await h.execute_update("complaint_handled", complaint)
         view = await state(h)
         supervisory = next(
-            t for t in view.tasks if t.kind == "visit" and t.status == "open" and t.assignee == "li"
+            t for t in view.tasks if t.kind == "supervisory_visit" and t.status == "open"
         )
         assert supervisory.clause == "R1 5.2"
         assert supervisory.created_at < reported + timedelta(minutes=1)  # opened at once

@@ -48,7 +48,7 @@ import math
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -102,6 +102,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
+M = TypeVar("M", bound=BaseModel)
 
 # Persisting must survive a database outage: retry with backoff for as long as it takes.
 STORE_RETRY = RetryPolicy(
@@ -535,6 +536,12 @@ class CaseWorkflow:
         if lapse is not None:
             task.lapse_at = cal.due_after(self.s.calendar, task.due_at, lapse)[0]
 
+    @staticmethod
+    def given(model: type[M], task: TaskState) -> M:
+        """What the person supplied when completing `task`, as its outcome model (the task's
+        data also holds the workflow's own keys, which the strict model would refuse)."""
+        return model.model_validate({k: v for k, v in task.data.items() if k in model.model_fields})
+
     def task(self, task_id: str) -> TaskState | None:
         return next((t for t in self.s.tasks if t.id == task_id), None)
 
@@ -606,7 +613,7 @@ class CaseWorkflow:
                 clause=b.clause,
                 party=party,
                 amount=self.amount(b.amount),
-                rule=b.rule,
+                rule=b.rule.format_map(self._format_fields(unit, task.data)),
                 kind=b.kind,
                 party_kind=b.party_kind,
             )

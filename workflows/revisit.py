@@ -56,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
         after_approval,
         at,
         check,
-        on_breach,
     )
 
 CODE = "revisit"
@@ -274,6 +273,18 @@ TASKS = (
              signatures=(Sign("actor", "staff"),
                          Sign("customer", "customer", ("drawing", "otp"), required="onsite")),
              extend={"supervisor": "visit_extend_max"}),
+    # 5.2 the supervisory phone revisit after a handled complaint; not done in time: 5.2(1).
+    TaskSpec("supervisory_visit", "{visit_name}：{customer_name}", "R1 5.2", "staff",
+             assignee="unit.assignee", outcomes={"done": VisitRecordData, "unreachable": NoteData},
+             record=RecordSpec("revisit_record", "《客户回访记录表》", category="input.customer_class"),
+             signatures=(Sign("actor", "staff"),), extend={"supervisor": "visit_extend_max"},
+             breach=Breach(notify=(_SUPERVISOR,), book=(
+                 Book("5.2(1)/regional", "R1 5.2(1)", "unit.regional_manager",
+                      "penalties.supervisory_missed_regional_yuan",
+                      "投诉 {complaint_ref} 处理后未进行监督调查性电话回访（当事人）"),
+                 Book("5.2(1)/department", "R1 5.2(1)", "unit.department_manager",
+                      "penalties.supervisory_missed_department_yuan",
+                      "投诉 {complaint_ref} 处理后未进行监督调查性电话回访（部门经理）")))),
     TaskSpec("report", "编制《客户回访报告》：{customer_name}", "R1 4.4(1)1)", "staff",
              assignee="input.owner", deadline="report_due", outcomes={"done": ReportData},
              record=RecordSpec("revisit_report", "《客户回访报告》", category="input.customer_class")),
@@ -366,7 +377,7 @@ class RevisitWorkflow(CaseWorkflow):
                 "onsite_every": onsite.model_dump(mode="json") if onsite else None,
                 "next_visit": {"kind": nxt[0], "planned_at": nxt[1].isoformat()},
             }
-        if task.kind == "visit" and unit is not None:
+        if task.kind in ("visit", "supervisory_visit") and unit is not None:
             contacts = [c.model_dump() for c in self.inp.contacts]
             return {
                 **base,
@@ -481,7 +492,8 @@ class RevisitWorkflow(CaseWorkflow):
             "onsite": kind in ONSITE_KINDS,
             "reason": unit.data.get("reason", ""),
         }
-        return self.open("visit", unit, due=due, clause=unit.data["clause"], data=data)
+        kind_of_task = "supervisory_visit" if kind == "supervisory" else "visit"
+        return self.open(kind_of_task, unit, due=due, clause=unit.data["clause"], data=data)
 
     @at("visit_day")
     def _visit_day(self, data: dict[str, Any]) -> None:
@@ -520,26 +532,7 @@ class RevisitWorkflow(CaseWorkflow):
         ):
             self.move_due(visit[0], end_of_day(agreed), "按预约时间回访")
 
-    @on_breach("visit")
-    def _supervisory_missed(self, task: TaskState) -> None:
-        """5.2(1): the supervisory revisit not done in time."""
-        unit = self.unit(task.unit)
-        if unit is None or unit.data["kind"] != "supervisory":
-            return
-        pen, ref = self.policy.penalties, unit.data["complaint_ref"]
-        for who, party, amount in (
-            ("regional", unit.data["regional_manager"], pen.supervisory_missed_regional_yuan),
-            ("department", unit.data["department_manager"], pen.supervisory_missed_department_yuan),
-        ):
-            self.book(
-                f"{task.id}/5.2(1)/{who}",
-                clause="R1 5.2(1)",
-                party=party,
-                amount=amount,
-                rule=f"投诉 {ref} 处理后未进行监督调查性电话回访（{'当事人' if who == 'regional' else '部门经理'}）",
-            )
-
-    @after("visit")
+    @after("visit", "supervisory_visit")
     def _visit_done(self, task: TaskState) -> None:
         unit = self.unit(task.unit)
         if unit is None:
@@ -554,13 +547,7 @@ class RevisitWorkflow(CaseWorkflow):
             self.close_unit(unit, "done", missed=True)
             return
         self.v.visits_done += 1
-        self._route(
-            VisitRecordData.model_validate(
-                {k: task.data[k] for k in VisitRecordData.model_fields if k in task.data}
-            ),
-            task,
-            unit,
-        )
+        self._route(self.given(VisitRecordData, task), task, unit)
         # 4.4(1) the report on the day after the visit, all materials within 3 days.
         self.open("report", unit, start=task.closed_at, data={"visit_task": task.id})
         self.open("materials", unit, start=task.closed_at, data={"visit_task": task.id})
@@ -703,9 +690,7 @@ class RevisitWorkflow(CaseWorkflow):
         if unit is None or unit.status != "open":
             return
         if task.status == "done":
-            data = ReviewData.model_validate(
-                {k: task.data[k] for k in ReviewData.model_fields if k in task.data}
-            )
+            data = self.given(ReviewData, task)
             if data.charge_yuan > 0:  # 4.4(2)1) 谁的问题谁负责
                 self.book(
                     f"{task.id}/charge",

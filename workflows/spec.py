@@ -87,7 +87,8 @@ class Sign:
 
 @dataclass(frozen=True)
 class Book:
-    """A ledger row booked once per task (at breach, or by a handler)."""
+    """A ledger row booked once per task at breach; `rule` may name fields of the case input,
+    the unit and the task ({complaint_ref})."""
 
     key: str
     clause: str
