@@ -317,7 +317,8 @@ TASKS = (
     TaskSpec("project_review", "评估是否立项：{problem}", "R1 4.3(2)3)", "quality_specialist",
              deadline="approval_due", outcomes={"project": NoteData, "no_project": NoteData}),
     TaskSpec("expense_pay", "回访费用报销：{total_yuan} 元", "R1 4.6(2)", "finance",
-             deadline="approval_due", outcomes={"paid": NoteData}),
+             deadline="approval_due", outcomes={"paid": NoteData},
+             record=RecordSpec("expense_payment", "回访费用报销结果", ("paid",))),
 )  # fmt: skip
 
 EXPENSE = ApprovalSpec(  # 4.6(1): supervisor, then division leader, sign the receipts
@@ -388,6 +389,12 @@ class RevisitWorkflow(CaseWorkflow):
             }
         if task.kind == "archive":
             return {**base, "plan_record": self.v.plan_record_id}
+        if task.kind == "expense_pay" and unit is not None:  # 4.6(2) the cap; the rest is staff's
+            total, cap = Decimal(unit.data["total_yuan"]), self.policy.expense_cap_yuan
+            paid = min(total, cap)
+            return {"claim": unit.data["record_id"], "total_yuan": str(total), "cap_yuan": str(cap),
+                    "reimbursed_yuan": str(paid), "borne_by_staff_yuan": str(total - paid),
+                    "staff": self.inp.owner}  # fmt: skip
         return base
 
     # ---- 4.3(2) the visit grid ------------------------------------------------------------------
@@ -656,27 +663,8 @@ class RevisitWorkflow(CaseWorkflow):
 
     @after("expense_pay")
     def _expense_paid(self, task: TaskState) -> None:
-        claim = self.unit(task.unit)
-        if claim is None:
-            return
-        if task.status == "done":
-            total, cap = Decimal(claim.data["total_yuan"]), self.policy.expense_cap_yuan
-            reimbursed = min(total, cap)
-            self.record(
-                "expense_payment",
-                "回访费用报销结果",
-                {
-                    "claim": claim.data["record_id"],
-                    "total_yuan": str(total),
-                    "cap_yuan": str(cap),
-                    "reimbursed_yuan": str(reimbursed),
-                    "borne_by_staff_yuan": str(total - reimbursed),
-                    "staff": self.inp.owner,
-                },
-                created_by=task.closed_by,
-                clause="R1 4.6(2)",
-            )
-        self.close_unit(claim)
+        if (claim := self.unit(task.unit)) is not None:
+            self.close_unit(claim)
 
     @check("review")
     def _check_review(self, task: TaskState, outcome: str, data: Any) -> str | None:
