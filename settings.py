@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # secret kept in data_dir/session_secret, and `zhidu web` refuses to run with it.
     session_secret: str = Field(DEV_SESSION_SECRET, alias="ZHIDU_SESSION_SECRET")
 
+    # Secure flag on the session and CSRF cookies: set it wherever the site is served by HTTPS.
+    secure_cookies: bool = Field(False, alias="ZHIDU_SECURE_COOKIES")
+    # Web sessions end after this long without a request, and this long after sign-in.
+    session_idle_minutes: int = Field(120, ge=1, alias="ZHIDU_SESSION_IDLE_MINUTES")
+    session_max_hours: int = Field(12, ge=1, alias="ZHIDU_SESSION_MAX_HOURS")
+
     @property
     def has_dev_session_secret(self) -> bool:
         return self.session_secret == DEV_SESSION_SECRET

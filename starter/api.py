@@ -2,86 +2,87 @@
 and `store.queries` (reads), the same code the CLI uses.
 
 Authentication: `Authorization: Bearer zd_...` (API tokens, for integrations) or the session
-cookie set by `POST /api/login` (HMAC-signed with `settings.session_secret`, httponly,
-SameSite=Lax), which the web pages reuse (`SESSION_COOKIE`, `make_session_cookie`,
-`read_session_cookie`, `user_from_request`).
+cookie set by `POST /api/login` (a random token; the server keeps the session, so logout ends
+it; httponly, SameSite=Lax, Secure with `ZHIDU_SECURE_COOKIES`), which the web pages reuse.
 
-Task ids contain the case id and a slash (`revisit-C1/t3`). The task aliases take either the
-full id or the short form after the slash: `/api/cases/revisit-C1/tasks/t3/complete`.
+Every refusal has one shape, `{"detail": "...", "field": "..." | null}`, and each route lists
+its status codes in the OpenAPI document. A database that does not answer is 503 with
+Retry-After; nothing here answers 500 for what a client sent.
+
+Task ids contain the case id and a slash (`revisit-C1/t3`). The task routes take either the full
+id or the short form after the slash: `/api/cases/revisit-C1/tasks/t3/complete`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
+import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import unquote
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from settings import Settings
-from starter import cases, catalog, sigcodes, users
+from starter import cases, catalog, sessions, sigcodes, users
 from starter.cases import Registry
 from starter.errors import Forbidden, Invalid, NotFound, ServiceError, invalid_from
 from store import queries
-from store.db import SessionFactory
+from store.db import SessionFactory, is_unavailable
 from store.models import User
+from workflows.model import CONTROL, Form
+
+log = logging.getLogger("zhidu.api")
 
 SESSION_COOKIE = "zhidu_session"
-SESSION_MAX_AGE = 12 * 3600  # seconds
+MAX_BODY = 1_000_000  # bytes; a drawn signature is well below
+RETRY_AFTER = "5"
+LOGIN_FAILURES = 5  # per login within LOGIN_WINDOW, then 429
+LOGIN_WINDOW = 15 * 60
 
 
-# ---- session cookie ----------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    """Every refusal: what is wrong, and the field it is about (when it is about one)."""
+
+    detail: str
+    field: str | None = None
 
 
-def _sign(secret: str, payload: bytes) -> str:
-    mac = hmac.new(secret.encode("utf-8"), payload, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
-
-
-def make_session_cookie(settings: Settings, user_id: str, *, now: float | None = None) -> str:
-    """`<payload b64>.<HMAC-SHA256 b64>`; payload = {"u": user id, "exp": unix time}."""
-    exp = int((now if now is not None else time.time()) + SESSION_MAX_AGE)
-    raw = json.dumps({"u": user_id, "exp": exp}, separators=(",", ":")).encode("utf-8")
-    body = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-    return f"{body}.{_sign(settings.session_secret, body.encode('ascii'))}"
-
-
-def read_session_cookie(settings: Settings, value: str | None) -> str | None:
-    """The user id of a valid, unexpired session cookie, else None."""
-    if not value or "." not in value:
-        return None
-    body, mac = value.rsplit(".", 1)
-    if not hmac.compare_digest(mac, _sign(settings.session_secret, body.encode("ascii"))):
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        user_id, exp = str(data["u"]), int(data["exp"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    return user_id if exp > time.time() else None
-
-
-def set_session_cookie(response: Response, settings: Settings, user_id: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        make_session_cookie(settings, user_id),
-        max_age=SESSION_MAX_AGE,
-        httponly=True,
-        samesite="lax",
-        path="/",
-    )
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route: its refusals, all in the ErrorBody shape."""
+    text = {
+        400: "Bad request",
+        401: "Not signed in",
+        403: "Not allowed (the reason names the role or person needed)",
+        404: "Not found",
+        409: "Conflict with the case's state",
+        413: "Request body too large",
+        422: "Invalid input (the field is named)",
+        429: "Too many attempts",
+        503: "A service (database or Temporal) does not answer; retry later",
+        504: "No worker answered in time",
+    }
+    return {c: {"model": ErrorBody, "description": text[c]} for c in (*codes, 413, 503)}
 
 
 # ---- app state and dependencies -----------------------------------------------------------------
@@ -94,7 +95,7 @@ class AppState:
     client: Client | None = None
     session_factory: SessionFactory | None = None
     public_key_b64: str | None = None
-    _owned: list[Any] = field(default_factory=list)
+    login_failures: dict[str, list[float]] = field(default_factory=dict)
 
 
 def app_state(request: Request) -> AppState:
@@ -106,24 +107,16 @@ StateDep = Annotated[AppState, Depends(app_state)]
 
 def get_session_factory(st: StateDep) -> SessionFactory:
     if st.session_factory is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database not configured")
+        raise ServiceError(503, "database not configured")
     return st.session_factory
 
 
 SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]
 
 
-async def get_session(factory: SessionFactoryDep) -> AsyncIterator[AsyncSession]:
-    async with factory() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
-
 def get_client(st: StateDep) -> Client:
     if st.client is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal not connected")
+        raise ServiceError(503, "Temporal not connected")
     return st.client
 
 
@@ -141,27 +134,23 @@ async def user_from_request(request: Request) -> User | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return await users.user_for_token(st.session_factory, auth[7:].strip())
-    user_id = read_session_cookie(st.settings, request.cookies.get(SESSION_COOKIE))
-    if user_id is None:
-        return None
-    user = await users.get_user(st.session_factory, user_id)
-    return user if user is not None and user.active else None
+    return await sessions.session_user(
+        st.session_factory, st.settings, request.cookies.get(SESSION_COOKIE)
+    )
 
 
 async def get_current_user(
     request: Request,
-    session: SessionDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> User:
     st = app_state(request)
+    factory = get_session_factory(st)
     user: User | None = None
     if bearer is not None:
-        user = await users.user_for_token(get_session_factory(st), bearer.credentials)
+        user = await users.user_for_token(factory, bearer.credentials)
     elif cookie:
-        user_id = read_session_cookie(st.settings, cookie)
-        if user_id is not None:
-            user = await session.get(User, user_id)
+        user = await sessions.session_user(factory, st.settings, cookie)
     if user is None or not user.active:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -172,17 +161,19 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+CaseId = Annotated[str, Path(min_length=1, max_length=200, description="案件编号 / case id")]
+TaskId = Annotated[str, Path(min_length=1, max_length=250, description="t3 or <case id>/t3")]
 
 
 # ---- bodies -----------------------------------------------------------------------------------
 
 
-class LoginBody(BaseModel):
-    login: str = Field(min_length=1, description="user id or e-mail / 用户名或邮箱")
-    password: str = Field(min_length=1)
+class LoginBody(Form):
+    login: str = Field(min_length=1, max_length=200, description="user id or e-mail / 用户名或邮箱")
+    password: str = Field(min_length=1, max_length=200)
 
 
-class CompleteBody(BaseModel):
+class CompleteBody(Form):
     outcome: str = Field("done", min_length=1, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
     signatures: list[dict[str, Any]] = Field(
@@ -192,12 +183,16 @@ class CompleteBody(BaseModel):
     )
 
 
-class ExtendBody(BaseModel):
+class ExtendBody(Form):
     new_due: datetime
     reason: str = Field(min_length=2, max_length=1000)
 
 
-class SignatureCodeBody(BaseModel):
+class PauseBody(Form):
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class SignatureCodeBody(Form):
     recipient: str | None = Field(
         None,
         min_length=1,
@@ -206,7 +201,7 @@ class SignatureCodeBody(BaseModel):
     )
 
 
-class TokenBody(BaseModel):
+class TokenBody(Form):
     name: str = Field("api", min_length=1, max_length=200, description="what the token is for")
 
 
@@ -231,11 +226,25 @@ _LOGIN_BODY = {
 }
 
 
-@router.post("/login", tags=["auth"], summary="登录 / Sign in", openapi_extra=_LOGIN_BODY)
+def _throttled(st: AppState, key: str) -> int:
+    """Seconds until `key` may try again (0: now)."""
+    now = time.monotonic()
+    recent = [t for t in st.login_failures.get(key, []) if now - t < LOGIN_WINDOW]
+    st.login_failures[key] = recent
+    return int(LOGIN_WINDOW - (now - recent[0])) + 1 if len(recent) >= LOGIN_FAILURES else 0
+
+
+@router.post(
+    "/login",
+    tags=["auth"],
+    summary="登录 / Sign in",
+    openapi_extra=_LOGIN_BODY,
+    responses=errors(401, 422, 429),
+)
 async def login(request: Request, st: StateDep) -> JSONResponse:
     """Sign in with user id (or e-mail) and password, as JSON or a form; sets the session
-    cookie."""
-    raw: Mapping[str, Any]
+    cookie. After 5 wrong passwords for a login within 15 minutes: 429."""
+    raw: Any
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             raw = await request.json()
@@ -249,24 +258,42 @@ async def login(request: Request, st: StateDep) -> JSONResponse:
         body = LoginBody.model_validate(dict(raw))
     except ValidationError as exc:
         raise invalid_from(exc) from exc
-    user = await users.authenticate(get_session_factory(st), body.login, body.password)
+    key = body.login.strip().lower()
+    wait = _throttled(st, key)
+    if wait:
+        raise ServiceError(429, f"too many wrong passwords; try again in {wait} s", "login")
+    factory = get_session_factory(st)
+    user = await users.authenticate(factory, body.login, body.password)
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "wrong login or password / 用户名或密码错误"
-        )
+        st.login_failures.setdefault(key, []).append(time.monotonic())
+        raise ServiceError(401, "wrong login or password / 用户名或密码错误")
+    st.login_failures.pop(key, None)
     response = JSONResponse({"user": users.user_dict(user)})
-    set_session_cookie(response, st.settings, user.id)
+    token = await sessions.create_session(factory, st.settings, user.id)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=st.settings.session_max_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=st.settings.secure_cookies,
+        path="/",
+    )
     return response
 
 
-@router.post("/logout", tags=["auth"], summary="退出 / Sign out", status_code=204)
-async def logout() -> Response:
+@router.post(
+    "/logout", tags=["auth"], summary="退出 / Sign out", status_code=204, responses=errors()
+)
+async def logout(st: StateDep, cookie: Annotated[str | None, Depends(_cookie)] = None) -> Response:
+    """Ends the session on the server: the cookie no longer signs anyone in."""
+    await sessions.revoke_session(get_session_factory(st), cookie)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
 
 
-@router.get("/me", tags=["auth"], summary="当前用户 / Who am I")
+@router.get("/me", tags=["auth"], summary="当前用户 / Who am I", responses=errors(401))
 async def me(user: CurrentUser) -> dict[str, Any]:
     return {
         **users.user_dict(user),
@@ -274,20 +301,23 @@ async def me(user: CurrentUser) -> dict[str, Any]:
     }
 
 
-@router.get("/regulations", tags=["regulations"], summary="制度列表 / Regulations")
+@router.get(
+    "/regulations", tags=["regulations"], summary="制度列表 / Regulations", responses=errors(401)
+)
 async def regulations(st: StateDep, user: CurrentUser) -> list[dict[str, Any]]:
     return catalog.list_regulations(st.settings, st.registry)
 
 
 @router.post(
-    "/cases/{code}",
+    "/regulations/{code}/cases",
     tags=["cases"],
     status_code=201,
     summary="发起案件 / Start a case",
     response_model=StartedCase,
+    responses=errors(401, 403, 404, 409, 422, 504),
 )
 async def start_case(
-    code: str,
+    code: Annotated[str, Path(min_length=1, max_length=50)],
     st: StateDep,
     client: ClientDep,
     user: CurrentUser,
@@ -308,20 +338,25 @@ async def start_case(
     )
 
 
-@router.get("/cases", tags=["cases"], summary="案件列表 / Cases")
+@router.get("/cases", tags=["cases"], summary="案件列表 / Cases", responses=errors(401, 422))
 async def list_cases(
     factory: SessionFactoryDep,
     user: CurrentUser,
-    regulation: str | None = None,
-    status: str | None = None,
-    customer_id: str | None = None,
+    regulation: Annotated[str | None, Query(max_length=50)] = None,
+    status: Annotated[str | None, Query(max_length=30)] = None,
+    customer_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[dict[str, Any]]:
     return await queries.list_cases(factory, regulation, status, customer_id)
 
 
-@router.get("/cases/{case_id}", tags=["cases"], summary="案件状态 / Case state")
+@router.get(
+    "/cases/{case_id}",
+    tags=["cases"],
+    summary="案件 / A case",
+    responses=errors(401, 404, 422),
+)
 async def get_case(
-    case_id: str, st: StateDep, factory: SessionFactoryDep, user: CurrentUser
+    case_id: CaseId, st: StateDep, factory: SessionFactoryDep, user: CurrentUser
 ) -> dict[str, Any]:
     """The case as stored (tasks with their outcome forms, timeline), plus the link to the
     Temporal web console."""
@@ -329,33 +364,57 @@ async def get_case(
     return {**view, "console_url": cases.console_url(st.settings, case_id)}
 
 
-@router.get("/cases/{case_id}/timeline", tags=["cases"], summary="时间线 / Timeline")
-async def timeline(case_id: str, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
-    return await _read(queries.case_timeline, factory, case_id)
-
-
-@router.get("/cases/{case_id}/records", tags=["cases"], summary="记录 / Records")
-async def records(case_id: str, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
-    return await _read(queries.case_records, factory, case_id)
-
-
-@router.get("/cases/{case_id}/ledger", tags=["cases"], summary="台账 / Ledger")
-async def ledger(case_id: str, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
-    """Fines, charges, sanctions, commendations, rewards, deposits, commission shares."""
-    return await _read(queries.case_ledger, factory, case_id)
-
-
-async def _read(query: Any, factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+async def _read(
+    query: Callable[[SessionFactory, str], Awaitable[list[dict[str, Any]]]],
+    factory: SessionFactory,
+    case_id: str,
+) -> list[dict[str, Any]]:
     try:
-        return await query(factory, case_id)  # type: ignore[no-any-return]
+        return await query(factory, case_id)
     except queries.NoSuchCase as exc:
         raise NotFound(f"no case {case_id}", "case_id") from exc
 
 
-@router.post("/cases/{case_id}/actions/{action}", tags=["cases"], summary="操作 / Act on a case")
+@router.get(
+    "/cases/{case_id}/timeline",
+    tags=["cases"],
+    summary="时间线 / Timeline",
+    responses=errors(401, 404, 422),
+)
+async def timeline(case_id: CaseId, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
+    return await _read(queries.case_timeline, factory, case_id)
+
+
+@router.get(
+    "/cases/{case_id}/records",
+    tags=["cases"],
+    summary="记录 / Records",
+    responses=errors(401, 404, 422),
+)
+async def records(case_id: CaseId, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
+    return await _read(queries.case_records, factory, case_id)
+
+
+@router.get(
+    "/cases/{case_id}/ledger",
+    tags=["cases"],
+    summary="台账 / Ledger",
+    responses=errors(401, 404, 422),
+)
+async def ledger(case_id: CaseId, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
+    """Fines, charges, sanctions, commendations, rewards, deposits, commission shares."""
+    return await _read(queries.case_ledger, factory, case_id)
+
+
+@router.post(
+    "/cases/{case_id}/actions/{action}",
+    tags=["cases"],
+    summary="操作 / Act on a case",
+    responses=errors(401, 403, 404, 409, 422, 504),
+)
 async def act(
-    case_id: str,
-    action: str,
+    case_id: CaseId,
+    action: Annotated[str, Path(min_length=1, max_length=64)],
     st: StateDep,
     client: ClientDep,
     user: CurrentUser,
@@ -375,22 +434,67 @@ async def act(
     )
 
 
-@router.post(
-    "/cases/{case_id}/tasks/{task_id:path}/complete",
-    tags=["tasks"],
-    summary="完成任务 / Complete a task",
-)
+def _task_route(action: str, summary: str) -> Any:
+    return router.post(
+        f"/cases/{{case_id}}/tasks/{{task_id:path}}/{action}",
+        tags=["tasks"],
+        summary=summary,
+        responses=errors(401, 403, 404, 409, 422, 504),
+    )
+
+
+@_task_route("complete", "完成任务 / Complete a task")
 async def complete_task(
-    case_id: str,
-    task_id: str,
+    case_id: CaseId,
+    task_id: TaskId,
     body: CompleteBody,
     st: StateDep,
     client: ClientDep,
     user: CurrentUser,
 ) -> dict[str, Any]:
-    """Alias of action `complete_task`; `task_id` is `t3` or the full `revisit-C1/t3`."""
+    """Action `complete_task`; `task_id` is `t3` or the full `revisit-C1/t3`."""
     payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
     return await act(case_id, "complete_task", st, client, user, payload)
+
+
+@_task_route("extend", "延期 / Extend a deadline")
+async def extend_task(
+    case_id: CaseId,
+    task_id: TaskId,
+    body: ExtendBody,
+    st: StateDep,
+    client: ClientDep,
+    user: CurrentUser,
+) -> dict[str, Any]:
+    """Action `extend_deadline`; `new_due` needs a time zone."""
+    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
+    return await act(case_id, "extend_deadline", st, client, user, payload)
+
+
+@_task_route("pause", "暂停计时 / Pause the clock")
+async def pause_task(
+    case_id: CaseId,
+    task_id: TaskId,
+    body: PauseBody,
+    st: StateDep,
+    client: ClientDep,
+    user: CurrentUser,
+) -> dict[str, Any]:
+    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
+    return await act(case_id, "pause_task", st, client, user, payload)
+
+
+@_task_route("resume", "恢复计时 / Resume the clock")
+async def resume_task(
+    case_id: CaseId,
+    task_id: TaskId,
+    body: PauseBody,
+    st: StateDep,
+    client: ClientDep,
+    user: CurrentUser,
+) -> dict[str, Any]:
+    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
+    return await act(case_id, "resume_task", st, client, user, payload)
 
 
 @router.post(
@@ -398,10 +502,11 @@ async def complete_task(
     tags=["tasks"],
     status_code=201,
     summary="发送签字验证码 / Send the customer a one-time signing code",
+    responses=errors(401, 403, 404, 409, 422, 429),
 )
 async def signature_code(
-    case_id: str,
-    task_id: str,
+    case_id: CaseId,
+    task_id: TaskId,
     st: StateDep,
     factory: SessionFactoryDep,
     user: CurrentUser,
@@ -422,25 +527,9 @@ async def signature_code(
     )
 
 
-@router.post(
-    "/cases/{case_id}/tasks/{task_id:path}/extend",
-    tags=["tasks"],
-    summary="延期 / Extend a deadline",
+@router.get(
+    "/tasks/mine", tags=["tasks"], summary="我的待办 / My open tasks", responses=errors(401)
 )
-async def extend_task(
-    case_id: str,
-    task_id: str,
-    body: ExtendBody,
-    st: StateDep,
-    client: ClientDep,
-    user: CurrentUser,
-) -> dict[str, Any]:
-    """Alias of action `extend_deadline`; `new_due` needs a time zone."""
-    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
-    return await act(case_id, "extend_deadline", st, client, user, payload)
-
-
-@router.get("/tasks/mine", tags=["tasks"], summary="我的待办 / My open tasks")
 async def tasks_mine(factory: SessionFactoryDep, user: CurrentUser) -> list[dict[str, Any]]:
     return await queries.my_tasks(factory, user)
 
@@ -449,11 +538,15 @@ async def tasks_mine(factory: SessionFactoryDep, user: CurrentUser) -> list[dict
     "/signatures/{signature_id:path}/verify",
     tags=["signatures"],
     summary="验证签名 / Verify a signature",
+    responses=errors(401, 422),
 )
 async def verify_signature(
-    signature_id: str, st: StateDep, factory: SessionFactoryDep, user: CurrentUser
+    signature_id: Annotated[str, Path(min_length=1, max_length=300)],
+    st: StateDep,
+    factory: SessionFactoryDep,
+    user: CurrentUser,
 ) -> dict[str, Any]:
-    """Checks the seal against this server's public key and the record's current SHA-256."""
+    """Checks the seal against this server's public key and the whole record as stored now."""
     from activities.signing import Sealer
     from activities.signing import verify_signature as verify
 
@@ -463,7 +556,7 @@ async def verify_signature(
     return queries.jsonable(result)  # type: ignore[no-any-return]
 
 
-@router.get("/tokens", tags=["auth"], summary="我的令牌 / My API tokens")
+@router.get("/tokens", tags=["auth"], summary="我的令牌 / My API tokens", responses=errors(401))
 async def my_tokens(factory: SessionFactoryDep, user: CurrentUser) -> list[dict[str, Any]]:
     return [
         {
@@ -476,7 +569,13 @@ async def my_tokens(factory: SessionFactoryDep, user: CurrentUser) -> list[dict[
     ]
 
 
-@router.post("/tokens", tags=["auth"], status_code=201, summary="新建令牌 / Create an API token")
+@router.post(
+    "/tokens",
+    tags=["auth"],
+    status_code=201,
+    summary="新建令牌 / Create an API token",
+    responses=errors(401, 422),
+)
 async def create_token(
     body: TokenBody, factory: SessionFactoryDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -486,9 +585,17 @@ async def create_token(
 
 
 @router.delete(
-    "/tokens/{token_id}", tags=["auth"], status_code=204, summary="吊销令牌 / Revoke a token"
+    "/tokens/{token_id}",
+    tags=["auth"],
+    status_code=204,
+    summary="吊销令牌 / Revoke a token",
+    responses=errors(401, 404, 422),
 )
-async def delete_token(token_id: int, factory: SessionFactoryDep, user: CurrentUser) -> Response:
+async def delete_token(
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    factory: SessionFactoryDep,
+    user: CurrentUser,
+) -> Response:
     """Revoke one of your tokens (an administrator may revoke anyone's)."""
     owner = None if "admin" in (user.roles or []) else user.id
     try:
@@ -499,12 +606,87 @@ async def delete_token(token_id: int, factory: SessionFactoryDep, user: CurrentU
     return Response(status_code=204)
 
 
-# ---- the app ------------------------------------------------------------------------------------
+# ---- errors ------------------------------------------------------------------------------------
+
+
+def _error(status_code: int, detail: str, field: str | None = None, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail, "field": field}, status_code=status_code, headers=headers
+    )
 
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status)
+    headers = {"Retry-After": RETRY_AFTER} if exc.status == 503 else {}
+    return _error(exc.status, exc.message, exc.field, **headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return _error(exc.status_code, str(exc.detail), None, **(exc.headers or {}))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming the first field, without echoing the input back."""
+    assert isinstance(exc, RequestValidationError)
+    errs = exc.errors()
+    first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ())]
+    if loc and loc[0] in ("body", "path", "query"):
+        loc = loc[1:] if loc[0] == "body" and len(loc) > 1 else loc
+    more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
+    return _error(422, f"{first.get('msg', 'invalid')}{more}", ".".join(loc) or "body")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):
+        log.warning(
+            "%s %s: a service is unavailable: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return _error(503, "a service (database or Temporal) does not answer; try again", None,
+                      **{"Retry-After": RETRY_AFTER})  # fmt: skip
+    log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+    return _error(500, "internal error", None)
+
+
+def _guard(app: Any) -> Any:
+    """ASGI middleware: request bodies over MAX_BODY bytes are refused (413); control
+    characters in the path or the query string are refused (422), before any route runs."""
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        raw_path = unquote(scope.get("raw_path", b"").decode("latin-1") or scope.get("path", ""))
+        query = unquote(scope.get("query_string", b"").decode("latin-1"))
+        bad = "path" if CONTROL.search(raw_path) else "query" if CONTROL.search(query) else None
+        if bad:
+            await _error(422, "control characters (such as NUL) are not allowed", bad)(
+                scope, receive, send
+            )
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            await _error(413, f"the request body is larger than {MAX_BODY} bytes", "body")(
+                scope, receive, send
+            )
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY:
+                raise ServiceError(413, f"the request body is larger than {MAX_BODY} bytes", "body")
+            return message
+
+        await app(scope, counted, send)
+
+    return guarded
 
 
 def create_app(
@@ -547,11 +729,23 @@ def create_app(
     app = FastAPI(
         title="zhidu 制度 API",
         summary="Customer-service regulations as Temporal workflows / 客服制度流程",
-        version="0.1.0",
+        version="0.2.0",
         docs_url="/docs",
         lifespan=lifespan,
     )
     app.state.zhidu = st
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
     app.include_router(router)
+    app.add_middleware(_GuardMiddleware)
     return app
+
+
+class _GuardMiddleware:
+    def __init__(self, app: Any) -> None:
+        self._app = _guard(app)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app(scope, receive, send)

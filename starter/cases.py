@@ -50,6 +50,7 @@ from starter.errors import (
     invalid_from,
 )
 from starter.policy import load_policy
+from store.db import is_unavailable
 from store.models import CalendarYear, Case, CaseNumber, Task, User
 from store.queries import jsonable
 from worker import CASE_STATUS, CUSTOMER_ID, REGULATION
@@ -348,9 +349,14 @@ async def case_row_stored(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while loop.time() < deadline:
-        async with session_factory() as session:
-            if await session.scalar(select(Case.id).where(Case.id == case_id)) is not None:
-                return True
+        try:
+            async with session_factory() as session:
+                if await session.scalar(select(Case.id).where(Case.id == case_id)) is not None:
+                    return True
+        except Exception as exc:
+            if is_unavailable(exc):
+                return False  # started; the first step is stored once the database is back
+            raise
         await asyncio.sleep(0.05)
     return False
 
@@ -463,7 +469,13 @@ async def act(
     else:
         result = await send(client, case_id, spec, arg)
     if session_factory is not None:
-        await _task_row_caught_up(session_factory, result)
+        try:
+            await _task_row_caught_up(session_factory, result)
+        except Exception as exc:
+            # The workflow applied the action: answer with its result even when the database
+            # does not answer right now (the step is stored once it is back).
+            if not is_unavailable(exc):
+                raise
     return result
 
 
@@ -512,6 +524,8 @@ async def send(client: Client, case_id: str, spec: ActionSpec, arg: BaseModel) -
     except RPCError as exc:
         if _is_not_found(exc):
             raise NotFound(f"no running case {case_id}", "case_id") from exc
+        if is_unavailable(exc):
+            raise ServiceError(503, f"Temporal does not answer ({spec.name} on {case_id})") from exc
         raise ServiceError(502, f"{spec.name} on {case_id}: {exc.message}") from exc
     out = jsonable(result)
     return out if isinstance(out, dict) else {"result": out}

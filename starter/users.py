@@ -1,5 +1,5 @@
-"""People and their credentials: salted scrypt password hashes, revocable API tokens, and the
-demo users of the dev stack (one per role of regulation R1)."""
+"""People and their credentials: Argon2 password hashes (pwdlib), revocable API tokens, and the
+demo users of the dev stack."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import func, or_, select, update
 
 from starter.errors import Conflict, Forbidden, Invalid, NotFound
 from store.models import ApiToken, User
@@ -21,55 +23,45 @@ if TYPE_CHECKING:
     from store.db import SessionFactory
 
 
-# scrypt cost: n=2**14, r=8, p=1 uses 16 MiB and ~50 ms per hash.
-SCRYPT_N = 2**14
-SCRYPT_R = 8
-SCRYPT_P = 1
-_DKLEN = 32
-_MAXMEM = 64 * 1024 * 1024
-
 TOKEN_PREFIX = "zd_"
+
+# Argon2id through pwdlib. Hashes written by earlier versions (hand-written scrypt,
+# `scrypt$n$r$p$salt$hash`) still verify and are replaced by argon2 at the next sign-in.
+_HASHER = PasswordHash((Argon2Hasher(),))
 
 
 # ---- passwords ------------------------------------------------------------------------------
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
-    """`scrypt$n$r$p$salt_b64$hash_b64` with a fresh 16-byte salt."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=_DKLEN, maxmem=_MAXMEM
-    )
-    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Constant-time check of `password` against a `hash_password` string."""
+def _verify_legacy_scrypt(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        expected = _unb64(digest)
+        unb64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))  # noqa: E731
+        expected = unb64(digest)
         actual = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=_unb64(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
-            maxmem=_MAXMEM,
-        )
+            password.encode("utf-8"), salt=unb64(salt), n=int(n), r=int(r), p=int(p),
+            dklen=len(expected), maxmem=64 * 1024 * 1024,
+        )  # fmt: skip
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def verify_password(password: str, stored: str) -> tuple[bool, str | None]:
+    """(matches?, a new hash to store instead when the stored one is outdated)."""
+    if stored.startswith("scrypt$"):
+        ok = _verify_legacy_scrypt(password, stored)
+        return ok, (hash_password(password) if ok else None)
+    try:
+        return _HASHER.verify_and_update(password, stored)
+    except Exception:  # an unreadable hash never matches
+        return False, None
 
 
 # Checked when the login is unknown, so a wrong login costs as much time as a wrong password.
@@ -147,8 +139,15 @@ async def authenticate(session_factory: SessionFactory, login: str, password: st
     if user is None:
         verify_password(password, _DUMMY_HASH)
         return None
-    if not verify_password(password, user.password_hash) or not user.active:
+    ok, new_hash = verify_password(password, user.password_hash)
+    if not ok or not user.active:
         return None
+    if new_hash is not None:
+        async with session_factory() as session:
+            await session.execute(
+                update(User).where(User.id == user.id).values(password_hash=new_hash)
+            )
+            await session.commit()
     return user
 
 

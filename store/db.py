@@ -25,8 +25,42 @@ def async_url(url: str) -> str:
     raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got {url.split(':', 1)[0]}:…")
 
 
-def make_engine(url: str) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
+    # hide_parameters: an error message (a log line, a failed activity in Temporal's history)
+    # never carries the values of a statement, which hold customers' names and phones.
+    return create_async_engine(
+        async_url(url),
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=10,
+        hide_parameters=True,
+    )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means a service does not answer (database down, Temporal unreachable),
+    as opposed to a refusal of the data: the caller should retry later (HTTP 503)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from temporalio.service import RPCError, RPCStatusCode
+
+    if isinstance(
+        exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | TimeoutError
+    ):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, RPCError):
+        return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return True
+    name = type(exc).__name__
+    return name in (
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+    )
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -73,6 +73,20 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random token, only its SHA-256 is stored here.
+    Logout revokes it; it also ends after `session_idle_minutes` without use and
+    `session_max_hours` after sign-in."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Case(Base):
     """One running (or finished) regulation case; id = the Temporal workflow id (business key
     or case number)."""
@@ -95,6 +109,8 @@ class Case(Base):
     policy: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # The regulation's summary of the case (next visit, counters, ...), as of the last step.
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # Why the case needs an administrator (a step the database refused), or None.
+    attention: Mapped[str | None] = mapped_column(Text)
 
 
 class Task(Base):

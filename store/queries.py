@@ -6,7 +6,7 @@ the workflows write every step to it, and people read from it, never by querying
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select
 
 from store.db import SessionFactory
 from store.models import Case, Event, LedgerEntry, Record, Signature, Task, User
+from workflows.model import CHINA_TZ
 
 
 class NoSuchCase(LookupError):
@@ -25,7 +26,12 @@ def jsonable(value: Any) -> Any:
     """Plain JSON values: pydantic models dumped, datetimes ISO 8601, decimals as strings."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        # One style everywhere: ISO 8601 in China time (+08:00).
+        return (
+            (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(CHINA_TZ).isoformat()
+        )
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)

@@ -58,10 +58,10 @@ async def test_people_work_an_r1_case_through_the_api(http, session_factory) -> 
     assert r1["title_zh"] == "公司客户回访管理规定"
     assert r1["policy_defaults"]["materials_due"]["days"] == 3
 
-    started = await http.post("/api/cases/revisit", json=START, headers=staff)
+    started = await http.post("/api/regulations/revisit/cases", json=START, headers=staff)
     assert started.status_code == 201, started.text
     assert started.json()["case_id"] == "revisit-C1024"
-    again = await http.post("/api/cases/revisit", json=START, headers=staff)
+    again = await http.post("/api/regulations/revisit/cases", json=START, headers=staff)
     assert again.status_code == 409
 
     mine: list[dict[str, Any]] = []

@@ -169,7 +169,7 @@ async def auth(sf: SessionFactory, uid: str) -> dict[str, str]:
 async def start_case(http: httpx.AsyncClient, h: dict[str, str]) -> str:
     customer = f"C{uuid.uuid4().hex[:8]}"
     r = await http.post(
-        "/api/cases/sigtest",
+        "/api/regulations/sigtest/cases",
         json={"customer_id": customer, "customer_name": "华东机械", "contacts": CONTACTS},
         headers=h,
     )

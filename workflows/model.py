@@ -8,7 +8,8 @@ not re-define them per run), used unchanged by activities, the API and the CLI.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
@@ -30,13 +31,52 @@ def yuan(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-class Actor(BaseModel):
+# C0 control characters other than tab, line feed and carriage return, and DEL: PostgreSQL
+# refuses NUL in text and JSON, and none of them belongs in what a person types.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_TEXT = 20_000  # any string a person sends, unless its field says otherwise
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _clean(value: Any, where: str = "") -> None:
+    """Refuse control characters anywhere in a value (strings in lists and dicts included)."""
+    if isinstance(value, str):
+        if CONTROL.search(value):
+            raise ValueError(f"control characters (such as NUL) are not allowed{where}")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _clean(k, where)
+            _clean(v, f" (in {k})" if not where else where)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _clean(v, where)
+
+
+class Form(BaseModel):
+    """Base of everything people (or clients) send: inputs, task data, actions. Every string
+    is bounded and free of control characters, and every time is between 2000 and 2100, so
+    what passes validation can be stored."""
+
+    model_config = ConfigDict(str_max_length=MAX_TEXT)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        _clean(value)
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            if not EARLIEST <= value <= LATEST:
+                raise ValueError("must be between the years 2000 and 2100")
+        return value
+
+
+class Actor(Form):
     """Who acts. The API and CLI build it from the signed-in user, never from client input;
     `system` acts for what no person did (timers, messages between cases)."""
 
     id: str = Field(min_length=1, max_length=64)
-    roles: list[str] = Field(default_factory=list)
-    name: str | None = None
+    roles: list[str] = Field(default_factory=list, max_length=30)
+    name: str | None = Field(None, max_length=200)
+    department: str | None = Field(None, max_length=100)
 
 
 SYSTEM = Actor(id=SYSTEM_ACTOR_ID, roles=["system"], name="系统")
@@ -296,7 +336,7 @@ class CaseStart(BaseModel):
 # ---- messages -------------------------------------------------------------------------------
 
 
-class SignatureInput(BaseModel):
+class SignatureInput(Form):
     """A customer's signature given while completing a task: a drawing on the screen, or a
     one-time code; for "otp" the server replaces the code with its evidence
     ("otp:<code id>:<keyed hash>") before the workflow sees it."""
@@ -314,7 +354,7 @@ class SignatureInput(BaseModel):
         return self
 
 
-class CompleteTaskInput(BaseModel):
+class CompleteTaskInput(Form):
     task_id: str = Field(min_length=1, max_length=250)
     actor: Actor
     outcome: str = Field(min_length=1, max_length=64)
@@ -328,7 +368,7 @@ def _aware(v: datetime) -> datetime:
     return v
 
 
-class ExtendDeadlineInput(BaseModel):
+class ExtendDeadlineInput(Form):
     task_id: str = Field(min_length=1, max_length=250)
     actor: Actor
     new_due: datetime
@@ -337,7 +377,7 @@ class ExtendDeadlineInput(BaseModel):
     _tz = field_validator("new_due")(_aware)
 
 
-class PauseTaskInput(BaseModel):
+class PauseTaskInput(Form):
     """Stop (pause) or restart (resume) a task's clock while the owner is waited on."""
 
     task_id: str = Field(min_length=1, max_length=250)
@@ -345,12 +385,12 @@ class PauseTaskInput(BaseModel):
     reason: str = Field(min_length=2, max_length=1000)
 
 
-class CalendarUpdatedInput(BaseModel):
+class CalendarUpdatedInput(Form):
     years: list[int] = Field(default_factory=list)
     calendar: CalendarData | None = None  # without it the case reads the calendar itself
 
 
-class CaseMessage(BaseModel):
+class CaseMessage(Form):
     """A message from another case (or the system), delivered at most once per `key`."""
 
     key: str = Field(min_length=1, max_length=300)

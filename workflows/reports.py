@@ -9,28 +9,28 @@ recipients. Its id is the schedule's, with the start time Temporal appends.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field
+    from pydantic import Field
 
     from workflows.calendar import add_months
     from workflows.engine import CasePolicy, CaseWorkflow
-    from workflows.model import CHINA_TZ, CaseStart
+    from workflows.model import CHINA_TZ, CaseStart, Form
     from workflows.registry import RegulationEntry
     from workflows.spec import on_result
 
 CODE = "report"
 
 
-class ReportInput(BaseModel):
+class ReportInput(Form):
     report: str = Field("case_statistics", min_length=1, max_length=64, description="报表")
     title: str = Field(min_length=1, max_length=200, description="标题")
     regulation: str | None = Field(None, max_length=50, description="制度（空 = 全部）")
     period: Literal["day", "week", "month"] = Field("month", description="统计周期")
-    recipients: list[str] = Field(
+    recipients: list[Annotated[str, Field(max_length=80)]] = Field(
         default_factory=list, max_length=20, description="接收人（用户名或 role:角色）"
     )
 

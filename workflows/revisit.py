@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from temporalio import workflow
 
@@ -40,7 +40,16 @@ with workflow.unsafe.imports_passed_through():
 
     from workflows.calendar import add_months, end_of_day
     from workflows.engine import CasePolicy, CaseWorkflow, refuse
-    from workflows.model import CHINA_TZ, Actor, CaseStart, Deadline, TaskState, UnitState, Yuan
+    from workflows.model import (
+        CHINA_TZ,
+        Actor,
+        CaseStart,
+        Deadline,
+        Form,
+        TaskState,
+        UnitState,
+        Yuan,
+    )
     from workflows.registry import ActionSpec, RegulationEntry, ScheduleSpec
     from workflows.spec import (
         ApprovalSpec,
@@ -77,14 +86,14 @@ VISITS: dict[str, tuple[str, str]] = {  # kind -> (name, clause)
 # ---- input, policy ---------------------------------------------------------------------------
 
 
-class Contact(BaseModel):
+class Contact(Form):
     name: str = Field(min_length=1, max_length=100, description="姓名")
     title: str | None = Field(None, max_length=100, description="职务")
     phone: str | None = Field(None, max_length=50, description="电话")
     email: str | None = Field(None, max_length=200, description="邮箱")
 
 
-class RevisitInput(BaseModel):
+class RevisitInput(Form):
     """Start a revisit plan for one customer."""
 
     customer_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="客户编号")
@@ -187,8 +196,12 @@ class VisitRecordData(TaskData):
     product_needs: str = Field("", max_length=5000)
     usage: str = Field(min_length=1, max_length=5000, description="产品使用情况")
     service_rating: int = Field(ge=1, le=5)
-    questions: list[str] = Field(default_factory=list, max_length=50, description="问题原文")
-    suggestions: list[str] = Field(default_factory=list, max_length=50, description="意见与建议")
+    questions: list[Annotated[str, Field(max_length=2000)]] = Field(
+        default_factory=list, max_length=50, description="问题原文"
+    )
+    suggestions: list[Annotated[str, Field(max_length=2000)]] = Field(
+        default_factory=list, max_length=50, description="意见与建议"
+    )
     valuable_suggestion: bool = False
     problems: list[Problem] = Field(default_factory=list, max_length=50)
 
@@ -235,12 +248,12 @@ class RevisitVars(BaseModel):
     next_visit: dict[str, Any] | None = None
 
 
-class ClosePlanInput(BaseModel):
+class ClosePlanInput(Form):
     actor: Actor
     reason: str = Field(min_length=2, max_length=1000)
 
 
-class ComplaintHandledInput(BaseModel):
+class ComplaintHandledInput(Form):
     actor: Actor
     complaint_ref: str = Field(min_length=1, max_length=100)
     summary: str = Field(min_length=1, max_length=2000)

@@ -21,17 +21,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.model import Deadline, LedgerKind
+from workflows.model import MAX_TEXT, Deadline, Form, LedgerKind
 
 DeadlineRef = Deadline | str | None  # a Deadline, or a policy path to one
 AmountRef = Decimal | int | str  # an amount, or a policy path to one
 
 
-class TaskData(BaseModel):
+class TaskData(Form):
     """Base of what people send when completing a task: unknown keys are refused, so a client
     cannot slip values the workflow relies on (record ids, flags) into a task's data."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEXT)
 
 
 class NoteData(TaskData):

@@ -1,0 +1,887 @@
+"""Engine benchmark: R1 case starts against a minimal one-activity workflow, on one dev server.
+
+Run from the project root:  .venv/bin/python -m bench.engine_bench [--quick] [--json PATH]
+See bench/README.md for what is measured and how.
+
+The module is also the worker subprocess (`--worker-child`) and defines the baseline workflow
+`bench.minimal`. Its top level imports only the standard library and temporalio, so the workflow
+sandbox can load it cheaply; everything else is imported inside functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BENCH_TABLE = "bench_minimal"
+MINIMAL_WORKFLOW = "bench.minimal"
+MINIMAL_ACTIVITY = "bench.minimal.write"
+TASK_QUEUE = "zhidu"
+READY_MARK = "BENCH-WORKER-READY"
+
+# ---- the baseline workflow (runs in the worker subprocess) ---------------------------------------
+
+
+class MinimalStore:
+    """The baseline's one activity: one INSERT through the worker's SQLAlchemy session factory
+    (the same pool `zhidu.record_step` uses)."""
+
+    def __init__(self, session_factory: Any) -> None:
+        self._sf = session_factory
+
+    @activity.defn(name=MINIMAL_ACTIVITY)
+    async def write(self, key: str) -> None:
+        from sqlalchemy import text
+
+        async with self._sf() as session, session.begin():
+            await session.execute(
+                text(f"INSERT INTO {BENCH_TABLE} (key) VALUES (:k) ON CONFLICT DO NOTHING"),
+                {"k": key},
+            )
+
+
+@workflow.defn(name=MINIMAL_WORKFLOW)
+class MinimalWorkflow:
+    """Start, run ONE activity that writes one row, finish (same timeout and retry policy as the
+    engine's `zhidu.record_step`)."""
+
+    @workflow.run
+    async def run(self, key: str) -> str:
+        await workflow.execute_activity(
+            MINIMAL_ACTIVITY,
+            key,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+            ),
+        )
+        return key
+
+
+# ---- the worker subprocess -----------------------------------------------------------------------
+
+
+def _child_settings(args: argparse.Namespace) -> Any:
+    from settings import Settings
+
+    data_dir = Path(args.data_dir)
+    return Settings.model_validate(
+        {
+            "temporal_address": args.address,
+            "temporal_namespace": "default",
+            "temporal_task_queue": TASK_QUEUE,
+            "database_url": args.database_url,
+            "data_dir": data_dir,
+            "signing_key_path": data_dir / "signing_key.pem",
+            "notify_channels": "console",
+        }
+    )
+
+
+async def _worker_child(args: argparse.Namespace) -> None:
+    """build_worker's exact Worker config plus the baseline workflow and activity."""
+    from temporalio.worker import Worker
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+    import bench.engine_bench as me  # this module by its name, not as __main__
+    from store.db import make_engine, make_session_factory
+    from worker import build_worker, connect
+
+    settings = _child_settings(args)
+    client = await connect(settings)
+    engine = make_engine(args.database_url)
+    sf = make_session_factory(engine)
+    # A probe on another queue: the core refuses two workers on one queue of one client.
+    probe = build_worker(client, sf, settings, task_queue=f"{TASK_QUEUE}-bench-probe")
+    cfg = probe.config()
+    del probe
+    runner = cfg["workflow_runner"]
+    assert isinstance(runner, SandboxedWorkflowRunner)
+    # `bench` passes through like the `workflows` package does in production, so neither
+    # workflow type re-imports its module per run.
+    cfg["workflow_runner"] = SandboxedWorkflowRunner(
+        restrictions=runner.restrictions.with_passthrough_modules("bench"),
+        runner_class=runner.runner_class,
+    )
+    cfg["task_queue"] = TASK_QUEUE
+    cfg["workflows"] = [*cfg["workflows"], me.MinimalWorkflow]
+    cfg["activities"] = [*cfg["activities"], me.MinimalStore(sf).write]
+    wkr = Worker(**cfg)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    parent = os.getppid()
+
+    async def orphan_watch() -> None:
+        while os.getppid() == parent:
+            await asyncio.sleep(1.0)
+        stop.set()
+
+    watch = asyncio.create_task(orphan_watch())
+    run = asyncio.create_task(wkr.run())
+    await asyncio.sleep(0.5)
+    info = {
+        "mark": READY_MARK,
+        "pid": os.getpid(),
+        "max_cached_workflows": cfg.get("max_cached_workflows", 1000),
+        "max_concurrent_workflow_tasks": cfg.get("max_concurrent_workflow_tasks"),
+        "max_concurrent_activities": cfg.get("max_concurrent_activities"),
+        "sticky_timeout_s": (
+            cfg["sticky_queue_schedule_to_start_timeout"].total_seconds()
+            if cfg.get("sticky_queue_schedule_to_start_timeout")
+            else None
+        ),
+        "workflows": [getattr(w, "__name__", str(w)) for w in cfg["workflows"]],
+    }
+    tmp = Path(args.ready_file + ".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.rename(args.ready_file)
+    done, _ = await asyncio.wait(
+        {run, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED"
+    )
+    if run not in done:
+        await wkr.shutdown()
+    watch.cancel()
+    with contextlib.suppress(BaseException):
+        await run
+    await engine.dispose()
+
+
+# ---- the measuring side --------------------------------------------------------------------------
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Phase:
+    name: str
+    n: int
+    seconds: float | None = None  # burst start -> last row stored (None: not all arrived)
+    done: int = 0
+    start_call_s: float = 0.0  # how long the N start calls took
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per component
+
+    @property
+    def rate(self) -> float | None:
+        return self.n / self.seconds if self.seconds else None
+
+    def line(self) -> str:
+        rate = f"{self.rate:.1f}/s" if self.rate else f"INCOMPLETE {self.done}/{self.n}"
+        secs = f"{self.seconds:.2f}s" if self.seconds else "-"
+        cpu = " ".join(f"{k}={v:.1f}" for k, v in self.cpu.items())
+        per = self.cpu.get("worker", 0.0) / self.n * 1000 if self.n else 0.0
+        return (
+            f"{self.name:<12} N={self.n:<5} {secs:>8} {rate:>12}  starts {self.start_call_s:.2f}s"
+            f"  cpu-s {cpu}  worker {per:.1f} ms/case"
+        )
+
+
+class Procs:
+    """CPU and RSS of the worker, the dev server, PostgreSQL and this process."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.me = psutil.Process()
+        self.worker: Any = None
+        self.server: Any = None
+
+    def find_server(self) -> None:
+        for child in self.me.children(recursive=True):
+            with contextlib.suppress(Exception):
+                if "temporal" in child.name() and "test" not in child.name():
+                    self.server = child
+                    return
+
+    @staticmethod
+    def _cpu(p: Any) -> float:
+        try:
+            t = p.cpu_times()
+            return t.user + t.system
+        except Exception:
+            return 0.0
+
+    def _postgres(self) -> float:
+        total = 0.0
+        for p in self.psutil.process_iter(["name"]):
+            if p.info["name"] in ("postgres", "postmaster"):
+                total += self._cpu(p)
+        return total
+
+    def snapshot(self) -> dict[str, float]:
+        return {
+            "worker": self._cpu(self.worker) if self.worker else 0.0,
+            "server": self._cpu(self.server) if self.server else 0.0,
+            "pg": self._postgres(),
+            "client": self._cpu(self.me),
+        }
+
+    @staticmethod
+    def delta(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+        return {k: b[k] - a[k] for k in a}
+
+    def rss(self) -> int:
+        return int(self.worker.memory_info().rss)
+
+    async def settle(
+        self, quiet: float = 0.06, window: float = 0.5, need: int = 3, max_wait: float = 90.0
+    ) -> float:
+        """Wait until the worker and the server are (nearly) idle; return the seconds waited."""
+        t0 = time.monotonic()
+        calm = 0
+        prev = self.snapshot()
+        while time.monotonic() - t0 < max_wait:
+            await asyncio.sleep(window)
+            cur = self.snapshot()
+            d = self.delta(prev, cur)
+            prev = cur
+            busy = d["worker"] / window > quiet or d["server"] / window > 2 * quiet
+            calm = 0 if busy else calm + 1
+            if calm >= need:
+                break
+        return time.monotonic() - t0
+
+
+@dataclass
+class Ctx:
+    args: argparse.Namespace
+    tag: str
+    db_url: str
+    pg: Any  # asyncpg connection to the bench database
+    client: Any
+    session_factory: Any
+    settings: Any
+    procs: Procs
+    calendar: Any = None
+    worker_proc: subprocess.Popen[bytes] | None = None
+    worker_info: dict[str, Any] = field(default_factory=dict)
+    minimal_ids: list[str] = field(default_factory=list)
+    r1_ids: list[str] = field(default_factory=list)
+    worker_log: Path | None = None
+
+    @property
+    def all_ids(self) -> list[str]:
+        return self.minimal_ids + self.r1_ids
+
+
+async def start_worker(ctx: Ctx, address: str, workdir: Path, label: str) -> None:
+    ready = workdir / f"worker-{label}.ready"
+    ctx.worker_log = workdir / f"worker-{label}.log"
+    cmd = [
+        sys.executable, "-m", "bench.engine_bench", "--worker-child",
+        "--address", address, "--database-url", ctx.db_url,
+        "--data-dir", str(workdir), "--ready-file", str(ready),
+    ]  # fmt: skip
+    logf = open(ctx.worker_log, "wb")  # noqa: SIM115 - the child owns it
+    ctx.worker_proc = subprocess.Popen(
+        cmd, cwd=PROJECT_ROOT, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    logf.close()
+    deadline = time.monotonic() + 90
+    while not ready.exists():
+        if ctx.worker_proc.poll() is not None:
+            raise RuntimeError(
+                f"worker exited ({ctx.worker_proc.returncode}); see {ctx.worker_log}"
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker not ready after 90 s; see {ctx.worker_log}")
+        await asyncio.sleep(0.1)
+    ctx.worker_info = json.loads(ready.read_text())
+    ctx.procs.worker = ctx.procs.psutil.Process(ctx.worker_proc.pid)
+    log(f"worker {label} pid {ctx.worker_proc.pid}: {ctx.worker_info}")
+
+
+async def stop_worker(ctx: Ctx) -> None:
+    proc = ctx.worker_proc
+    if proc is None:
+        return
+    ctx.worker_proc = None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(200):
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def wait_rows(ctx: Ctx, sql: str, ids: list[str], timeout: float) -> tuple[int, float]:
+    """Poll until `sql` (count over ids) reaches len(ids); (count, monotonic time reached).
+
+    The interval grows with the elapsed time (1 %, 20-250 ms): the end is late by at most ~1 %,
+    and polling a 1,000-id query every 20 ms would itself cost PostgreSQL seconds of CPU."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    n = 0
+    while True:
+        n = await ctx.pg.fetchval(sql, ids)
+        now = time.monotonic()
+        if n >= len(ids) or now > deadline:
+            return n, now
+        await asyncio.sleep(min(0.25, max(0.02, 0.01 * (now - t0))))
+
+
+MINIMAL_DONE = f"SELECT count(*) FROM {BENCH_TABLE} WHERE key = ANY($1::text[])"
+PLAN_DONE = "SELECT count(*) FROM tasks WHERE kind = 'plan' AND case_id = ANY($1::text[])"
+
+
+async def minimal_burst(ctx: Ctx, n: int, label: str) -> Phase:
+    keys = [f"bench-min-{ctx.tag}-{label}-{i}" for i in range(n)]
+    ph = Phase(f"minimal {label}", n)
+    cpu0 = ctx.procs.snapshot()
+    t0 = time.monotonic()
+    await asyncio.gather(
+        *(ctx.client.start_workflow(MINIMAL_WORKFLOW, k, id=k, task_queue=TASK_QUEUE) for k in keys)
+    )
+    ph.start_call_s = time.monotonic() - t0
+    ctx.minimal_ids.extend(keys)
+    ph.done, t1 = await wait_rows(ctx, MINIMAL_DONE, keys, timeout=max(60.0, n * 0.5))
+    ph.cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
+    ph.seconds = (t1 - t0) if ph.done >= n else None
+    log(ph.line())
+    return ph
+
+
+def r1_plans(ctx: Ctx, n: int, label: str, policy: Any = None) -> list[Any]:
+    """StartPlans built as starter.cases._plan builds them (the start is then `launch`)."""
+    from datetime import datetime
+
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+    from starter.cases import StartPlan
+    from worker import CASE_STATUS, CUSTOMER_ID, REGULATION
+    from workflows import REGISTRY
+    from workflows.model import CHINA_TZ, CaseStart
+    from workflows.revisit import Contact, RevisitInput, RevisitPolicy
+
+    entry = REGISTRY["revisit"]
+    policy_json = (policy or RevisitPolicy()).model_dump(mode="json")
+    today = datetime.now(CHINA_TZ).date()
+    plans = []
+    for i in range(n):
+        cid = f"B{ctx.tag}-{label}-{i}"
+        inp = RevisitInput(
+            customer_id=cid,
+            customer_name=f"基准客户{i}",
+            customer_class="regular",
+            go_live=today,
+            owner="bench-owner",
+            supervisor="bench-supervisor",
+            contacts=[Contact(name="联系人", title="设备负责人", phone="13800000000")],
+        )
+        arg = CaseStart(
+            input=inp.model_dump(mode="json"),
+            policy=policy_json,
+            started_by="bench-starter",
+            calendar=ctx.calendar,
+            number=None,
+        )
+        pairs = [
+            SearchAttributePair(REGULATION, entry.code),
+            SearchAttributePair(CASE_STATUS, "open"),
+            SearchAttributePair(CUSTOMER_ID, cid),
+        ]
+        plans.append(
+            StartPlan(
+                entry=entry,
+                case_id=entry.workflow_id(inp),  # type: ignore[misc]
+                title=entry.case_title(inp),
+                arg=arg,
+                search_attributes=TypedSearchAttributes(pairs),
+            )
+        )
+    return plans
+
+
+async def r1_burst(ctx: Ctx, n: int, label: str, profile: str | None = None) -> Phase:
+    from starter.cases import launch
+
+    plans = r1_plans(ctx, n, label)
+    ids = [p.case_id for p in plans]
+    ph = Phase(f"R1 {label}", n)
+    spy = start_py_spy(ctx, profile) if profile else None
+    cpu0 = ctx.procs.snapshot()
+    t0 = time.monotonic()
+    await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
+    ph.start_call_s = time.monotonic() - t0
+    ctx.r1_ids.extend(ids)
+    ph.done, t1 = await wait_rows(ctx, PLAN_DONE, ids, timeout=max(60.0, n * 0.5))
+    ph.cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
+    ph.seconds = (t1 - t0) if ph.done >= n else None
+    if spy is not None:
+        await stop_py_spy(spy)
+    log(ph.line())
+    return ph
+
+
+def start_py_spy(ctx: Ctx, out: str) -> subprocess.Popen[bytes] | None:
+    exe = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    if not exe or ctx.worker_proc is None:
+        log("py-spy not found (set PY_SPY=/path/to/py-spy); no profile")
+        return None
+    cmd = [exe, "record", "--pid", str(ctx.worker_proc.pid), "--rate", "200", "--nonblocking",
+           "--format", "raw", "--output", out]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
+    spy.send_signal(signal.SIGINT)
+    for _ in range(100):
+        if spy.poll() is not None:
+            return
+        await asyncio.sleep(0.1)
+    spy.kill()
+
+
+async def breach_lag(ctx: Ctx, n: int, rate: float) -> dict[str, Any]:
+    """n R1 cases whose plan is due 5 s after the start; due_at -> 【超时】 notice stored."""
+    from starter.cases import launch
+    from workflows.model import Deadline
+    from workflows.revisit import RevisitPolicy
+
+    policy = RevisitPolicy(plan_due=Deadline(seconds=5), reminder_before=Deadline(seconds=1))
+    plans = r1_plans(ctx, n, "lag", policy)
+    ids = [p.case_id for p in plans]
+    ctx.r1_ids.extend(ids)
+    cpu0 = ctx.procs.snapshot()
+    t0 = time.monotonic()
+    if rate > 0:
+        for i, plan in enumerate(plans):
+            await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            await launch(ctx.client, ctx.settings, plan)
+    else:
+        await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
+    sql = """
+        SELECT t.case_id, t.due_at,
+               (SELECT min(n.created_at) FROM notifications n
+                 WHERE n.case_id = t.case_id AND n.subject LIKE '【超时】%') AS noticed
+          FROM tasks t
+         WHERE t.kind = 'plan' AND t.case_id = ANY($1::text[])
+    """
+    deadline = time.monotonic() + 90 + n / max(rate, 1.0)
+    rows: list[Any] = []
+    while time.monotonic() < deadline:
+        rows = await ctx.pg.fetch(sql, ids)
+        if len(rows) == n and all(r["noticed"] is not None for r in rows):
+            break
+        await asyncio.sleep(0.25)
+    cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
+    lags = sorted((r["noticed"] - r["due_at"]).total_seconds() * 1000 for r in rows if r["noticed"])
+    out: dict[str, Any] = {"cases": n, "start_rate_per_s": rate, "noticed": len(lags)}
+    if lags:
+        out |= {
+            "p50_ms": round(pct(lags, 50), 1),
+            "p99_ms": round(pct(lags, 99), 1),
+            "max_ms": round(lags[-1], 1),
+            "min_ms": round(lags[0], 1),
+        }
+    out["cpu_s"] = {k: round(v, 1) for k, v in cpu.items()}
+    log(f"breach lag: {out}")
+    return out
+
+
+def pct(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    k = max(0, math.ceil(p / 100 * len(sorted_values)) - 1)
+    return sorted_values[k]
+
+
+async def scan_histories(ctx: Ctx, ids: list[str]) -> Counter[str]:
+    """Count workflow task timeouts (by timeout type) and failures in every history."""
+    from temporalio.api.enums.v1 import EventType, TimeoutType
+
+    counts: Counter[str] = Counter()
+    sem = asyncio.Semaphore(16)
+
+    async def one(wid: str) -> None:
+        async with sem:
+            try:
+                hist = await ctx.client.get_workflow_handle(wid).fetch_history()
+            except Exception as exc:  # noqa: BLE001
+                counts["history_errors"] += 1
+                log(f"history of {wid}: {exc}")
+                return
+        counts["histories"] += 1
+        for ev in hist.events:
+            et = ev.event_type
+            if et == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                tt = ev.workflow_task_timed_out_event_attributes.timeout_type
+                counts["wft_timed_out"] += 1
+                counts[f"wft_timed_out_{TimeoutType.Name(tt)}"] += 1
+            elif et == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                counts["wft_failed"] += 1
+            elif et == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                counts["wft_completed"] += 1
+            elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+                counts["activity_timed_out"] += 1
+
+    await asyncio.gather(*(one(w) for w in ids))
+    return counts
+
+
+async def terminate(ctx: Ctx, ids: list[str]) -> int:
+    from temporalio.service import RPCError
+
+    sem = asyncio.Semaphore(32)
+    done = 0
+
+    async def one(wid: str) -> None:
+        nonlocal done
+        async with sem:
+            with contextlib.suppress(RPCError):
+                await ctx.client.get_workflow_handle(wid).terminate(reason="bench cleanup")
+                done += 1
+
+    await asyncio.gather(*(one(w) for w in ids))
+    return done
+
+
+async def warm_up(ctx: Ctx, r1: int) -> None:
+    await minimal_burst(ctx, 20, f"warm{secrets.token_hex(2)}")
+    if r1:
+        await r1_burst(ctx, r1, f"warm{secrets.token_hex(2)}")
+    await ctx.procs.settle()
+
+
+# ---- the run -------------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from settings import Settings
+    from starter.cases import case_calendar
+    from starter.devstack import admin_url, ensure_database
+    from store.db import make_engine, make_session_factory
+    from store.migrate import upgrade
+    from worker import SEARCH_ATTRIBUTES
+
+    sizes = (20, 60) if args.quick else (args.small, args.large)
+    open_cases = 200 if args.quick else args.open_cases
+    lag_cases = 20 if args.quick else args.lag_cases
+    tag = secrets.token_hex(3)
+    base = (
+        args.database_url
+        or os.environ.get("DATABASE_URL")
+        or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    db_name = f"zhidu_bench_{tag}"
+    db_url = make_url(base).set(database=db_name).render_as_string(hide_password=False)
+    workdir = Path(tempfile.mkdtemp(prefix="zhidu-bench-"))
+    figures: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()},
+        "sizes": {"burst": list(sizes), "open_cases": open_cases, "lag_cases": lag_cases},
+        "order": "per size: minimal burst, then R1 burst; worker settled (idle) between phases",
+    }
+    env = engine = pg = None
+    ctx: Ctx | None = None
+    created_db = False
+    try:
+        created_db = await ensure_database(db_url)
+        await upgrade(db_url)
+        pg = await asyncpg.connect(admin_url(db_url, db_name))
+        await pg.execute(
+            f"CREATE TABLE {BENCH_TABLE} (key text PRIMARY KEY, "
+            "stored_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+        )
+        log(f"database {db_name} ready; starting the Temporal dev server")
+        env = await WorkflowEnvironment.start_local(
+            namespace="default",
+            data_converter=pydantic_data_converter,
+            search_attributes=SEARCH_ATTRIBUTES,
+            dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+            ui=False,
+        )
+        address = env.client.service_client.config.target_host
+        engine = make_engine(db_url)
+        sf = make_session_factory(engine)
+        settings = Settings.model_validate(
+            {"temporal_address": address, "temporal_task_queue": TASK_QUEUE, "database_url": db_url}
+        )
+        procs = Procs()
+        procs.find_server()
+        ctx = Ctx(args, tag, db_url, pg, env.client, sf, settings, procs)
+        ctx.calendar = await case_calendar(sf)
+
+        # -- part 1: throughput, task timeouts, breach lag (worker #1) --
+        await start_worker(ctx, address, workdir, "1")
+        figures["worker_config"] = {k: v for k, v in ctx.worker_info.items() if k not in ("mark",)}
+        await warm_up(ctx, r1=20)
+        phases: list[Phase] = []
+        for n in sizes:
+            for kind in ("minimal", "R1"):
+                if kind == "minimal":
+                    ph = await minimal_burst(ctx, n, str(n))
+                else:
+                    prof = args.py_spy if (args.py_spy and n == sizes[-1]) else None
+                    ph = await r1_burst(ctx, n, str(n), profile=prof)
+                phases.append(ph)
+                waited = await ctx.procs.settle()
+                log(f"  settled in {waited:.1f}s")
+        lag = await breach_lag(ctx, lag_cases, args.lag_rate)
+        await ctx.procs.settle()
+        log(f"scanning {len(ctx.all_ids)} histories (worker #1)")
+        scan1 = await scan_histories(ctx, ctx.all_ids)
+        n1 = len(ctx.all_ids)
+        log(f"  {dict(scan1)}; terminating {len(ctx.r1_ids)} open cases")
+        await terminate(ctx, ctx.r1_ids)
+        await stop_worker(ctx)
+
+        # -- part 2: worker RSS per 1,000 open cases (fresh worker #2) --
+        ctx.minimal_ids, ctx.r1_ids = [], []
+        await start_worker(ctx, address, workdir, "2")
+        await warm_up(ctx, r1=5)
+        rss_before = ctx.procs.rss()
+        open_phase = await r1_burst(ctx, open_cases, f"open{open_cases}")
+        await ctx.procs.settle()
+        rss_after = ctx.procs.rss()
+        log(f"scanning {len(ctx.all_ids)} histories (worker #2)")
+        scan2 = await scan_histories(ctx, ctx.all_ids)
+        n2 = len(ctx.all_ids)
+        await terminate(ctx, ctx.r1_ids)
+        await stop_worker(ctx)
+
+        scan = scan1 + scan2
+        by_size = {}
+        for n in sizes:
+            mini = next(p for p in phases if p.name == f"minimal {n}")
+            r1 = next(p for p in phases if p.name == f"R1 {n}")
+            by_size[str(n)] = {
+                "minimal_wf_per_s": round(mini.rate, 2) if mini.rate else None,
+                "r1_cases_per_s": round(r1.rate, 2) if r1.rate else None,
+                "ratio": round(r1.rate / mini.rate, 3) if (mini.rate and r1.rate) else None,
+                "minimal": phase_json(mini),
+                "r1": phase_json(r1),
+            }
+        figures["throughput"] = by_size
+        figures["workflow_task_timeouts"] = {
+            "workflows_started": n1 + n2,
+            **{k: scan.get(k, 0) for k in ("histories", "history_errors", "wft_timed_out",
+                                            "wft_failed", "wft_completed", "activity_timed_out")},
+            **{k: v for k, v in scan.items() if k.startswith("wft_timed_out_")},
+        }  # fmt: skip
+        figures["rss"] = {
+            "open_cases": open_cases,
+            "before_mib": round(rss_before / 2**20, 1),
+            "after_mib": round(rss_after / 2**20, 1),
+            "per_1000_open_cases_mib": round(
+                (rss_after - rss_before) / 2**20 / open_cases * 1000, 1
+            ),
+            "worker_cache_max": ctx.worker_info.get("max_cached_workflows"),
+            "start_phase": phase_json(open_phase),
+        }
+        figures["breach_lag"] = lag
+        return figures
+    finally:
+        if ctx is not None:
+            with contextlib.suppress(Exception):
+                if ctx.r1_ids:
+                    await terminate(ctx, ctx.r1_ids)
+            await stop_worker(ctx)
+        if env is not None:
+            with contextlib.suppress(Exception):
+                await env.shutdown()
+        if engine is not None:
+            await engine.dispose()
+        if pg is not None:
+            await pg.close()
+        if created_db:
+            await drop_database(db_url)
+            log(f"dropped database {db_name}")
+        if not args.keep_logs:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log(f"worker logs kept in {workdir}")
+
+
+def phase_json(ph: Phase) -> dict[str, Any]:
+    return {
+        "n": ph.n,
+        "seconds": round(ph.seconds, 3) if ph.seconds else None,
+        "per_s": round(ph.rate, 2) if ph.rate else None,
+        "stored": ph.done,
+        "start_calls_s": round(ph.start_call_s, 3),
+        "cpu_s": {k: round(v, 2) for k, v in ph.cpu.items()},
+        "worker_cpu_ms_per_case": round(ph.cpu.get("worker", 0) / ph.n * 1000, 1) if ph.n else None,
+    }
+
+
+async def drop_database(url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from starter.devstack import admin_url
+
+    name = make_url(url).database or ""
+    quoted = '"' + name.replace('"', '""') + '"'
+    conn = await asyncpg.connect(admin_url(url))
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+def table(f: dict[str, Any]) -> str:
+    def num(v: Any, fmt: str = ".1f") -> str:
+        return format(v, fmt) if isinstance(v, (int, float)) else "n/a"
+
+    lines = []
+    wc = f.get("worker_config", {})
+    lines.append(
+        f"zhidu engine bench: {f['machine']['cpus']} CPUs; one dev server; worker subprocess "
+        f"(build_worker: {wc.get('max_concurrent_workflow_tasks')} WFT slots, "
+        f"{wc.get('max_concurrent_activities')} activity slots, cache "
+        f"{wc.get('max_cached_workflows')}, sticky {wc.get('sticky_timeout_s')}s); "
+        "order per size: minimal then R1"
+    )
+    for n, t in f["throughput"].items():
+        lines.append(
+            f"minimal {n}: {num(t['minimal_wf_per_s'])} wf/s | R1 {n}: "
+            f"{num(t['r1_cases_per_s'])} cases/s | ratio {num(t['ratio'], '.2f')} | "
+            f"worker CPU ms/case: minimal {num(t['minimal']['worker_cpu_ms_per_case'])}, "
+            f"R1 {num(t['r1']['worker_cpu_ms_per_case'])}"
+        )
+    for n, t in f["throughput"].items():
+        for k in ("minimal", "r1"):
+            c = t[k]["cpu_s"]
+            lines.append(
+                f"  cpu-s {k} {n}: worker {num(c.get('worker'), '.2f')} | server "
+                f"{num(c.get('server'), '.2f')} | postgres {num(c.get('pg'), '.2f')} | client "
+                f"{num(c.get('client'), '.2f')} (wall {num(t[k]['seconds'], '.2f')}s)"
+            )
+    w = f["workflow_task_timeouts"]
+    kinds = ", ".join(f"{k[len('wft_timed_out_'):]} {v}" for k, v in w.items()
+                      if k.startswith("wft_timed_out_"))  # fmt: skip
+    lines.append(
+        f"WFT timeouts: {w['wft_timed_out']}{f' ({kinds})' if kinds else ''} | WFT failed "
+        f"{w['wft_failed']} | activity timeouts {w['activity_timed_out']} | histories "
+        f"{w['histories']}/{w['workflows_started']} ({w['wft_completed']} WFTs completed)"
+    )
+    r = f["rss"]
+    sp = r["start_phase"]
+    lines.append(
+        f"worker RSS per 1,000 open cases: {num(r['per_1000_open_cases_mib'])} MiB "
+        f"({r['before_mib']} -> {r['after_mib']} MiB with {r['open_cases']} R1 cases open; "
+        f"worker cache max {r['worker_cache_max']}) | R1 {r['open_cases']} burst: "
+        f"{num(sp['per_s'])} cases/s"
+    )
+    lag = f["breach_lag"]
+    rate = lag["start_rate_per_s"]
+    lines.append(
+        f"breach lag due -> 【超时】 stored ({lag['noticed']}/{lag['cases']} cases, started "
+        f"{'in one burst' if not rate else f'at {rate:g}/s'}): p50 {num(lag.get('p50_ms'), '.0f')} ms"
+        f" | p99 {num(lag.get('p99_ms'), '.0f')} ms | max {num(lag.get('max_ms'), '.0f')} ms"
+    )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.engine_bench", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: bursts of 20/60, 200 open cases"
+    )
+    p.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
+    p.add_argument("--small", type=int, default=50, help="first burst size (default 50)")
+    p.add_argument("--large", type=int, default=300, help="second burst size (default 300)")
+    p.add_argument("--open-cases", type=int, default=1000, help="R1 cases kept open for RSS")
+    p.add_argument("--lag-cases", type=int, default=100, help="cases of the breach-lag phase")
+    p.add_argument(
+        "--lag-rate",
+        type=float,
+        default=10.0,
+        help="breach-lag starts per second (0 = one burst; default 10)",
+    )
+    p.add_argument(
+        "--database-url",
+        help="PostgreSQL server to create the bench database on "
+        "(default DATABASE_URL, else postgresql://postgres@127.0.0.1:5432)",
+    )
+    p.add_argument(
+        "--py-spy",
+        metavar="OUT",
+        help="profile the worker (py-spy raw format) "
+        "during the large R1 burst; py-spy from PATH or $PY_SPY",
+    )
+    p.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
+    # internal: the worker subprocess
+    p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--address", help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", help=argparse.SUPPRESS)
+    p.add_argument("--ready-file", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    if args.worker_child:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING)
+        asyncio.run(_worker_child(args))
+        return 0
+    # The dev server (a child of the temporalio core) writes its banner to our stdout: children
+    # get stderr as stdout, and the table goes to the real stdout.
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    t0 = time.monotonic()
+    try:
+        figures = asyncio.run(bench(args))
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    figures["wall_seconds"] = round(time.monotonic() - t0, 1)
+    print(table(figures), file=out)
+    print(f"(total {figures['wall_seconds']} s)", file=out)
+    out.flush()
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    code = 1
+    try:
+        code = main()
+    except BaseException:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
