@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -21,7 +22,7 @@ from activities.notify import parse_channels
 from activities.signing import Sealer, canonical_json, sha256_hex, signature_payload
 from store import models
 from store.db import SessionFactory
-from workflows.model import CaseWrite, StepChanges, TaskState
+from workflows.model import CONTROL, CaseWrite, StepChanges, TaskState
 
 
 def json_safe(data: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +52,33 @@ class CaseStore:
         )
 
     @activity.defn(name="zhidu.record_step")
-    async def record_step(self, changes: StepChanges) -> None:
-        async with self._sf() as session, session.begin():
-            await self._write(session, changes)
+    async def record_step(self, changes: StepChanges) -> dict[str, Any]:
+        """Write the step. A database that does not answer is retried (with backoff, for as
+        long as it takes); data the database refuses is not: the step is written once more with
+        its text repaired (control characters removed, over-long values cut) and the repairs
+        are returned, so the case can be marked for attention. If even that is refused, the
+        failure is final (BadData) and the case is told."""
+        try:
+            async with self._sf() as session, session.begin():
+                await self._write(session, changes)
+            return {}
+        except DBAPIError as exc:
+            if not _refuses_data(exc):
+                raise  # the database does not answer: retried
+            refused = _sqlstate(exc)
+        fixed, repairs = repaired(changes)
+        try:
+            async with self._sf() as session, session.begin():
+                await self._write(session, fixed)
+        except DBAPIError as exc:
+            if not _refuses_data(exc):
+                raise
+            raise ApplicationError(
+                f"the database refused this step's data ({_sqlstate(exc)})",
+                type="BadData",
+                non_retryable=True,
+            ) from None
+        return {"refused": refused, "repairs": repairs}
 
     async def _write(self, s: AsyncSession, changes: StepChanges) -> None:
         case = changes.case
@@ -160,6 +185,7 @@ class CaseStore:
             closed_at=case.closed_at,
             version=case.version,
             summary=json_safe(case.summary),
+            attention=case.attention,
             # The first write of a case carries its input and policy; later ones do not.
             input=json_safe(case.input or {}),
             policy=json_safe(case.policy or {}),
@@ -174,6 +200,7 @@ class CaseStore:
                     "closed_at": stmt.excluded.closed_at,
                     "version": stmt.excluded.version,
                     "summary": stmt.excluded.summary,
+                    "attention": stmt.excluded.attention,
                     "updated_at": func.now(),
                 },
                 # Steps may be persisted concurrently: an older snapshot never wins.
@@ -294,6 +321,58 @@ class CaseStore:
         await s.execute(
             insert(models.Signature).values(rows).on_conflict_do_nothing(index_elements=["id"])
         )
+
+
+def _code(exc: DBAPIError) -> str:
+    orig = exc.orig
+    return str(
+        getattr(orig, "sqlstate", None)
+        or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+        or ""
+    )
+
+
+def _refuses_data(exc: DBAPIError) -> bool:
+    """SQLSTATE class 22, "data exception": NUL in text, a value too long or out of range."""
+    return _code(exc).startswith("22")
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    """The PostgreSQL error code and class name only: never the values (customer data)."""
+    orig = exc.orig
+    return f"{type(getattr(orig, '__cause__', None) or orig).__name__} {_code(exc)}".strip()
+
+
+# Column widths of the text a step writes (store.models): a longer value is cut.
+_WIDTHS: dict[str, int] = {
+    "title": 300, "clause": 100, "kind": 64, "actor": 64, "role": 64, "assignee": 64,
+    "closed_by": 64, "outcome": 64, "created_by": 64, "category": 64, "signer": 200,
+    "party": 200, "recipient": 200, "subject": 300, "account": 300, "number": 60,
+    "customer_id": 100, "started_by": 64, "granted_by": 64, "granted_role": 64, "unit": 250,
+}  # fmt: skip
+
+
+def repaired(changes: StepChanges) -> tuple[StepChanges, list[str]]:
+    """The step with every string storable, and where it was changed."""
+    repairs: list[str] = []
+
+    def fix(value: Any, path: str, key: str | None) -> Any:
+        if isinstance(value, str):
+            clean = CONTROL.sub("", value)
+            width = _WIDTHS.get(key or "")
+            if width is not None and len(clean) > width:
+                clean = clean[:width]
+            if clean != value:
+                repairs.append(path)
+            return clean
+        if isinstance(value, dict):
+            return {fix(k, path, None): fix(v, f"{path}.{k}", str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fix(v, f"{path}[{i}]", key) for i, v in enumerate(value)]
+        return value
+
+    data = fix(changes.model_dump(mode="json"), "step", None)
+    return StepChanges.model_validate(data), repairs[:50]
 
 
 async def _record_data(

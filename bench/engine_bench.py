@@ -134,8 +134,8 @@ async def _worker_child(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     parent = os.getppid()
 
-    async def orphan_watch() -> None:
-        while os.getppid() == parent:
+    async def orphan_watch() -> None:  # the bench died without stopping us
+        while os.getppid() == parent:  # noqa: ASYNC110 - nothing to wait on but polling
             await asyncio.sleep(1.0)
         stop.set()
 
@@ -155,9 +155,7 @@ async def _worker_child(args: argparse.Namespace) -> None:
         ),
         "workflows": [getattr(w, "__name__", str(w)) for w in cfg["workflows"]],
     }
-    tmp = Path(args.ready_file + ".tmp")
-    tmp.write_text(json.dumps(info))
-    tmp.rename(args.ready_file)
+    _write_ready(Path(args.ready_file), info)
     done, _ = await asyncio.wait(
         {run, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED"
     )
@@ -167,6 +165,12 @@ async def _worker_child(args: argparse.Namespace) -> None:
     with contextlib.suppress(BaseException):
         await run
     await engine.dispose()
+
+
+def _write_ready(path: Path, info: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.rename(path)
 
 
 # ---- the measuring side --------------------------------------------------------------------------
@@ -297,13 +301,9 @@ async def start_worker(ctx: Ctx, address: str, workdir: Path, label: str) -> Non
         "--address", address, "--database-url", ctx.db_url,
         "--data-dir", str(workdir), "--ready-file", str(ready),
     ]  # fmt: skip
-    logf = open(ctx.worker_log, "wb")  # noqa: SIM115 - the child owns it
-    ctx.worker_proc = subprocess.Popen(
-        cmd, cwd=PROJECT_ROOT, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-    )
-    logf.close()
+    ctx.worker_proc = _spawn(cmd, ctx.worker_log)
     deadline = time.monotonic() + 90
-    while not ready.exists():
+    while not _exists(ready):
         if ctx.worker_proc.poll() is not None:
             raise RuntimeError(
                 f"worker exited ({ctx.worker_proc.returncode}); see {ctx.worker_log}"
@@ -311,9 +311,24 @@ async def start_worker(ctx: Ctx, address: str, workdir: Path, label: str) -> Non
         if time.monotonic() > deadline:
             raise RuntimeError(f"worker not ready after 90 s; see {ctx.worker_log}")
         await asyncio.sleep(0.1)
-    ctx.worker_info = json.loads(ready.read_text())
+    ctx.worker_info = _read_json(ready)
     ctx.procs.worker = ctx.procs.psutil.Process(ctx.worker_proc.pid)
     log(f"worker {label} pid {ctx.worker_proc.pid}: {ctx.worker_info}")
+
+
+def _spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "wb") as logf:
+        return subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+def _exists(path: Path) -> bool:
+    return path.exists()
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
 
 
 async def stop_worker(ctx: Ctx) -> None:
@@ -332,13 +347,13 @@ async def stop_worker(ctx: Ctx) -> None:
             proc.wait()
 
 
-async def wait_rows(ctx: Ctx, sql: str, ids: list[str], timeout: float) -> tuple[int, float]:
+async def wait_rows(ctx: Ctx, sql: str, ids: list[str], within: float) -> tuple[int, float]:
     """Poll until `sql` (count over ids) reaches len(ids); (count, monotonic time reached).
 
     The interval grows with the elapsed time (1 %, 20-250 ms): the end is late by at most ~1 %,
     and polling a 1,000-id query every 20 ms would itself cost PostgreSQL seconds of CPU."""
     t0 = time.monotonic()
-    deadline = t0 + timeout
+    deadline = t0 + within
     n = 0
     while True:
         n = await ctx.pg.fetchval(sql, ids)
@@ -362,7 +377,7 @@ async def minimal_burst(ctx: Ctx, n: int, label: str) -> Phase:
     )
     ph.start_call_s = time.monotonic() - t0
     ctx.minimal_ids.extend(keys)
-    ph.done, t1 = await wait_rows(ctx, MINIMAL_DONE, keys, timeout=max(60.0, n * 0.5))
+    ph.done, t1 = await wait_rows(ctx, MINIMAL_DONE, keys, within=max(60.0, n * 0.5))
     ph.cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
     ph.seconds = (t1 - t0) if ph.done >= n else None
     log(ph.line())
@@ -432,7 +447,7 @@ async def r1_burst(ctx: Ctx, n: int, label: str, profile: str | None = None) -> 
     await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
     ph.start_call_s = time.monotonic() - t0
     ctx.r1_ids.extend(ids)
-    ph.done, t1 = await wait_rows(ctx, PLAN_DONE, ids, timeout=max(60.0, n * 0.5))
+    ph.done, t1 = await wait_rows(ctx, PLAN_DONE, ids, within=max(60.0, n * 0.5))
     ph.cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
     ph.seconds = (t1 - t0) if ph.done >= n else None
     if spy is not None:

@@ -118,6 +118,12 @@ class ReportInput(BaseModel):
     actor: Actor
 
 
+class RawNote(BaseModel):
+    """Deliberately not a Form: text the database may refuse (tests the repair path)."""
+
+    text: str
+
+
 def _level(kind: str, title: str, role: str, within: str, clause: str) -> TaskSpec:
     return TaskSpec(
         kind, title, clause, role, deadline=within, remind=None,
@@ -319,6 +325,10 @@ class BlocksWorkflow(CaseWorkflow):
                      "period_start": (now.replace(year=now.year - 1)).isoformat(),
                      "period_end": now.isoformat()}, "figures")  # fmt: skip
         return "asked"
+
+    @workflow.update(name="raw_note")
+    def raw_note(self, inp: RawNote) -> str:
+        return self.record("raw_note", "原始备注", {"text": inp.text}, created_by="system")
 
     @workflow.update(name="close_case")
     def close_case(self, inp: ReportInput) -> str:

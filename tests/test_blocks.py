@@ -426,3 +426,30 @@ async def test_report_job_reads_the_database(ts_env, session_factory, clean_db, 
             and "fix" in stats.data["tasks"]
             or stats.data["tasks"] == {}
         )
+
+
+async def test_refused_data_marks_the_case_for_attention(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """Text PostgreSQL refuses (a NUL) that slipped past validation is not retried forever: the
+    step is stored repaired, the case is marked for attention (reason on the case, timeline
+    event, notice to administrators) and goes on."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, "Z1", units=["fix"], deposit_yuan="0")
+        await open_task(h, "fix")
+        rid = await h.execute_update("raw_note", {"text": "坏\x00名"})
+        [case] = await eventually(
+            lambda: rows(session_factory, models.Case, id="blocks-Z1"),
+            lambda found: bool(found) and found[0].attention is not None,
+        )
+        assert "数据库拒绝" in case.attention
+        [record] = await eventually_rows(session_factory, models.Record, 1, id=rid)
+        assert record.data["text"] == "坏名"
+        assert await notes(session_factory, "blocks-Z1", "需处理")
+        view = await state(h)
+        assert view.attention and view.status == "open"
+        assert "attention" in [e.kind for e in view.events]
+        # The case goes on: its task can still be completed.
+        fix = await open_task(h, "fix")
+        await complete(h, fix, STAFF, "done")

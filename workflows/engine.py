@@ -906,6 +906,20 @@ class CaseWorkflow:
         if workflow.info().typed_search_attributes.get(CASE_STATUS) is not None:
             workflow.upsert_search_attributes([CASE_STATUS.value_set(status)])
 
+    def needs_attention(self, reason: str) -> None:
+        """Mark the case for an administrator (status `attention` in the Temporal console,
+        the reason on the case, a timeline event, a notification); the case goes on."""
+        self.s.attention = reason
+        self.event("attention", None, None, reason=reason)
+        self.notify(
+            f"attention/{self.s.event_seq}",
+            "role:admin",
+            f"【需处理】{self.title}",
+            f"{reason}\n案件：{self.s.case_id}",
+        )
+        if workflow.info().typed_search_attributes.get(CASE_STATUS) is not None:
+            workflow.upsert_search_attributes([CASE_STATUS.value_set("attention")])
+
     def finish(self, status: str = "closed", *, actor: str | None = None, reason: str = "") -> None:
         """Close the case: open tasks are cancelled, wake-ups dropped; pending jobs end first."""
         if self._finished:
@@ -1440,6 +1454,7 @@ class CaseWorkflow:
             title=self.title,
             status=self.s.status,
             number=self.s.number,
+            attention=self.s.attention,
             provisional=self.provisional,
             run=self.s.run,
             tasks=[self._task_view(t) for t in self.s.tasks],
@@ -1493,6 +1508,7 @@ class CaseWorkflow:
                 started_by=self.started_by,
                 closed_at=self.s.closed_at,
                 summary=self.summary,
+                attention=self.s.attention,
                 input=self._start.input if first else None,
                 policy=self._start.policy if first else None,
             ),
@@ -1516,12 +1532,22 @@ class CaseWorkflow:
             changes = self._take_changes()
             self._writing = True
             try:
-                await workflow.execute_activity(
+                result = await workflow.execute_activity(
                     "zhidu.record_step",
                     changes,
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
                     retry_policy=STORE_RETRY,
+                    result_type=dict,
                 )
+                if result and result.get("repairs"):
+                    self.needs_attention(
+                        f"数据库拒绝了部分数据（{result.get('refused')}），已清理后保存："
+                        f"{', '.join(result['repairs'][:5])}"
+                    )
+            except ActivityError as err:
+                # The database refused the step even repaired: it is in this case's history,
+                # not in the database. The case goes on; an administrator is told.
+                self.needs_attention(f"一个步骤无法保存到数据库：{err.cause or err}"[:500])
             finally:
                 self._writing = False
                 self._wake = True

@@ -246,6 +246,7 @@ class CaseView(BaseModel):
     title: str
     status: str
     number: str | None = None
+    attention: str | None = None
     provisional: bool = False
     run: int = 1
     tasks: list[TaskView]
@@ -310,6 +311,7 @@ class CaseState(BaseModel):
     job_seq: int = 0
     case_written: bool = False
     closed_at: datetime | None = None
+    attention: str | None = None  # why an administrator is needed (a refused step)
     tasks: list[TaskState] = Field(default_factory=list)
     units: list[UnitState] = Field(default_factory=list)
     wakeups: list[Wakeup] = Field(default_factory=list)
@@ -415,6 +417,7 @@ class CaseWrite(BaseModel):
     started_by: str | None = None
     closed_at: datetime | None = None
     summary: dict[str, Any] = Field(default_factory=dict)
+    attention: str | None = None
     # Sent with the first write of a case only (the row keeps them).
     input: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None
