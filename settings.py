@@ -3,6 +3,7 @@ run on the embedded dev stack and against a real Temporal cluster and PostgreSQL
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,6 +63,34 @@ class Settings(BaseSettings):
     @property
     def signing_key_file(self) -> Path:
         return self.signing_key_path or (self.data_dir / "signing_key.pem")
+
+    # Signs the actor assertions of every start, signal and update zhidu's own clients send
+    # (workflows/assertions.py). Unset: a random key kept in data_dir/assertion_key (the dev
+    # stack's processes share it); set it on every process in production. Previous keys stay
+    # accepted (comma separated) while messages signed with them may still be in flight.
+    assertion_key: str | None = Field(None, alias="ZHIDU_ASSERTION_KEY")
+    assertion_keys_previous: str = Field("", alias="ZHIDU_ASSERTION_KEYS_PREVIOUS")
+
+    # The Temporal connection: TLS (with a client certificate for mTLS) and an API key (Temporal
+    # Cloud).
+    temporal_tls: bool = Field(False, alias="TEMPORAL_TLS")
+    temporal_tls_cert: Path | None = Field(None, alias="TEMPORAL_TLS_CERT")
+    temporal_tls_key: Path | None = Field(None, alias="TEMPORAL_TLS_KEY")
+    temporal_tls_ca: Path | None = Field(None, alias="TEMPORAL_TLS_CA")
+    temporal_api_key: str | None = Field(None, alias="TEMPORAL_API_KEY")
+
+    def assertion_keys(self) -> list[bytes]:
+        """The signing key first, then the previous keys still accepted."""
+        key = self.assertion_key
+        if not key:
+            path = self.data_dir / "assertion_key"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+                path.chmod(0o600)
+            key = path.read_text(encoding="utf-8").strip()
+        others = [k.strip() for k in self.assertion_keys_previous.split(",") if k.strip()]
+        return [k.encode("utf-8") for k in (key, *others)]
 
 
 @lru_cache

@@ -11,23 +11,46 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
+from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    SignalWorkflowInput,
+    StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    TLSConfig,
+)
+from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.client import OutboundInterceptor as ClientOutbound
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import default as default_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    HandleSignalInput,
+    HandleUpdateInput,
+    Worker,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+from temporalio.worker import Interceptor as WorkerInterceptor
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from settings import Settings
 from store.db import SessionFactory, make_engine, make_session_factory
+from workflows import assertions
 
 log = logging.getLogger("zhidu.worker")
 
@@ -105,6 +128,7 @@ STICKY_TIMEOUT = timedelta(seconds=3)
 # Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
 # defined twice would make two different `Deadline`s).
 SHARED_WORKFLOW_MODULES = (
+    "workflows.assertions",
     "workflows.model",
     "workflows.calendar",
     "workflows.spec",
@@ -142,6 +166,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
+        interceptors=[AssertionVerifier(settings.assertion_keys())],
         workflows=_unique(entry.workflow for entry in REGISTRY.values()),
         activities=build_activities(session_factory, settings, client),
         workflow_runner=workflow_runner(strict_sandbox),
@@ -151,12 +176,112 @@ def build_worker(
     )
 
 
+# ---- signed actor assertions (workflows/assertions.py) ---------------------------------------
+
+
+def header(token: str) -> Payload:
+    return default_converter().payload_converter.to_payload(token)
+
+
+class AssertionSigner(ClientInterceptor):
+    """Client side: signs every start, signal and update this client sends."""
+
+    def __init__(self, key: bytes, clock: Callable[[], float] = time.time) -> None:
+        self._key, self._clock = key, clock
+
+    def intercept_client(self, next: ClientOutbound) -> ClientOutbound:
+        return _Signer(next, self._key, self._clock)
+
+
+class _Signer(ClientOutbound):
+    def __init__(self, next: ClientOutbound, key: bytes, clock: Callable[[], float]) -> None:
+        super().__init__(next)
+        self._key, self._clock = key, clock
+
+    def _sign(self, workflow_id: str, name: str, args: Sequence[Any], headers: Any) -> Any:
+        token = assertions.sign(self._key, workflow_id, name, args, self._clock())
+        return {**headers, assertions.HEADER: header(token)}
+
+    async def start_workflow(self, input: StartWorkflowInput) -> Any:
+        input.headers = self._sign(input.id, "start", input.args, input.headers)
+        return await super().start_workflow(input)
+
+    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
+        input.headers = self._sign(input.id, input.signal, input.args, input.headers)
+        await super().signal_workflow(input)
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> Any:
+        input.headers = self._sign(input.id, input.update, input.args, input.headers)
+        return await super().start_workflow_update(input)
+
+
+class AssertionVerifier(WorkerInterceptor):
+    """Worker side: a start, signal or update without a valid assertion is refused before the
+    workflow sees it (a start fails the case, a signal is dropped, an update is rejected with
+    the reason, leaving no trace in the case)."""
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        self._keys = list(keys)
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor]:
+        keys = self._keys
+
+        def problem(headers: Any, name: str, args: Sequence[Any]) -> str | None:
+            payload = headers.get(assertions.HEADER)
+            token = workflow.payload_converter().from_payload(payload, str) if payload else None
+            return assertions.check(
+                keys,
+                token,
+                workflow_id=workflow.info().workflow_id,
+                name=name,
+                args=args,
+                now=workflow.now().timestamp(),
+            )
+
+        class Checked(WorkflowInboundInterceptor):
+            async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+                if workflow.info().continued_run_id is None:  # a new case, not a next run
+                    why = problem(input.headers, "start", input.args)
+                    if why:
+                        raise ApplicationError(why, type="Forbidden", non_retryable=True)
+                return await super().execute_workflow(input)
+
+            async def handle_signal(self, input: HandleSignalInput) -> None:
+                why = problem(input.headers, input.signal, input.args)
+                if why:
+                    workflow.logger.warning("signal %s dropped: %s", input.signal, why)
+                    return
+                await super().handle_signal(input)
+
+            def handle_update_validator(self, input: HandleUpdateInput) -> None:
+                why = problem(input.headers, input.update, input.args)
+                if why:
+                    raise ApplicationError(why, type="Forbidden", non_retryable=True)
+                super().handle_update_validator(input)
+
+        return Checked
+
+
 async def connect(settings: Settings) -> Client:
-    """A Temporal client for `settings` with the pydantic data converter."""
+    """A Temporal client for `settings`: pydantic data converter, TLS / mTLS and API key when
+    configured, and every message it sends signed (AssertionSigner)."""
+    tls: TLSConfig | bool = settings.temporal_tls
+    if settings.temporal_tls_cert or settings.temporal_tls_ca:
+        read = lambda p: p.read_bytes() if p else None  # noqa: E731
+        tls = TLSConfig(
+            client_cert=read(settings.temporal_tls_cert),
+            client_private_key=read(settings.temporal_tls_key),
+            server_root_ca_cert=read(settings.temporal_tls_ca),
+        )
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        tls=tls,
+        api_key=settings.temporal_api_key,
+        interceptors=[AssertionSigner(settings.assertion_keys()[0])],
     )
 
 

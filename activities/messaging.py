@@ -1,5 +1,5 @@
 """Messages between cases: a workflow asks (through a job) to deliver a `CaseMessage` to another
-case, starting that case first when it does not exist yet (signal-with-start).
+case, starting that case first when it does not exist yet.
 
 Delivery is at least once (the activity may be retried); the receiving case handles each
 message key once (`CaseWorkflow.case_message`), so the effect is exactly once.
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -71,6 +71,8 @@ class CaseMessenger:
             req.target,
             registry=self._registry,
         )
+        # Started if missing (a running case is used as it is), then signalled: two signed
+        # calls, each retried with the activity; the case handles the message key once.
         try:
             handle = await self._client.start_workflow(
                 plan.entry.workflow_name,
@@ -78,10 +80,9 @@ class CaseMessenger:
                 id=plan.case_id,
                 task_queue=self._settings.temporal_task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 search_attributes=plan.search_attributes,
                 static_summary=plan.title,
-                start_signal="case_message",
-                start_signal_args=[req.message],
             )
         except WorkflowAlreadyStartedError as err:
             raise ApplicationError(
@@ -89,4 +90,5 @@ class CaseMessenger:
                 type="CaseClosed",
                 non_retryable=True,
             ) from err
+        await handle.signal("case_message", req.message)
         return {"delivered": True, "run_id": handle.result_run_id or ""}

@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -286,6 +287,7 @@ class Ctx:
     worker_info: dict[str, Any] = field(default_factory=dict)
     minimal_ids: list[str] = field(default_factory=list)
     r1_ids: list[str] = field(default_factory=list)
+    phase_of: dict[str, str] = field(default_factory=dict)  # workflow id -> phase name
     worker_log: Path | None = None
 
     @property
@@ -377,6 +379,7 @@ async def minimal_burst(ctx: Ctx, n: int, label: str) -> Phase:
     )
     ph.start_call_s = time.monotonic() - t0
     ctx.minimal_ids.extend(keys)
+    ctx.phase_of.update(dict.fromkeys(keys, ph.name))
     ph.done, t1 = await wait_rows(ctx, MINIMAL_DONE, keys, within=max(60.0, n * 0.5))
     ph.cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
     ph.seconds = (t1 - t0) if ph.done >= n else None
@@ -447,6 +450,7 @@ async def r1_burst(ctx: Ctx, n: int, label: str, profile: str | None = None) -> 
     await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
     ph.start_call_s = time.monotonic() - t0
     ctx.r1_ids.extend(ids)
+    ctx.phase_of.update(dict.fromkeys(ids, ph.name))
     ph.done, t1 = await wait_rows(ctx, PLAN_DONE, ids, within=max(60.0, n * 0.5))
     ph.cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
     ph.seconds = (t1 - t0) if ph.done >= n else None
@@ -485,6 +489,7 @@ async def breach_lag(ctx: Ctx, n: int, rate: float) -> dict[str, Any]:
     plans = r1_plans(ctx, n, "lag", policy)
     ids = [p.case_id for p in plans]
     ctx.r1_ids.extend(ids)
+    ctx.phase_of.update(dict.fromkeys(ids, "breach lag"))
     cpu0 = ctx.procs.snapshot()
     t0 = time.monotonic()
     if rate > 0:
@@ -522,20 +527,28 @@ async def breach_lag(ctx: Ctx, n: int, rate: float) -> dict[str, Any]:
     return out
 
 
+def summed(by_phase: dict[str, Counter[str]]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for c in by_phase.values():
+        total += c
+    return total
+
+
 def pct(sorted_values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     k = max(0, math.ceil(p / 100 * len(sorted_values)) - 1)
     return sorted_values[k]
 
 
-async def scan_histories(ctx: Ctx, ids: list[str]) -> Counter[str]:
-    """Count workflow task timeouts (by timeout type) and failures in every history."""
+async def scan_histories(ctx: Ctx, ids: list[str]) -> dict[str, Counter[str]]:
+    """Count workflow task timeouts (by timeout type) and failures in every history, by phase."""
     from temporalio.api.enums.v1 import EventType, TimeoutType
 
-    counts: Counter[str] = Counter()
+    by_phase: dict[str, Counter[str]] = {}
     sem = asyncio.Semaphore(16)
 
     async def one(wid: str) -> None:
+        counts = by_phase.setdefault(ctx.phase_of.get(wid, "?"), Counter())
         async with sem:
             try:
                 hist = await ctx.client.get_workflow_handle(wid).fetch_history()
@@ -558,7 +571,7 @@ async def scan_histories(ctx: Ctx, ids: list[str]) -> Counter[str]:
                 counts["activity_timed_out"] += 1
 
     await asyncio.gather(*(one(w) for w in ids))
-    return counts
+    return by_phase
 
 
 async def terminate(ctx: Ctx, ids: list[str]) -> int:
@@ -616,7 +629,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()},
         "sizes": {"burst": list(sizes), "open_cases": open_cases, "lag_cases": lag_cases},
-        "order": "per size: minimal burst, then R1 burst; worker settled (idle) between phases",
+        "order": "per size and repetition: minimal burst, then R1 burst; worker idle between",
     }
     env = engine = pg = None
     ctx: Ctx | None = None
@@ -652,23 +665,27 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         await start_worker(ctx, address, workdir, "1")
         figures["worker_config"] = {k: v for k, v in ctx.worker_info.items() if k not in ("mark",)}
         await warm_up(ctx, r1=20)
-        phases: list[Phase] = []
+        phases: list[tuple[str, int, Phase]] = []
         for n in sizes:
-            for kind in ("minimal", "R1"):
-                if kind == "minimal":
-                    ph = await minimal_burst(ctx, n, str(n))
-                else:
-                    prof = args.py_spy if (args.py_spy and n == sizes[-1]) else None
-                    ph = await r1_burst(ctx, n, str(n), profile=prof)
-                phases.append(ph)
-                waited = await ctx.procs.settle()
-                log(f"  settled in {waited:.1f}s")
+            reps = args.repeat if n == sizes[0] else args.repeat_large
+            for rep in range(1, reps + 1):
+                label = f"{n}" if reps == 1 else f"{n}.{rep}"
+                for kind in ("minimal", "R1"):
+                    if kind == "minimal":
+                        ph = await minimal_burst(ctx, n, label)
+                    else:
+                        last = n == sizes[-1] and rep == reps
+                        prof = args.py_spy if (args.py_spy and last) else None
+                        ph = await r1_burst(ctx, n, label, profile=prof)
+                    phases.append((kind, n, ph))
+                    waited = await ctx.procs.settle()
+                    log(f"  settled in {waited:.1f}s")
         lag = await breach_lag(ctx, lag_cases, args.lag_rate)
         await ctx.procs.settle()
         log(f"scanning {len(ctx.all_ids)} histories (worker #1)")
         scan1 = await scan_histories(ctx, ctx.all_ids)
         n1 = len(ctx.all_ids)
-        log(f"  {dict(scan1)}; terminating {len(ctx.r1_ids)} open cases")
+        log(f"  {summed(scan1)}; terminating {len(ctx.r1_ids)} open cases")
         await terminate(ctx, ctx.r1_ids)
         await stop_worker(ctx)
 
@@ -686,17 +703,24 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         await terminate(ctx, ctx.r1_ids)
         await stop_worker(ctx)
 
-        scan = scan1 + scan2
+        scan = summed({**scan1, **scan2})
+        timeouts_by_phase = {
+            ph: {k: v for k, v in c.items() if k.startswith("wft_") and k != "wft_completed"}
+            for ph, c in {**scan1, **scan2}.items()
+            if c.get("wft_timed_out") or c.get("wft_failed")
+        }
         by_size = {}
         for n in sizes:
-            mini = next(p for p in phases if p.name == f"minimal {n}")
-            r1 = next(p for p in phases if p.name == f"R1 {n}")
+            mini = [ph for k, m, ph in phases if k == "minimal" and m == n]
+            r1 = [ph for k, m, ph in phases if k == "R1" and m == n]
+            m_rate, r_rate = median_rate(mini), median_rate(r1)
             by_size[str(n)] = {
-                "minimal_wf_per_s": round(mini.rate, 2) if mini.rate else None,
-                "r1_cases_per_s": round(r1.rate, 2) if r1.rate else None,
-                "ratio": round(r1.rate / mini.rate, 3) if (mini.rate and r1.rate) else None,
-                "minimal": phase_json(mini),
-                "r1": phase_json(r1),
+                "minimal_wf_per_s": m_rate,
+                "r1_cases_per_s": r_rate,
+                "ratio": round(r_rate / m_rate, 3) if (m_rate and r_rate) else None,
+                "repeats": len(mini),
+                "minimal": aggregate(mini),
+                "r1": aggregate(r1),
             }
         figures["throughput"] = by_size
         figures["workflow_task_timeouts"] = {
@@ -704,6 +728,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             **{k: scan.get(k, 0) for k in ("histories", "history_errors", "wft_timed_out",
                                             "wft_failed", "wft_completed", "activity_timed_out")},
             **{k: v for k, v in scan.items() if k.startswith("wft_timed_out_")},
+            "by_phase": timeouts_by_phase,
         }  # fmt: skip
         figures["rss"] = {
             "open_cases": open_cases,
@@ -737,6 +762,27 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             log(f"worker logs kept in {workdir}")
+
+
+def median_rate(phs: list[Phase]) -> float | None:
+    """Median throughput of the repetitions (None if one did not complete)."""
+    rates = [ph.rate for ph in phs]
+    if not rates or any(r is None for r in rates):
+        return None
+    return round(statistics.median(r for r in rates if r is not None), 2)
+
+
+def aggregate(phs: list[Phase]) -> dict[str, Any]:
+    """Every repetition, and the CPU per case of each component over all of them."""
+    total_n = sum(ph.n for ph in phs)
+    cpu: Counter[str] = Counter()
+    for ph in phs:
+        cpu.update(ph.cpu)
+    return {
+        "runs": [phase_json(ph) for ph in phs],
+        "per_s": [round(ph.rate, 2) if ph.rate else None for ph in phs],
+        "cpu_ms_per_case": {k: round(v / total_n * 1000, 1) for k, v in cpu.items()},
+    }
 
 
 def phase_json(ph: Phase) -> dict[str, Any]:
@@ -777,28 +823,39 @@ def table(f: dict[str, Any]) -> str:
         f"(build_worker: {wc.get('max_concurrent_workflow_tasks')} WFT slots, "
         f"{wc.get('max_concurrent_activities')} activity slots, cache "
         f"{wc.get('max_cached_workflows')}, sticky {wc.get('sticky_timeout_s')}s); "
-        "order per size: minimal then R1"
+        "order per size and repetition: minimal then R1"
     )
+
+    def spread(rates: list[Any]) -> str:
+        ok = [r for r in rates if r is not None]
+        if len(rates) < 2:
+            return ""
+        return f" [{min(ok):.1f}-{max(ok):.1f}]" if len(ok) == len(rates) else " [incomplete]"
+
     for n, t in f["throughput"].items():
         lines.append(
-            f"minimal {n}: {num(t['minimal_wf_per_s'])} wf/s | R1 {n}: "
-            f"{num(t['r1_cases_per_s'])} cases/s | ratio {num(t['ratio'], '.2f')} | "
-            f"worker CPU ms/case: minimal {num(t['minimal']['worker_cpu_ms_per_case'])}, "
-            f"R1 {num(t['r1']['worker_cpu_ms_per_case'])}"
+            f"minimal {n}: {num(t['minimal_wf_per_s'])} wf/s{spread(t['minimal']['per_s'])} | "
+            f"R1 {n}: {num(t['r1_cases_per_s'])} cases/s{spread(t['r1']['per_s'])} | "
+            f"ratio {num(t['ratio'], '.2f')} (median of {t['repeats']})"
         )
     for n, t in f["throughput"].items():
-        for k in ("minimal", "r1"):
-            c = t[k]["cpu_s"]
+        for k, name in (("minimal", "minimal"), ("r1", "R1")):
+            c = t[k]["cpu_ms_per_case"]
             lines.append(
-                f"  cpu-s {k} {n}: worker {num(c.get('worker'), '.2f')} | server "
-                f"{num(c.get('server'), '.2f')} | postgres {num(c.get('pg'), '.2f')} | client "
-                f"{num(c.get('client'), '.2f')} (wall {num(t[k]['seconds'], '.2f')}s)"
+                f"  CPU ms per case, {name} {n}: worker {num(c.get('worker'))} | dev server "
+                f"{num(c.get('server'))} | postgres {num(c.get('pg'))} | bench client "
+                f"{num(c.get('client'))}"
             )
     w = f["workflow_task_timeouts"]
     kinds = ", ".join(f"{k[len('wft_timed_out_'):]} {v}" for k, v in w.items()
                       if k.startswith("wft_timed_out_"))  # fmt: skip
+    where = "; ".join(
+        f"{ph}: " + ", ".join(f"{k.removeprefix('wft_')} {v}" for k, v in c.items())
+        for ph, c in w.get("by_phase", {}).items()
+    )
     lines.append(
-        f"WFT timeouts: {w['wft_timed_out']}{f' ({kinds})' if kinds else ''} | WFT failed "
+        f"WFT timeouts: {w['wft_timed_out']}{f' ({kinds})' if kinds else ''}"
+        f"{f' [{where}]' if where else ''} | WFT failed "
         f"{w['wft_failed']} | activity timeouts {w['activity_timed_out']} | histories "
         f"{w['histories']}/{w['workflows_started']} ({w['wft_completed']} WFTs completed)"
     )
@@ -831,6 +888,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--small", type=int, default=50, help="first burst size (default 50)")
     p.add_argument("--large", type=int, default=300, help="second burst size (default 300)")
     p.add_argument("--open-cases", type=int, default=1000, help="R1 cases kept open for RSS")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions of the first size (3)")
+    p.add_argument("--repeat-large", type=int, default=2, help="repetitions of the second (2)")
     p.add_argument("--lag-cases", type=int, default=100, help="cases of the breach-lag phase")
     p.add_argument(
         "--lag-rate",

