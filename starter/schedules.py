@@ -59,18 +59,17 @@ def _schedule(settings: Settings, registry: Registry, duty: DutySpec) -> Schedul
     attrs = TypedSearchAttributes(
         [SearchAttributePair(REGULATION, entry.code), SearchAttributePair(CASE_STATUS, "open")]
     )
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            duty.workflow_name,
-            arg,
-            id=duty.id,
-            task_queue=settings.temporal_task_queue,
-            typed_search_attributes=attrs,
-            static_summary=duty.title_zh,
-            headers={assertions.HEADER: header(assertions.sign_schedule(key, duty.id))},
-        ),
-        spec=spec,
+    action = ScheduleActionStartWorkflow(
+        duty.workflow_name,
+        arg,
+        id=duty.id,
+        task_queue=settings.temporal_task_queue,
+        typed_search_attributes=attrs,
+        static_summary=duty.title_zh,
     )
+    # The schedule's standing assertion: it starts only runs whose ids begin with its own.
+    action.headers = {assertions.HEADER: header(assertions.sign_schedule(key, duty.id))}
+    return Schedule(action=action, spec=spec)
 
 
 async def ensure_schedules(
