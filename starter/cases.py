@@ -98,7 +98,9 @@ def action_spec(entry: RegulationEntry, action: str) -> ActionSpec:
 
 def actor_for(user: User) -> Actor:
     """The workflow's idea of who acts, built from the database user only."""
-    return Actor(id=user.id, roles=list(user.roles or []), name=user.name)
+    return Actor(
+        id=user.id, roles=list(user.roles or []), name=user.name, department=user.department
+    )
 
 
 async def check_people(

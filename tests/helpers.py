@@ -40,7 +40,7 @@ TEST_REGISTRY = {**REGISTRY, BLOCKS.code: BLOCKS}
 
 STAFF = Actor(id="staff", roles=["staff"])
 OTHER_STAFF = Actor(id="bob", roles=["staff"])
-SUPERVISOR = Actor(id="supervisor", roles=["supervisor"])
+SUPERVISOR = Actor(id="supervisor", roles=["supervisor"], department="客户服务部")
 CLERK = Actor(id="clerk", roles=["clerk"])
 DIVISION = Actor(id="division", roles=["division_leader"])
 PRESIDENT = Actor(id="president", roles=["president_office", "quality_specialist"])

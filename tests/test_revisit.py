@@ -91,6 +91,7 @@ async def start_case(
     go_live: date | None = None,
     policy: RevisitPolicy | None = None,
     customer: str = "C1",
+    supervisor: str | None = None,
 ) -> Any:
     now = await env.get_current_time()
     inp = RevisitInput(
@@ -99,7 +100,7 @@ async def start_case(
         customer_class=customer_class,
         go_live=go_live or china(now).date(),
         owner="staff",
-        supervisor=None,
+        supervisor=supervisor,
         contacts=[Contact(name="王工", title="设备负责人", phone="13800000000")],
     )
     handle = await env.client.start_workflow(
@@ -916,3 +917,51 @@ async def test_working_day_reminder_from_a_policy_file(
             lambda found: any("提醒" in n.subject for n in found),
         )
         assert any("提醒" in n.subject and n.recipient == "staff" for n in notes)
+
+
+async def test_only_the_cases_supervisor_or_a_division_leader_acts_as_supervisor(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """A case that names its supervisor: another supervisor may neither extend its deadlines nor
+    close the plan; the named one and a division leader (the role above) may."""
+    env = ts_env
+    boss = Actor(id="boss", roles=["supervisor"], department="客户服务部")
+    other = Actor(id="sup2", roles=["supervisor"], department="客户服务部")
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="G1", supervisor="boss")
+        await complete(h, await open_task(h, "plan"), STAFF, data=PLAN)
+        first = datetime.fromisoformat((await state(h)).summary["next_visit"]["planned_at"])
+        await sleep_to(env, first - timedelta(days=6))
+        appt = await open_task(h, "appointment")
+        later = appt.due_at + timedelta(days=2)
+        await refused(
+            extend(h, appt, other, later, "客户出差"), "Forbidden", "the case's 部门主管 is boss"
+        )
+        appt = await extend(h, appt, boss, later, "客户出差")
+        await extend(h, appt, DIVISION, later + timedelta(days=1), "再延一天")
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await h.execute_update("close_plan", ClosePlanInput(actor=other, reason="客户流失"))
+        assert "the case's 部门主管 is boss" in str(info.value.cause)
+        await h.execute_update("close_plan", ClosePlanInput(actor=boss, reason="合同终止"))
+        assert await h.result() == "closed"
+
+
+async def test_without_a_named_supervisor_the_departments_supervisors_act(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """No supervisor named: a supervisor of another department may not sign the expense claim;
+    one of the case's department may."""
+    env = ts_env
+    elsewhere = Actor(id="sup3", roles=["supervisor"], department="工程部")
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue, customer="G2")
+        review = await phone_visit_until_review(
+            env, h, expenses=[{"item": "交通费", "amount_yuan": 50}]
+        )
+        sign = await open_task(h, "expense_sign")
+        await refused(
+            complete(h, sign, elsewhere, "approve"), "Forbidden", "部门主管 of 客户服务部"
+        )
+        await refused(complete(h, review, elsewhere, "accept", {"guidance": "好"}), "Forbidden")
+        await complete(h, sign, SUPERVISOR, "approve")
+        await complete(h, review, SUPERVISOR, "accept", {"guidance": "很好"})

@@ -89,7 +89,7 @@ with workflow.unsafe.imports_passed_through():
         Wakeup,
         yuan,
     )
-    from workflows.roles import ROLES
+    from workflows.roles import ROLES, ROLES_ABOVE
     from workflows.spec import (
         AmountRef,
         ApprovalSpec,
@@ -160,6 +160,11 @@ class CaseWorkflow:
     TASKS: ClassVar[tuple[TaskSpec, ...]] = ()
     APPROVALS: ClassVar[tuple[ApprovalSpec, ...]] = ()
     LADDERS: ClassVar[tuple[LadderSpec, ...]] = ()
+    # Roles bound to the case: role -> person ref naming who holds it for this case (e.g. the
+    # case's supervisor). When nobody is named, only holders of the role in the case's
+    # DEPARTMENT act in it. A role above (roles.ROLES_ABOVE) may always act in its place.
+    ROLE_HOLDERS: ClassVar[dict[str, str]] = {}
+    DEPARTMENT: ClassVar[str | None] = None
 
     _specs: ClassVar[dict[str, TaskSpec]]
     _approvals: ClassVar[dict[str, ApprovalSpec]]
@@ -1097,9 +1102,39 @@ class CaseWorkflow:
             raise refuse("Conflict", f"task {task_id} is already {task.status}")
         return task
 
+    def _above(self, actor: Actor, role: str) -> bool:
+        return bool(set(ROLES_ABOVE.get(role, ())) & set(actor.roles))
+
+    def acts_as(self, actor: Actor, role: str) -> bool:
+        """Whether `actor` may act in `role` on this case (see ROLE_HOLDERS)."""
+        if self._above(actor, role):
+            return True
+        if role not in actor.roles:
+            return False
+        holder = self.person(self.ROLE_HOLDERS.get(role))
+        if holder is not None and not holder.startswith("role:"):
+            return actor.id == holder
+        if role in self.ROLE_HOLDERS and self.DEPARTMENT:
+            return actor.department == self.person(self.DEPARTMENT)
+        return True
+
+    def why_not(self, actor: Actor, role: str) -> str:
+        """Why `actor` may not act in `role` here (for the refusal)."""
+        holder = self.person(self.ROLE_HOLDERS.get(role))
+        if role in actor.roles and holder is not None and not holder.startswith("role:"):
+            return f"the case's {role_zh(role)} is {holder}"
+        if role in actor.roles and role in self.ROLE_HOLDERS and self.DEPARTMENT:
+            return f"it needs a {role_zh(role)} of {self.person(self.DEPARTMENT)}"
+        return f"it needs the role {role_zh(role)}"
+
     def _authorized(self, task: TaskState, actor: Actor) -> bool:
-        """The task's role is required; a named assignee must also be that person."""
-        return may_act(task.role, task.assignee, actor.id, actor.roles)
+        """The task's role (in this case) is required; a named assignee must also be that
+        person, unless the actor holds the role above."""
+        if self._above(actor, task.role):
+            return True
+        return may_act(task.role, task.assignee, actor.id, actor.roles) and self.acts_as(
+            actor, task.role
+        )
 
     def _validated_data(self, task: TaskState, inp: CompleteTaskInput) -> BaseModel:
         model = self._specs[task.kind].outcomes[inp.outcome]
@@ -1200,7 +1235,7 @@ class CaseWorkflow:
             why = (
                 f"it is assigned to {task.assignee}"
                 if task.assignee and inp.actor.id != task.assignee
-                else f"it needs the role {role_zh(task.role)}"
+                else self.why_not(inp.actor, task.role)
             )
             raise refuse(
                 "Forbidden",
@@ -1263,17 +1298,22 @@ class CaseWorkflow:
 
     def _granting_role(self, task: TaskState, inp: ExtendDeadlineInput) -> str:
         """The actor's role that allows this extension (the one with the furthest limit)."""
-        roles = [r for r in inp.actor.roles if r in task.extend_limits]
+        roles = [r for r in task.extend_limits if self.acts_as(inp.actor, r)]
         if not roles:
             if not task.extend_limits:
                 raise refuse(
                     "Forbidden",
                     f"the deadline of task {task.id} cannot be extended ({task.clause})",
                 )
-            allowed = "、".join(role_zh(r) for r in task.extend_limits)
+            held = [r for r in task.extend_limits if r in inp.actor.roles]
+            reason = (
+                self.why_not(inp.actor, held[0])
+                if held
+                else "only " + "、".join(role_zh(r) for r in task.extend_limits) + " may"
+            )
             raise refuse(
                 "Forbidden",
-                f"{inp.actor.id} may not extend task {task.id}: only {allowed} may ({task.clause})",
+                f"{inp.actor.id} may not extend task {task.id}: {reason} ({task.clause})",
             )
         unlimited = [r for r in roles if task.extend_limits[r] is None]
         if unlimited:
@@ -1303,7 +1343,7 @@ class CaseWorkflow:
 
     def _check_pause(self, inp: PauseTaskInput, pausing: bool) -> TaskState:
         task = self._open_task_for(inp.task_id)
-        if not set(inp.actor.roles) & set(task.pausable_by):
+        if not any(self.acts_as(inp.actor, r) for r in task.pausable_by):
             if not task.pausable_by:
                 raise refuse(
                     "Forbidden", f"the clock of task {task.id} cannot be paused ({task.clause})"

@@ -349,6 +349,10 @@ class RevisitWorkflow(CaseWorkflow):
     VARS = RevisitVars
     TASKS = TASKS
     APPROVALS = (EXPENSE,)
+    # The named supervisor acts as the case's supervisor; without one, a supervisor of the
+    # case's department; a division leader always may (roles.ROLES_ABOVE).
+    ROLE_HOLDERS = {"supervisor": "input.supervisor"}
+    DEPARTMENT = "input.department"
     inp: RevisitInput
     policy: RevisitPolicy
     v: RevisitVars
@@ -811,8 +815,9 @@ class RevisitWorkflow(CaseWorkflow):
 
     @close_plan.validator
     def _validate_close(self, inp: ClosePlanInput) -> None:
-        if not {"supervisor", "admin"} & set(inp.actor.roles):
-            raise refuse("Forbidden", f"{inp.actor.id}: only 部门主管 may close a revisit plan")
+        if "admin" not in inp.actor.roles and not self.acts_as(inp.actor, "supervisor"):
+            why = self.why_not(inp.actor, "supervisor")
+            raise refuse("Forbidden", f"{inp.actor.id} may not close the revisit plan: {why}")
         if self._finished:
             raise refuse("Conflict", "the plan is already closed")
 
@@ -833,7 +838,7 @@ class RevisitWorkflow(CaseWorkflow):
 
     @complaint_handled.validator
     def _validate_complaint(self, inp: ComplaintHandledInput) -> None:
-        if not {"staff", "supervisor"} & set(inp.actor.roles):
+        if "staff" not in inp.actor.roles and not self.acts_as(inp.actor, "supervisor"):
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id}: only staff or 部门主管 may report a handled complaint",

@@ -27,3 +27,11 @@ ROLES: dict[str, tuple[str, str]] = {
     "security_supervisor": ("保安主管", "Security supervisor"),
     "admin": ("系统管理员", "Administrator"),
 }
+
+# Who may act in a role's place on a case: the role above it (a division leader for a
+# department supervisor, the director for a center head, a company leader for a department head).
+ROLES_ABOVE: dict[str, tuple[str, ...]] = {
+    "supervisor": ("division_leader",),
+    "center_head": ("director",),
+    "department_head": ("company_leader",),
+}
