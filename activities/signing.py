@@ -33,6 +33,43 @@ def sha256_hex(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
 
 
+def record_digest(
+    *,
+    id: str,
+    case_id: str,
+    kind: str,
+    title: str,
+    data: dict[str, Any],
+    created_by: str | None,
+    created_at: datetime,
+) -> str:
+    """SHA-256 of the whole record — its case, kind, title, data, author and time — so a
+    signature covers all of what was signed, not only the data."""
+    return sha256_hex(
+        {
+            "id": id,
+            "case_id": case_id,
+            "kind": kind,
+            "title": title,
+            "data": data,
+            "created_by": created_by,
+            "created_at": _iso(_to_utc(created_at)),
+        }
+    )
+
+
+def stored_record_digest(record: models.Record) -> str:
+    return record_digest(
+        id=record.id,
+        case_id=record.case_id,
+        kind=record.kind,
+        title=record.title,
+        data=record.data,
+        created_by=record.created_by,
+        created_at=record.created_at,
+    )
+
+
 def _iso(dt: datetime) -> str:
     return dt.isoformat()
 
@@ -153,7 +190,7 @@ async def verify_signature(
         method=sig.method,
         signed_at=sig.signed_at,
         record_sha256_signed=sig.record_sha256,
-        record_sha256_now=sha256_hex(record.data) if record is not None else None,
+        record_sha256_now=stored_record_digest(record) if record is not None else None,
     )
     if sig.public_key != trusted_public_key_b64:
         result.reason = "signed by a key this server does not trust"

@@ -19,7 +19,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notify import parse_channels
-from activities.signing import Sealer, canonical_json, sha256_hex, signature_payload
+from activities.signing import (
+    Sealer,
+    canonical_json,
+    record_digest,
+    signature_payload,
+    stored_record_digest,
+)
 from store import models
 from store.db import SessionFactory
 from workflows.model import CONTROL, CaseWrite, StepChanges, TaskState
@@ -108,6 +114,15 @@ class CaseStore:
             rows = []
             for r in changes.records:
                 data = json_safe(r.data)
+                digest = record_digest(
+                    id=r.id,
+                    case_id=case.id,
+                    kind=r.kind,
+                    title=r.title,
+                    data=data,
+                    created_by=r.created_by,
+                    created_at=r.created_at,
+                )
                 rows.append(
                     {
                         "id": r.id,
@@ -118,7 +133,7 @@ class CaseStore:
                         "customer_id": case.customer_id,
                         "category": r.category,
                         "data": data,
-                        "sha256": sha256_hex(data),
+                        "sha256": digest,
                         "created_by": r.created_by,
                         "created_at": r.created_at,
                     }
@@ -274,7 +289,7 @@ class CaseStore:
 
     async def _insert_signatures(self, s: AsyncSession, changes: StepChanges) -> None:
         record_ids = {sig.record_id for sig in changes.signatures}
-        stored = await _record_data(s, changes.case.id, record_ids)
+        stored = await _record_digests(s, changes.case.id, record_ids)
         rows = []
         for sig in changes.signatures:
             if not sig.record_id.startswith(f"{changes.case.id}/"):
@@ -292,7 +307,7 @@ class CaseStore:
                     type="UnknownRecord",
                     non_retryable=False,
                 )
-            record_sha = sha256_hex(stored[sig.record_id])
+            record_sha = stored[sig.record_id]
             payload = signature_payload(
                 id=sig.id,
                 record_id=sig.record_id,
@@ -375,12 +390,11 @@ def repaired(changes: StepChanges) -> tuple[StepChanges, list[str]]:
     return StepChanges.model_validate(data), repairs[:50]
 
 
-async def _record_data(
-    s: AsyncSession, case_id: str, ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    result = await s.execute(
-        select(models.Record.id, models.Record.data).where(
+async def _record_digests(s: AsyncSession, case_id: str, ids: Iterable[str]) -> dict[str, str]:
+    """Record id -> the digest of the whole record as stored (what a signature seals)."""
+    result = await s.scalars(
+        select(models.Record).where(
             models.Record.case_id == case_id, models.Record.id.in_(list(ids))
         )
     )
-    return {rid: data for rid, data in result.all()}
+    return {r.id: stored_record_digest(r) for r in result}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from activities.signing import (
     Sealer,
@@ -85,13 +88,27 @@ async def test_verify_signature_ok(clean_db: SessionFactory) -> None:
     assert result.record_sha256_signed == result.record_sha256_now
 
 
-async def test_changed_record_is_detected(clean_db: SessionFactory) -> None:
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("data", {"rating": 5, "comment": "良好"}),
+        ("title", "客户回访记录表（改）"),
+        ("created_by", "someone-else"),
+        ("created_at", T0 + timedelta(seconds=1)),
+        ("kind", "revisit_report"),
+        ("case_id", "c2"),
+    ],
+)
+async def test_any_change_to_the_signed_record_is_detected(
+    clean_db: SessionFactory, column: str, value: Any
+) -> None:
+    """The seal covers the whole record: its case, kind, title, data, author and time."""
     sealer = Sealer.generate()
     sig_id = await _signed(clean_db, sealer)
     async with clean_db() as s, s.begin():
         row = await s.get(models.Record, "c1/revisit_record/1")
         assert row is not None
-        row.data = {**row.data, "rating": 5}
+        setattr(row, column, value)
     result = await verify_signature(clean_db, sig_id, sealer.public_key_b64)
     assert not result.ok
     assert "record changed" in result.reason

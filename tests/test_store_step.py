@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.signing import Sealer, sha256_hex, verify_signature
+from activities.signing import Sealer, stored_record_digest, verify_signature
 from activities.store_step import CaseStore
 from store import models
 from store.db import SessionFactory
@@ -149,7 +149,7 @@ async def test_record_step_writes_everything_once_even_when_retried(
         assert {(n.status, n.attempts, n.case_id) for n in notes} == {("pending", 0, "revisit-C1")}
         record = await s.get(models.Record, "revisit-C1/revisit_record/1")
         assert record is not None
-        assert record.sha256 == sha256_hex(record.data) == sha256_hex(changes.records[0].data)
+        assert record.sha256 == stored_record_digest(record)
         assert (record.customer_id, record.regulation) == ("C1", "revisit")
         task = await s.get(models.Task, "revisit-C1/t1")
         assert task is not None and task.regulation == "revisit" and task.data == {"note": "首次"}
