@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     smtp_from: str = Field("zhidu@localhost", alias="SMTP_FROM")
     webhook_url: str | None = Field(None, alias="ZHIDU_WEBHOOK_URL")
     outbox_poll_seconds: float = Field(1.0, alias="ZHIDU_OUTBOX_POLL_SECONDS")
+    # Development only: the console channel prints one-time signing codes (it is how a tester
+    # receives them) and counts as a channel that delivers them. `zhidu dev` sets it.
+    console_shows_codes: bool = Field(False, alias="ZHIDU_CONSOLE_SHOWS_CODES")
 
     @property
     def signing_key_file(self) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import smtplib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -86,11 +87,26 @@ class Channel(Protocol):
         """Deliver `note` or raise; PermanentFailure means do not retry."""
 
 
+# A notification carrying a one-time signing code (starter.sigcodes) has this key prefix.
+SECRET_PREFIX = "sigcode/"
+_CODE = re.compile(r"\d{6}")
+
+
+def mask_codes(text: str) -> str:
+    return _CODE.sub("******", text)
+
+
 class ConsoleChannel:
-    """Development channel: one log line per message."""
+    """Development channel: one log line per message. One-time codes are masked unless
+    `shows_codes` (the dev stack, where the log is how a code reaches the tester)."""
+
+    def __init__(self, shows_codes: bool = False) -> None:
+        self.shows_codes = shows_codes
 
     async def send(self, note: models.Notification, directory: Directory) -> None:
         first_line = note.body.splitlines()[0] if note.body else ""
+        if note.key.startswith(SECRET_PREFIX) and not self.shows_codes:
+            first_line = mask_codes(first_line)
         log.info("notify %s: %s | %s", note.recipient, note.subject, first_line)
 
 
@@ -153,7 +169,7 @@ def channels_from_settings(settings: Settings) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     for name in parse_channels(settings.notify_channels):
         if name == "console":
-            channels[name] = ConsoleChannel()
+            channels[name] = ConsoleChannel(shows_codes=settings.console_shows_codes)
         elif name == "smtp":
             if not settings.smtp_host:
                 raise ValueError("notification channel smtp needs SMTP_HOST")
@@ -234,6 +250,8 @@ class OutboxDispatcher:
             return
         note.status = "sent"
         note.sent_at = datetime.now(UTC)
+        if note.key.startswith(SECRET_PREFIX):
+            note.body = mask_codes(note.body)  # delivered: the code is kept nowhere
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set; a full batch is followed at once by the next."""

@@ -404,6 +404,8 @@ async def _run(settings: Settings, data_dir: Path) -> None:
         update={
             "data_dir": data_dir,
             "temporal_address": f"127.0.0.1:{settings.temporal_port}",
+            # The dev stack has no SMS gateway: one-time signing codes appear in its log.
+            "console_shows_codes": True,
         }
     )
     if "temporal_ui_url" not in settings.model_fields_set:

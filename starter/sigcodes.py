@@ -2,9 +2,10 @@
 sign by code (workflows.spec.Sign with "otp").
 
 A customer who cannot draw on the screen signs with a 6-digit code sent to one of the case's
-contacts (the regulation's `contacts` of the case input). Only sha256("<task id>:<code>") is
-stored (signature_codes); the plain code exists in the outbox row that delivers it. The
-workflow never sees the code: the server replaces it with evidence "otp:<code id>:<code hash>".
+contacts (the regulation's `contacts` of the case input). Only a hash of "<task id>:<code>" is
+stored (signature_codes), keyed with the server's secret; the plain code exists only in the
+outbox row that delivers it, until it is delivered (then it is masked). The workflow never sees
+the code: the server replaces it with evidence "otp:<code id>:<keyed hash>".
 
 Spending a code: the newest code row of the task is locked (SELECT ... FOR UPDATE), checked,
 marked used, and the update is sent while that transaction is still open. It commits only when
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from settings import get_settings
 from starter.cases import Registry, registry_or_default
 from starter.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from store.models import Case, Notification, SignatureCode, Task, User
@@ -47,8 +49,10 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PENDING = "otp:pending"
 
 
-def code_hash(task_id: str, code: str) -> str:
-    return hashlib.sha256(f"{task_id}:{code}".encode()).hexdigest()
+def code_hash(key: bytes, task_id: str, code: str) -> str:
+    """A keyed hash (HMAC with the server's secret): the evidence a case keeps in its history
+    cannot be turned back into the 6 digits by trying them all."""
+    return hmac.new(key, f"{task_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _norm_address(value: str) -> str:
@@ -67,14 +71,15 @@ def _is_email(value: str) -> bool:
 def _code_channel(settings: Settings, recipient: str) -> str | None:
     """The one outbox channel that can deliver a code to `recipient`, or None.
 
-    smtp reaches e-mail addresses; console (development) shows any recipient in the log. The
-    webhook channel posts to a staff group chat, so it never carries a customer's code."""
+    smtp reaches e-mail addresses; the console (a log line) delivers nothing to a customer,
+    so it counts only on the dev stack (ZHIDU_CONSOLE_SHOWS_CODES). The webhook channel posts
+    to a staff group chat, so it never carries a customer's code."""
     from activities.notify import parse_channels
 
     channels = parse_channels(settings.notify_channels)
     if _is_email(recipient) and "smtp" in channels:
         return "smtp"
-    if "console" in channels:
+    if "console" in channels and settings.console_shows_codes:
         return "console"
     return None
 
@@ -151,8 +156,6 @@ async def issue_signature_code(
     Returns {code_id, recipient, expires_at}, never the code. Only the user who may complete
     the task may ask; the recipient must be one of the case's customer contacts."""
     if settings is None:
-        from settings import get_settings
-
         settings = get_settings()
     task_id = task_id if "/" in task_id else f"{case_id}/{task_id}"
     registry = registry_or_default(registry)
@@ -185,7 +188,7 @@ async def issue_signature_code(
             case_id=case_id,
             task_id=task_id,
             recipient=address,
-            code_hash=code_hash(task_id, code),
+            code_hash=code_hash(settings.assertion_keys()[0], task_id, code),
             created_at=now,
             expires_at=now + CODE_TTL,
             attempts=0,
@@ -299,7 +302,8 @@ async def send_with_otp(
         if problem is not None:
             raise Invalid(problem, CODE_FIELD)
         assert row is not None
-        if not hmac.compare_digest(row.code_hash, code_hash(task_id, otp.code)):
+        key = (settings or get_settings()).assertion_keys()[0]
+        if not hmac.compare_digest(row.code_hash, code_hash(key, task_id, otp.code)):
             row.attempts += 1
             left = MAX_CODE_ATTEMPTS - row.attempts
             await session.commit()

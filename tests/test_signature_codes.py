@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import json
+import os
 import re
 import sys
 import uuid
@@ -114,6 +116,7 @@ SIG = RegulationEntry(
 )
 REGISTRY: dict[str, RegulationEntry] = {SIG.code: SIG}
 
+KEY = os.environ["ZHIDU_ASSERTION_KEY"].encode("utf-8")
 PHONE = "138-0013-8000"
 EMAIL = "wang@example.com"
 CONTACTS = [
@@ -152,6 +155,7 @@ async def env(
         settings = settings_factory(
             temporal_task_queue=queue,
             temporal_address=local_env.client.service_client.config.target_host,
+            console_shows_codes=True,  # as on the dev stack: the log delivers the codes
         )
         app = create_app(
             settings, client=local_env.client, session_factory=session_factory, registry=REGISTRY
@@ -239,7 +243,9 @@ async def test_otp_signature_end_to_end(env, session_factory, local_env) -> None
     assert code not in r.text
     row = await code_row(session_factory, out["code_id"])
     assert row.task_id == t1 and row.case_id == case_id and row.recipient == PHONE
-    assert row.code_hash == hashlib.sha256(f"{t1}:{code}".encode()).hexdigest()
+    # Keyed with the server's secret: the hash alone does not give the 6 digits back.
+    assert row.code_hash == hmac.new(KEY, f"{t1}:{code}".encode(), hashlib.sha256).hexdigest()
+    assert row.code_hash != hashlib.sha256(f"{t1}:{code}".encode()).hexdigest()
     assert row.used_at is None and code not in row.code_hash
     async with session_factory() as s:
         notes = list(
@@ -451,6 +457,38 @@ async def test_channel_choice(env, session_factory, local_env) -> None:
             )
         )
     assert note is not None and note.channel == "smtp"
+    # Off the dev stack the console delivers nothing to a customer: no code is issued at all.
+    console = settings.model_copy(update={"console_shows_codes": False})
+    with pytest.raises(ServiceError) as err:
+        await issue_signature_code(
+            session_factory, case_id, "t1", user, PHONE, settings=console, registry=REGISTRY
+        )
+    assert err.value.status == 422 and err.value.field == "recipient"
+
+
+async def test_codes_are_masked_in_logs_and_dropped_once_delivered(
+    env, session_factory, caplog
+) -> None:
+    import logging
+
+    from activities.notify import ConsoleChannel, OutboxDispatcher
+
+    http, settings = env
+    sam = await auth(session_factory, "sam")
+    case_id = await start_case(http, sam)
+    r = await http.post(f"/api/cases/{case_id}/tasks/t1/signature-code", headers=sam)
+    code = await sent_code(session_factory, r.json()["code_id"])
+    dispatcher = OutboxDispatcher(session_factory, {"console": ConsoleChannel()}, settings)
+    with caplog.at_level(logging.INFO, logger="zhidu.notify"):
+        while await dispatcher.dispatch_once():
+            pass
+    assert "******" in caplog.text and code not in caplog.text
+    async with session_factory() as s:
+        note = await s.scalar(
+            select(Notification).where(Notification.key == f"sigcode/{r.json()['code_id']}")
+        )
+    assert note is not None and note.status == "sent"
+    assert code not in note.body and "******" in note.body
 
 
 async def test_same_code_twice_at_once(env, session_factory) -> None:
