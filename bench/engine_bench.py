@@ -82,16 +82,17 @@ class MinimalWorkflow:
 # ---- the worker subprocess -----------------------------------------------------------------------
 
 
-def _child_settings(args: argparse.Namespace) -> Any:
+def bench_settings(address: str, database_url: str, data_dir: Path) -> Any:
+    """Settings of the worker and of the measuring client. They share `data_dir`, so both use
+    the same signing key and actor-assertion key (data_dir/assertion_key)."""
     from settings import Settings
 
-    data_dir = Path(args.data_dir)
     return Settings.model_validate(
         {
-            "temporal_address": args.address,
+            "temporal_address": address,
             "temporal_namespace": "default",
             "temporal_task_queue": TASK_QUEUE,
-            "database_url": args.database_url,
+            "database_url": database_url,
             "data_dir": data_dir,
             "signing_key_path": data_dir / "signing_key.pem",
             "notify_channels": "console",
@@ -108,7 +109,7 @@ async def _worker_child(args: argparse.Namespace) -> None:
     from store.db import make_engine, make_session_factory
     from worker import build_worker, connect
 
-    settings = _child_settings(args)
+    settings = bench_settings(args.address, args.database_url, Path(args.data_dir))
     client = await connect(settings)
     engine = make_engine(args.database_url)
     sf = make_session_factory(engine)
@@ -354,15 +355,44 @@ async def wait_rows(ctx: Ctx, sql: str, ids: list[str], within: float) -> tuple[
 
     The interval grows with the elapsed time (1 %, 20-250 ms): the end is late by at most ~1 %,
     and polling a 1,000-id query every 20 ms would itself cost PostgreSQL seconds of CPU."""
-    t0 = time.monotonic()
+    t0 = last_progress = time.monotonic()
     deadline = t0 + within
-    n = 0
+    n = seen = 0
     while True:
         n = await ctx.pg.fetchval(sql, ids)
         now = time.monotonic()
-        if n >= len(ids) or now > deadline:
+        if n > seen:
+            seen, last_progress = n, now
+        if n >= len(ids) or now > deadline or now - last_progress > STALL_SECONDS:
             return n, now
         await asyncio.sleep(min(0.25, max(0.02, 0.01 * (now - t0))))
+
+
+STALL_SECONDS = 30.0  # a phase with no new row for this long has stalled
+
+
+class BenchError(Exception):
+    """The bench cannot go on (printed without a traceback)."""
+
+
+async def diagnose(ctx: Ctx, ids: list[str], sql: str) -> str:
+    """Why rows are missing: the status (and failure) of a workflow whose row is not there."""
+    from temporalio.client import WorkflowFailureError
+
+    for wid in ids:
+        if await ctx.pg.fetchval(sql, [wid]):
+            continue
+        handle = ctx.client.get_workflow_handle(wid)
+        desc = await handle.describe()
+        status = desc.status.name if desc.status else "?"
+        why = ""
+        if status == "FAILED":
+            try:
+                await handle.result()
+            except WorkflowFailureError as exc:
+                why = f": {exc.cause or exc}"
+        return f"{wid} is {status}{why} (worker log: {ctx.worker_log})"
+    return "every row arrived late"
 
 
 MINIMAL_DONE = f"SELECT count(*) FROM {BENCH_TABLE} WHERE key = ANY($1::text[])"
@@ -384,6 +414,10 @@ async def minimal_burst(ctx: Ctx, n: int, label: str) -> Phase:
     ph.cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
     ph.seconds = (t1 - t0) if ph.done >= n else None
     log(ph.line())
+    if ph.done < n:
+        raise BenchError(
+            f"{ph.name}: {ph.done}/{n} stored; {await diagnose(ctx, keys, MINIMAL_DONE)}"
+        )
     return ph
 
 
@@ -457,6 +491,8 @@ async def r1_burst(ctx: Ctx, n: int, label: str, profile: str | None = None) -> 
     if spy is not None:
         await stop_py_spy(spy)
     log(ph.line())
+    if ph.done < n:
+        raise BenchError(f"{ph.name}: {ph.done}/{n} stored; {await diagnose(ctx, ids, PLAN_DONE)}")
     return ph
 
 
@@ -607,12 +643,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from settings import Settings
     from starter.cases import case_calendar
     from starter.devstack import admin_url, ensure_database
     from store.db import make_engine, make_session_factory
     from store.migrate import upgrade
-    from worker import SEARCH_ATTRIBUTES
+    from worker import SEARCH_ATTRIBUTES, connect
 
     sizes = (20, 60) if args.quick else (args.small, args.large)
     open_cases = 200 if args.quick else args.open_cases
@@ -634,6 +669,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     env = engine = pg = None
     ctx: Ctx | None = None
     created_db = False
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     try:
         created_db = await ensure_database(db_url)
         await upgrade(db_url)
@@ -653,12 +691,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         address = env.client.service_client.config.target_host
         engine = make_engine(db_url)
         sf = make_session_factory(engine)
-        settings = Settings.model_validate(
-            {"temporal_address": address, "temporal_task_queue": TASK_QUEUE, "database_url": db_url}
-        )
+        # The measuring client is the project's own (worker.connect): it signs every start with
+        # the actor-assertion key the worker checks.
+        settings = bench_settings(address, db_url, workdir)
+        client = await connect(settings)
         procs = Procs()
         procs.find_server()
-        ctx = Ctx(args, tag, db_url, pg, env.client, sf, settings, procs)
+        ctx = Ctx(args, tag, db_url, pg, client, sf, settings, procs)
         ctx.calendar = await case_calendar(sf)
 
         # -- part 1: throughput, task timeouts, breach lag (worker #1) --
@@ -819,7 +858,8 @@ def table(f: dict[str, Any]) -> str:
     lines = []
     wc = f.get("worker_config", {})
     lines.append(
-        f"zhidu engine bench: {f['machine']['cpus']} CPUs; one dev server; worker subprocess "
+        f"zhidu engine bench: {f['machine']['cpus']} CPUs (load "
+        f"{f['machine']['loadavg_at_start'][0]:.2f} at start); one dev server; worker subprocess "
         f"(build_worker: {wc.get('max_concurrent_workflow_tasks')} WFT slots, "
         f"{wc.get('max_concurrent_activities')} activity slots, cache "
         f"{wc.get('max_cached_workflows')}, sticky {wc.get('sticky_timeout_s')}s); "
@@ -935,9 +975,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     try:
         figures = asyncio.run(bench(args))
-    except KeyboardInterrupt:
-        log("interrupted")
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("interrupted; cleaned up")
         return 130
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        return 1
     figures["wall_seconds"] = round(time.monotonic() - t0, 1)
     print(table(figures), file=out)
     print(f"(total {figures['wall_seconds']} s)", file=out)
