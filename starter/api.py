@@ -632,8 +632,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errs = exc.errors()
     first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
     loc = [str(p) for p in first.get("loc", ())]
-    if loc and loc[0] in ("body", "path", "query"):
-        loc = loc[1:] if loc[0] == "body" and len(loc) > 1 else loc
+    if len(loc) > 1 and loc[0] in ("body", "path", "query", "header", "cookie"):
+        loc = loc[1:]
     more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
     return _error(422, f"{first.get('msg', 'invalid')}{more}", ".".join(loc) or "body")
 
@@ -684,7 +684,24 @@ def _guard(app: Any) -> Any:
                 raise ServiceError(413, f"the request body is larger than {MAX_BODY} bytes", "body")
             return message
 
-        await app(scope, counted, send)
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await app(scope, counted, tracked)
+        except Exception as exc:
+            # A database or Temporal that does not answer is the client's "try later", not a
+            # server error: answered here, before Starlette's error page and its traceback.
+            if started or not is_unavailable(exc):
+                raise
+            log.warning("%s: a service does not answer (%s)", scope.get("path"), type(exc).__name__)
+            response = _error(503, "a service (database or Temporal) does not answer; try again",
+                              None, **{"Retry-After": RETRY_AFTER})  # fmt: skip
+            await response(scope, receive, send)
 
     return guarded
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field
+    from pydantic import Field
 
     from workflows.engine import CasePolicy, CaseWorkflow
-    from workflows.model import Actor, CaseStart, Deadline, TaskState
+    from workflows.model import Actor, CaseStart, Deadline, Form, TaskState
     from workflows.registry import ActionSpec, RegulationEntry
     from workflows.spec import NoteData, TaskSpec, after
 
 WORKFLOW_NAME = "test.fake"
 
 
-class FakeInput(BaseModel):
+class FakeInput(Form):
     customer_id: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$", description="客户编号")
     customer_name: str = Field(min_length=1, max_length=100, description="客户名称")
     owner: str | None = Field(None, max_length=64, description="负责人 (user id, role staff)")
@@ -30,7 +30,7 @@ class FakePolicy(CasePolicy):
     fine_yuan: int = Field(100, ge=0)
 
 
-class NoteInput(BaseModel):
+class NoteInput(Form):
     actor: Actor
     text: str = Field(min_length=1, max_length=1000)
     reviewer: str | None = Field(None, max_length=64)  # user id, role supervisor
