@@ -225,3 +225,13 @@ async def test_database_down_is_503_and_an_applied_action_still_answers(
     async with session_factory() as s:
         assert await s.get(Case, case_id) is not None
     _ = Settings
+
+
+async def test_api_docs_work_offline(api) -> None:
+    """/docs loads Swagger UI from this server (swagger-ui-bundle), never from a CDN."""
+    http, _ = api
+    page = await http.get("/docs")
+    assert page.status_code == 200 and "cdn" not in page.text.lower()
+    assert "/static/swagger/swagger-ui-bundle.js" in page.text
+    js = await http.get("/static/swagger/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
