@@ -55,25 +55,14 @@ from store.models import CalendarYear, Case, CaseNumber, Task, User
 from store.queries import jsonable
 from worker import CASE_STATUS, CUSTOMER_ID, REGULATION
 from workflows.model import CHINA_TZ, Actor, CalendarData, CaseStart, CaseView
-from workflows.registry import ActionSpec, RegulationEntry
+from workflows.registry import ActionSpec, Registry, RegulationEntry, registry_or_default
 
 if TYPE_CHECKING:
     from settings import Settings
     from store.db import SessionFactory
 
-Registry = Mapping[str, RegulationEntry]
-
 # How long an update may wait for a worker to accept and answer it.
 UPDATE_TIMEOUT = timedelta(seconds=30)
-
-
-def registry_or_default(registry: Registry | None) -> Registry:
-    if registry is not None:
-        return registry
-    # Imported lazily: the starter imports even while a regulation module is being written.
-    from workflows import REGISTRY
-
-    return REGISTRY
 
 
 def get_entry(code: str, registry: Registry | None = None) -> RegulationEntry:

@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from starter.cases import Registry, registry_or_default
 from starter.errors import NotFound
 from starter.policy import load_policy
-from store import queries
 from workflows.engine import outcome_schema
-from workflows.registry import RegulationEntry
+from workflows.registry import Registry, RegulationEntry, registry_or_default
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -79,6 +77,8 @@ async def case_view(
 ) -> dict[str, Any]:
     """The case as the database shows it: its row, every task (open ones with their outcome
     forms), the timeline."""
+    from store import queries  # SQLAlchemy: not needed to list the regulations
+
     try:
         case = await queries.case_row(session_factory, case_id)
     except queries.NoSuchCase as exc:

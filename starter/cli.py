@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import inspect
 import json
 import os
@@ -34,17 +35,37 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from starter import cases, catalog, sigcodes, users
-from starter.cases import Registry
 from starter.errors import Forbidden, Invalid, NotFound, ServiceError
-from store import queries
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
     from settings import Settings
+    from starter import cases, catalog, sigcodes, users
+    from starter.cases import Registry
+    from store import queries
     from store.db import SessionFactory
     from store.models import User
+
+
+class _Lazy:
+    """A module imported on first use: `zhidu --help` and the quick commands do not pay for
+    Temporal, SQLAlchemy and every regulation up front."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+if not TYPE_CHECKING:
+    cases, catalog = _Lazy("starter.cases"), _Lazy("starter.catalog")
+    sigcodes, users, queries = (
+        _Lazy("starter.sigcodes"),
+        _Lazy("starter.users"),
+        _Lazy("store.queries"),
+    )
 
 ExitFn = Callable[[int], Any]
 LONG_RUNNING = {"dev", "worker", "web"}

@@ -3,7 +3,10 @@ the field it is about. The CLI prints them as one line."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ServiceError(Exception):

@@ -64,8 +64,15 @@ def verify_password(password: str, stored: str) -> tuple[bool, str | None]:
         return False, None
 
 
-# Checked when the login is unknown, so a wrong login costs as much time as a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """Checked when the login is unknown, so a wrong login costs as much time as a wrong
+    password (made on first use, not at import)."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_hex(8)))
+    return _DUMMY[0]
 
 
 def check_roles(roles: Sequence[str]) -> list[str]:
@@ -137,7 +144,7 @@ async def authenticate(session_factory: SessionFactory, login: str, password: st
             )
         ).first()
     if user is None:
-        verify_password(password, _DUMMY_HASH)
+        verify_password(password, _dummy_hash())
         return None
     ok, new_hash = verify_password(password, user.password_hash)
     if not ok or not user.active:

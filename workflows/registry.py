@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -84,3 +84,15 @@ class RegulationEntry:
 
     def all_actions(self) -> dict[str, ActionSpec]:
         return {a.name: a for a in (*GENERIC_ACTIONS, *self.actions)}
+
+
+Registry = Mapping[str, RegulationEntry]
+
+
+def registry_or_default(registry: Registry | None = None) -> Registry:
+    """`registry`, or every regulation (workflows.REGISTRY, imported on first use)."""
+    if registry is not None:
+        return registry
+    from workflows import REGISTRY
+
+    return REGISTRY
