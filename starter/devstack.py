@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -115,12 +116,43 @@ def running_embedded_url(data_dir: Path, database: str = "zhidu") -> str | None:
     return url + (f"&port={info.port}" if info.port and info.port != 5432 else "")
 
 
+STACK_FILE = "stack.json"
+# What a running `zhidu dev` tells the CLI and a separate worker / web app about itself.
+_STACK_KEYS = ("temporal_address", "temporal_ui_url", "console_shows_codes")
+
+
+def write_stack_file(settings: Settings, data_dir: Path) -> Path:
+    path = data_dir / STACK_FILE
+    info = {k: getattr(settings, k) for k in _STACK_KEYS} | {"pid": os.getpid()}
+    path.write_text(json.dumps(info), encoding="utf-8")
+    return path
+
+
+def running_stack(data_dir: Path) -> dict[str, object] | None:
+    """What the `zhidu dev` running in `data_dir` wrote about itself, or None."""
+    path = Path(data_dir).expanduser() / STACK_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        os.kill(int(info["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def with_dev_database(settings: Settings) -> Settings:
-    """Settings whose database_url falls back to a running `zhidu dev` stack's database."""
-    if settings.database_url:
-        return settings
-    url = running_embedded_url(settings.data_dir)
-    return settings.model_copy(update={"database_url": url}) if url else settings
+    """Settings that fall back to a running `zhidu dev` stack: its database (when DATABASE_URL
+    is not set) and its Temporal address and console (when TEMPORAL_ADDRESS / TEMPORAL_UI_URL
+    are not set), so the CLI follows a stack on other ports."""
+    update: dict[str, object] = {}
+    if not settings.database_url and (url := running_embedded_url(settings.data_dir)):
+        update["database_url"] = url
+    stack = running_stack(settings.data_dir)
+    if stack:
+        for key in _STACK_KEYS:
+            alias = Settings.model_fields[key].alias or key
+            if alias not in os.environ and key in stack:
+                update[key] = stack[key]
+    return settings.model_copy(update=update) if update else settings
 
 
 def embedded_database_url(data_dir: Path, database: str = "zhidu") -> str:
@@ -430,8 +462,10 @@ async def _run(settings: Settings, data_dir: Path) -> None:
         print(f"zhidu dev: starting the Temporal dev server (log: {log_path}) …", flush=True)
         temporal = start_temporal(settings, data_dir, log_path)
         await wait_for_temporal(settings, temporal, log_path)
+        write_stack_file(settings, data_dir)
         await _serve(settings, _banner(settings, data_dir, users, embedded))
     finally:
+        (data_dir / STACK_FILE).unlink(missing_ok=True)
         if temporal is not None:
             await asyncio.to_thread(stop_process, temporal)
         if embedded:
