@@ -964,8 +964,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--py-spy",
         metavar="OUT",
-        help="profile the worker (py-spy raw format) "
-        "during the large R1 burst; py-spy from PATH or $PY_SPY",
+        help="profile the worker (py-spy raw format) during an extra, unmeasured R1 burst of "
+        "the large size; py-spy from PATH or $PY_SPY",
     )
     p.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
     # internal: the worker subprocess

@@ -27,6 +27,9 @@ Design choices (and why):
   window short (worker.STICKY_TIMEOUT).
 - **Synchronous message handlers.** Updates and signals change the state in their own
   activation and never wait; their validators refuse with a reason and leave no trace.
+  Handlers never re-check what validators checked: validators do not run on replay, so a
+  stricter rule added later (who may act, a tighter field) must not change what a recorded
+  update did (the committed histories caught exactly that once).
 - **One activity per step.** Everything a step changes is buffered and written by
   `zhidu.record_step` in one transaction; one write is in flight at a time and the next one
   carries everything that changed meanwhile. The case input and policy go with the first
@@ -1173,7 +1176,12 @@ class CaseWorkflow:
     def complete_task(self, inp: CompleteTaskInput) -> TaskState:
         task = self._open_task_for(inp.task_id)
         spec = self._specs[task.kind]
-        given = self._validated_data(task, inp).model_dump(mode="json")
+        # Handlers never re-validate: the validator accepted this update (validators do not run
+        # on replay), and a stricter rule added later must not change what a history did.
+        try:
+            given = self._validated_data(task, inp).model_dump(mode="json")
+        except ApplicationError:
+            given = dict(inp.data)
         task.status, task.outcome = "done", inp.outcome
         # What the workflow put on the task (record ids, visit kind, ...) is not the client's
         # to overwrite.
@@ -1258,7 +1266,7 @@ class CaseWorkflow:
     @workflow.update(name="extend_deadline")
     def extend_deadline(self, inp: ExtendDeadlineInput) -> TaskState:
         task = self._open_task_for(inp.task_id)
-        granted_role = self._granting_role(task, inp)
+        granted_role = self._granted_role(task, inp.actor)
         ext = Extension(
             seq=len(task.extensions) + 1,
             granted_by=inp.actor.id,
@@ -1295,6 +1303,16 @@ class CaseWorkflow:
         )
         self._wake = True
         return task
+
+    @staticmethod
+    def _granted_role(task: TaskState, actor: Actor) -> str:
+        """The role an accepted extension was granted under, as recorded: the actor's role
+        with the furthest limit (no authority check here: the validator did that)."""
+        roles = [r for r in actor.roles if r in task.extend_limits] or list(task.extend_limits)
+        unlimited = [r for r in roles if task.extend_limits.get(r) is None]
+        if unlimited or not roles:
+            return (unlimited or roles or ["?"])[0]
+        return max(roles, key=lambda r: task.extend_limits[r])  # type: ignore[arg-type,return-value]
 
     def _granting_role(self, task: TaskState, inp: ExtendDeadlineInput) -> str:
         """The actor's role that allows this extension (the one with the furthest limit)."""
@@ -1362,7 +1380,7 @@ class CaseWorkflow:
     @workflow.update(name="pause_task")
     def pause_task(self, inp: PauseTaskInput) -> TaskState:
         """Stop a task's clock while the owner / customer is waited on."""
-        task = self._check_pause(inp, True)
+        task = self._open_task_for(inp.task_id)  # the validator checked who may pause
         task.paused_at = self.now
         self._touch(task)
         self.event("task_paused", task.clause, inp.actor.id, task_id=task.id, reason=inp.reason)
@@ -1375,7 +1393,7 @@ class CaseWorkflow:
     @workflow.update(name="resume_task")
     def resume_task(self, inp: PauseTaskInput) -> TaskState:
         """Restart the clock: every time of the task moves by the paused span."""
-        task = self._check_pause(inp, False)
+        task = self._open_task_for(inp.task_id)  # the validator checked who may resume
         assert task.paused_at is not None
         span = self.now - task.paused_at
         task.paused_at = None
