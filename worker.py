@@ -124,7 +124,7 @@ MAX_ACTIVITIES = 64
 # hands it to any worker. Short: a query waiting at a crashed worker's queue while a timer
 # fires makes the Temporal core record a history that does not replay
 # (tests/test_sdk_stale_query.py); the window is this long.
-STICKY_TIMEOUT = timedelta(seconds=3)
+STICKY_TIMEOUT = timedelta(seconds=5)
 # Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
 # defined twice would make two different `Deadline`s).
 SHARED_WORKFLOW_MODULES = (
@@ -326,7 +326,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     except RPCError as err:
         log.warning("could not create the schedules (%s); run `zhidu schedules sync`", err)
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10, pre_ping=False)
     session_factory = make_session_factory(engine)
     worker = build_worker(client, session_factory, settings)
     dispatcher = OutboxDispatcher(session_factory, channels_from_settings(settings), settings)

@@ -108,8 +108,8 @@ class CaseStore:
                 )
                 .on_conflict_do_nothing(index_elements=["case_id", "seq"])
             )
-        for task in changes.tasks:
-            await self._upsert_task(s, case, task)
+        if changes.tasks:
+            await self._upsert_tasks(s, case, changes.tasks)
         if changes.records:
             rows = []
             for r in changes.records:
@@ -223,67 +223,72 @@ class CaseStore:
             )
         )
 
-    async def _upsert_task(self, s: AsyncSession, case: CaseWrite, t: TaskState) -> None:
-        values = {
-            "id": t.id,
-            "case_id": case.id,
-            "regulation": case.regulation,
-            "role": t.role,
-            "assignee": t.assignee,
-            "title": t.title,
-            "clause": t.clause,
-            "kind": t.kind,
-            "status": t.status,
-            "unit": t.unit,
-            "due_at": t.due_at,
-            "remind_at": t.remind_at,
-            "lapse_at": t.lapse_at,
-            "paused_at": t.paused_at,
-            "provisional": t.provisional,
-            "outcome": t.outcome,
-            "data": json_safe(t.data),
-            "meta": json_safe(
-                {
-                    "outcomes": t.outcomes,
-                    "signatures": [r.model_dump(mode="json") for r in t.signatures],
-                    "extend_limits": t.extend_limits,
-                    "pausable_by": t.pausable_by,
-                    "extensions": len(t.extensions),
-                }
-            ),
-            "created_at": t.created_at,
-            "closed_at": t.closed_at,
-            "closed_by": t.closed_by,
-            "breached_at": t.breached_at,
-            "version": t.version,
-        }
-        stmt = insert(models.Task).values(**values)
+    async def _upsert_tasks(self, s: AsyncSession, case: CaseWrite, tasks: list[TaskState]) -> None:
+        """Every task of the step in one statement (and their extensions in one more)."""
+        rows = [
+            {
+                "id": t.id,
+                "case_id": case.id,
+                "regulation": case.regulation,
+                "role": t.role,
+                "assignee": t.assignee,
+                "title": t.title,
+                "clause": t.clause,
+                "kind": t.kind,
+                "status": t.status,
+                "unit": t.unit,
+                "due_at": t.due_at,
+                "remind_at": t.remind_at,
+                "lapse_at": t.lapse_at,
+                "paused_at": t.paused_at,
+                "provisional": t.provisional,
+                "outcome": t.outcome,
+                "data": json_safe(t.data),
+                "meta": json_safe(
+                    {
+                        "outcomes": t.outcomes,
+                        "signatures": [r.model_dump(mode="json") for r in t.signatures],
+                        "extend_limits": t.extend_limits,
+                        "pausable_by": t.pausable_by,
+                        "extensions": len(t.extensions),
+                    }
+                ),
+                "created_at": t.created_at,
+                "closed_at": t.closed_at,
+                "closed_by": t.closed_by,
+                "breached_at": t.breached_at,
+                "version": t.version,
+            }
+            for t in tasks
+        ]
+        stmt = insert(models.Task).values(rows)
         await s.execute(
             stmt.on_conflict_do_update(
                 index_elements=["id"],
-                set_={k: stmt.excluded[k] for k in values if k not in ("id", "case_id")},
+                set_={k: stmt.excluded[k] for k in rows[0] if k not in ("id", "case_id")},
+                # Steps may be persisted concurrently: an older snapshot never wins.
                 where=models.Task.version <= stmt.excluded.version,
             )
         )
-        if t.extensions:
+        extensions = [
+            {
+                "task_id": t.id,
+                "seq": x.seq,
+                "case_id": case.id,
+                "granted_by": x.granted_by,
+                "granted_role": x.granted_role,
+                "reason": x.reason,
+                "old_due": x.old_due,
+                "new_due": x.new_due,
+                "at": x.at,
+            }
+            for t in tasks
+            for x in t.extensions
+        ]
+        if extensions:
             await s.execute(
                 insert(models.TaskExtension)
-                .values(
-                    [
-                        {
-                            "task_id": t.id,
-                            "seq": x.seq,
-                            "case_id": case.id,
-                            "granted_by": x.granted_by,
-                            "granted_role": x.granted_role,
-                            "reason": x.reason,
-                            "old_due": x.old_due,
-                            "new_due": x.new_due,
-                            "at": x.at,
-                        }
-                        for x in t.extensions
-                    ]
-                )
+                .values(extensions)
                 .on_conflict_do_nothing(index_elements=["task_id", "seq"])
             )
 

@@ -25,12 +25,16 @@ def async_url(url: str) -> str:
     raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got {url.split(':', 1)[0]}:…")
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 5, pre_ping: bool = True
+) -> AsyncEngine:
+    """`pre_ping=False` for the worker: a stale connection fails the activity, which is
+    retried anyway, instead of costing a round trip on every checkout."""
     # hide_parameters: an error message (a log line, a failed activity in Temporal's history)
     # never carries the values of a statement, which hold customers' names and phones.
     return create_async_engine(
         async_url(url),
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=10,

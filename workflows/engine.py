@@ -46,7 +46,9 @@ From now on a change here that alters the commands a history recorded goes behin
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -227,7 +229,7 @@ class CaseWorkflow:
         # signal before the run method starts).
         self._start = start
         self.inp: Any = self.INPUT.model_validate(start.input)
-        self.policy: Any = self.POLICY.model_validate(start.policy)
+        self.policy: Any = _policy(self.POLICY, json.dumps(start.policy, sort_keys=True))
         self.started_by = start.started_by
         self.s = start.carry.model_copy(deep=True) if start.carry else CaseState()
         self.s.case_id = workflow.info().workflow_id
@@ -1634,6 +1636,13 @@ class CaseWorkflow:
         if handler is None:
             raise RuntimeError(f"{type(self).__name__} has no @{kind}({name!r}) handler")
         return handler
+
+
+@functools.lru_cache(maxsize=256)
+def _policy(model: type[CasePolicy], text: str) -> CasePolicy:
+    """A policy read once per distinct value: every case of a regulation mostly shares one,
+    and validating it is a large part of a run's start. Policies are never changed in place."""
+    return model.model_validate_json(text)
 
 
 def cal_merge(base: CalendarData, more: CalendarData) -> CalendarData:
