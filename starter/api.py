@@ -758,6 +758,25 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(router)
+    # The web pages (HTML, starter/web.py) and their CSS / JS.
+    from fastapi.staticfiles import StaticFiles
+
+    from starter import web
+
+    app.include_router(web.router)
+    app.mount("/static/web", StaticFiles(directory=web.HERE / "static" / "web"), name="web")
+    # CSRF (asgi-csrf, double-submit cookie): every unsafe request that carries a cookie must
+    # send the token, as the form field `csrftoken` (the pages put it in every form) or the
+    # header `x-csrftoken` (a script). Not checked: requests with `Authorization: Bearer`
+    # (a browser never adds that header by itself) or without any cookie (nothing to ride
+    # on); the JSON sign-in (a cross-site page cannot send a JSON body without a CORS
+    # preflight, which this app never grants) and the API sign-out (it only ends the session
+    # whose cookie it carries). The page sign-in is checked even without cookies (login CSRF).
+    app.add_middleware(
+        web.CsrfMiddleware,
+        secret=settings.session_secret,
+        secure=settings.secure_cookies,
+    )
     app.add_middleware(_GuardMiddleware)
     return app
 

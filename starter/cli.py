@@ -411,38 +411,24 @@ async def cmd_verify(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
+    from starter.calendars import load_calendar
+
     user = await ctx.user(args.as_user)
     if "admin" not in (user.roles or []):
         raise Forbidden(f"{user.id} may not load the calendar: only 系统管理员 (admin) may", "--as")
-    from activities.workcalendar import load_year
-
     path = Path(args.file)
     if not await asyncio.to_thread(path.is_file):
         raise CliError(f"no calendar file {path}", 2)
     try:
-        loaded = await load_year(ctx.factory, path, user.id)
+        loaded = await load_calendar(ctx.factory, path, user, ctx.client)
     except ValueError as exc:
         raise CliError(f"{path}: {exc}", 2) from exc
     print(f"loaded calendar year {loaded.year}: {loaded.days} days")
-    case_ids = await queries.provisional_case_ids(ctx.factory)
-    if not case_ids:
-        return 0
-    from activities.workcalendar import calendar_data
-    from workflows.model import CalendarUpdatedInput
-
-    update = CalendarUpdatedInput(
-        years=[loaded.year], calendar=await calendar_data(ctx.factory, [loaded.year])
-    )
-    client = await ctx.client()
-    failed = 0
-    for case_id in case_ids:
-        try:
-            await client.get_workflow_handle(case_id).signal("calendar_updated", update)
-        except Exception as exc:  # one case gone must not stop the others
-            failed += 1
-            print(f"zhidu: {case_id}: calendar_updated not delivered: {exc}", file=sys.stderr)
-    print(f"recomputing provisional deadlines of {len(case_ids) - failed} case(s)")
-    return 1 if failed else 0
+    for case_id, why in loaded.failed.items():
+        print(f"zhidu: {case_id}: calendar_updated not delivered: {why}", file=sys.stderr)
+    if loaded.signalled or loaded.failed:
+        print(f"recomputing provisional deadlines of {len(loaded.signalled)} case(s)")
+    return 1 if loaded.failed else 0
 
 
 async def cmd_schedules(args: argparse.Namespace, ctx: Context) -> int:

@@ -308,3 +308,30 @@ def user_dict(user: User) -> dict[str, Any]:
         "phone": user.phone,
         "active": user.active,
     }
+
+
+# ---- administration -------------------------------------------------------------------------
+
+
+async def set_roles(session_factory: SessionFactory, user_id: str, roles: Sequence[str]) -> User:
+    """Replace a user's roles (unknown roles refused)."""
+    checked = check_roles(roles)
+    async with session_factory() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}", "id")
+        user.roles = checked
+        await session.commit()
+        return user
+
+
+async def set_active(session_factory: SessionFactory, user_id: str, active: bool) -> User:
+    """Deactivate (or reactivate) a user: a deactivated user's sessions and tokens stop
+    signing anyone in at once (both check `active`)."""
+    async with session_factory() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}", "id")
+        user.active = active
+        await session.commit()
+        return user

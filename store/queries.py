@@ -175,3 +175,90 @@ async def provisional_case_ids(session_factory: SessionFactory) -> list[str]:
     )
     async with session_factory() as session:
         return list((await session.scalars(stmt)).all())
+
+
+# ---- the web pages' reads (cases search, outbox) ----------------------------------------------
+
+
+def _open_overdue(now: datetime) -> Any:
+    """SQL for "an open task past its due whose clock runs" (a paused clock is not overdue)."""
+    return and_(
+        Task.status == "open", Task.due_at.is_not(None), Task.due_at < now, Task.paused_at.is_(None)
+    )
+
+
+async def search_cases(
+    session_factory: SessionFactory,
+    *,
+    regulation: str | None = None,
+    status: str | None = None,
+    customer: str | None = None,
+    role: str | None = None,
+    overdue: bool = False,
+    page: int = 1,
+    per_page: int = 25,
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of cases, newest first, and how many match in all. `customer` matches the
+    customer id exactly or a part of the case title; `role`: cases with an open task of that
+    role; `overdue`: cases with an open task past its due. Each row carries `next_due` (the
+    soonest due of its open tasks) and `overdue` (whether any open task is past due)."""
+    from sqlalchemy import exists, func
+
+    now = now or datetime.now(UTC)
+    conds: list[Any] = []
+    if regulation:
+        conds.append(Case.regulation == regulation)
+    if status:
+        conds.append(Case.status == status)
+    if customer:
+        pattern = "%" + customer.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(or_(Case.customer_id == customer, Case.title.ilike(pattern, escape="\\")))
+    if role:
+        conds.append(
+            exists().where(Task.case_id == Case.id, Task.status == "open", Task.role == role)
+        )
+    if overdue:
+        conds.append(exists().where(Task.case_id == Case.id, _open_overdue(now)))
+    next_due = (
+        select(func.min(Task.due_at))
+        .where(Task.case_id == Case.id, Task.status == "open")
+        .correlate(Case)
+        .scalar_subquery()
+    )
+    late = exists().where(Task.case_id == Case.id, _open_overdue(now)).correlate(Case)
+    per_page = max(1, min(per_page, 200))
+    page = max(1, page)
+    stmt = (
+        select(Case, next_due.label("next_due"), late.label("late"), func.count().over())
+        .where(*conds)
+        .order_by(Case.started_at.desc(), Case.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    async with session_factory() as session:
+        rows = (await session.execute(stmt)).all()
+        total = rows[0][3] if rows else 0
+        if not rows and page > 1:
+            total = int(
+                await session.scalar(select(func.count()).select_from(Case).where(*conds)) or 0
+            )
+    out = []
+    for case, due, is_late, _ in rows:
+        row = {k: v for k, v in row_dict(case).items() if k not in ("input", "policy")}
+        row["customer_name"] = (case.input or {}).get("customer_name")
+        out.append({**row, "next_due": jsonable(due), "overdue": bool(is_late)})
+    return out, int(total)
+
+
+async def recent_notifications(
+    session_factory: SessionFactory, limit: int = 30
+) -> list[dict[str, Any]]:
+    """The newest outbox rows (for the administrator), without their bodies: a body may carry
+    a one-time code."""
+    from store.models import Notification
+
+    stmt = select(Notification).order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))
+    async with session_factory() as session:
+        rows = (await session.scalars(stmt)).all()
+    return [{k: v for k, v in row_dict(n).items() if k != "body"} for n in rows]
