@@ -201,3 +201,81 @@ async def test_full_cycle_by_people_on_the_real_server(
         [case] = await rows(session_factory, models.Case, id="revisit-H1")
         assert case.status == "closed"
         assert len(await rows(session_factory, models.Record, case_id="revisit-H1")) >= 6
+
+
+async def test_follow_up_after_continue_as_new(
+    local_env, session_factory, clean_db, settings_factory
+):
+    """Found by the fault drill: the materials are done, the case continues as new (closed
+    tasks are not carried), then the report lapses — the review must still open."""
+    env = local_env
+    policy = HUMAN_POLICY.model_copy(
+        update={
+            "report_due": Deadline(seconds=6),
+            "lapse_after": Deadline(seconds=2),
+            "reminder_before": Deadline(seconds=1),
+            "continue_as_new_after_events": 20,
+        }
+    )
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        inp = RevisitInput(
+            customer_id="F2", customer_name="丁公司", go_live="2026-11-01", owner="staff",
+            supervisor="supervisor", contacts=[Contact(name="赵工")],
+        )  # fmt: skip
+        h = await env.client.start_workflow(
+            "zhidu.revisit",
+            CaseStart(
+                input=inp.model_dump(mode="json"),
+                policy=policy.model_dump(mode="json"),
+                started_by="staff",
+            ),
+            id="revisit-F2",
+            task_queue=queue,
+            execution_timeout=timedelta(minutes=5),
+        )
+        STARTED.append(h)
+        await complete(
+            h,
+            await open_task(h, "plan"),
+            STAFF,
+            data={"purposes": ["product_use"], "methods": ["phone"], "content": "计划"},
+        )
+        appt = await open_task(h, "appointment")
+        soon = datetime.now(UTC) + timedelta(seconds=1)
+        await complete(h, appt, STAFF, "agreed", {"appointment_at": soon.isoformat()})
+        visit = await open_task(h, "visit")
+        await complete(
+            h,
+            visit,
+            STAFF,
+            data={
+                "contact_person": "赵工",
+                "method": "phone",
+                "usage": "正常",
+                "service_rating": 5,
+            },
+        )
+        run_before = (await state(h)).run
+        await complete(
+            h,
+            await open_task(h, "materials"),
+            STAFF,
+            data={"expenses": [{"item": "交通费", "amount_yuan": 30}]},
+        )
+        review = None
+        for _ in range(60):
+            view = await state(h)
+            review = next(
+                (t for t in view.tasks if t.kind == "review" and t.status == "open"), None
+            )
+            if review is not None:
+                break
+            await asyncio.sleep(0.5)
+        assert review is not None, [(t.kind, t.status) for t in view.tasks]
+        assert view.run > run_before  # the case continued as new in between
+        assert [t.kind for t in view.tasks if t.kind == "expense_sign" and t.status == "open"]
+        failed = [
+            e for e in (await h.fetch_history()).events
+            if e.HasField("workflow_task_failed_event_attributes")
+        ]  # fmt: skip
+        assert failed == []

@@ -629,24 +629,22 @@ class RevisitWorkflow(CaseWorkflow):
 
     @after("report", "materials")
     def _follow_up(self, task: TaskState) -> None:
+        """When the report and the materials are both closed: the expense claim, the review.
+        What is needed later is kept on the unit: a closed task does not survive
+        continue-as-new (only open ones are carried)."""
         unit = self.unit(task.unit)
-        if (
-            unit is None
-            or unit.status != "open"
-            or self.open_tasks("report", unit)
-            or self.open_tasks("materials", unit)
-        ):
+        if unit is None or unit.status != "open":
             return
-        unit.data["report_done"] = any(
-            t.kind == "report" and t.status == "done" and t.unit == unit.id for t in self.s.tasks
-        )
-        materials = next(
-            t for t in reversed(self.s.tasks) if t.kind == "materials" and t.unit == unit.id
-        )
-        expenses = [ExpenseItem.model_validate(e) for e in materials.data.get("expenses", [])]
-        if materials.status == "done" and expenses:
+        if task.kind == "report":
+            unit.data["report_done"] = task.status == "done"
+        elif task.status == "done":
+            unit.data["expenses"] = task.data.get("expenses", [])
+        if self.open_tasks("report", unit) or self.open_tasks("materials", unit):
+            return
+        expenses = [ExpenseItem.model_validate(e) for e in unit.data.get("expenses", [])]
+        if expenses:
             self._expense_claim(expenses, unit)
-        self.open("review", unit, data={"visit_task": materials.data["visit_task"]})
+        self.open("review", unit, data={"visit_task": task.data["visit_task"]})
 
     def _expense_claim(self, items: list[ExpenseItem], visit: UnitState) -> None:
         total = sum((i.amount_yuan for i in items), Decimal(0))
