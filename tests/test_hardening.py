@@ -227,6 +227,59 @@ async def test_database_down_is_503_and_an_applied_action_still_answers(
     _ = Settings
 
 
+async def test_healthz_names_the_service_that_does_not_answer(
+    api, session_factory, local_env
+) -> None:
+    http, settings = api
+    r = await http.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
+    from temporalio.client import Client
+
+    dead_db = make_session_factory(make_engine("postgresql://postgres@127.0.0.1:9/nowhere"))
+    nowhere = await Client.connect("127.0.0.1:9", lazy=True)
+    for client, factory, expected in (
+        (local_env.client, dead_db, {"database": "unavailable", "temporal": "ok"}),
+        (nowhere, session_factory, {"database": "ok", "temporal": "unavailable"}),
+    ):
+        app = create_app(settings, client=client, session_factory=factory)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as h2:
+            r = await h2.get("/healthz")
+        assert r.status_code == 503 and r.headers["retry-after"]
+        assert r.json() == {"status": "unavailable", **expected}
+
+
+def test_unavailable_is_found_through_wrapped_causes() -> None:
+    """What the fault drill saw: asyncpg's lost connection wrapped in a plain DBAPIError, and
+    Temporal restarting reported as UNKNOWN with a transport message; both mean "retry"."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from store.db import is_unavailable
+
+    class ConnectionDoesNotExistError(Exception):  # asyncpg's name
+        pass
+
+    lost = DBAPIError("SELECT 1", None, ConnectionDoesNotExistError("closed mid-operation"))
+    assert is_unavailable(lost)
+    try:
+        try:
+            raise OSError(111, "Connection refused")
+        except OSError as inner:
+            raise RuntimeError("while reading") from inner
+    except RuntimeError as outer:
+        assert is_unavailable(outer)
+    restarting = RPCError("tcp connect error: Connection refused", RPCStatusCode.UNKNOWN, b"")
+    assert is_unavailable(restarting)
+    # A refusal of the data or a server's real error is not "unavailable".
+    assert not is_unavailable(IntegrityError("INSERT", None, ValueError("duplicate key")))
+    assert not is_unavailable(RPCError("bad request", RPCStatusCode.INVALID_ARGUMENT, b""))
+    assert not is_unavailable(RPCError("panic", RPCStatusCode.UNKNOWN, b""))
+    assert not is_unavailable(ValueError("bad"))
+
+
 async def test_api_docs_work_offline(api) -> None:
     """/docs loads Swagger UI from this server (swagger-ui-bundle), never from a CDN."""
     http, _ = api
