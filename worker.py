@@ -51,17 +51,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from settings import Settings
 from store.db import SessionFactory, make_engine, make_session_factory
 from workflows import assertions
+from workflows.search import SEARCH_ATTRIBUTES
 
 log = logging.getLogger("zhidu.worker")
 
 DISPATCHER_STOP_TIMEOUT = 30.0
-
-REGULATION = SearchAttributeKey.for_keyword("Regulation")
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
-CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
-
-# Custom search attributes every case carries, so the Temporal web console filters by them.
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (REGULATION, CUSTOMER_ID, CASE_STATUS)
 
 
 async def register_search_attributes(
@@ -136,6 +130,7 @@ SHARED_WORKFLOW_MODULES = (
     "workflows.registry",
     "workflows.authority",
     "workflows.roles",
+    "workflows.search",
 )
 
 

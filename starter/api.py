@@ -334,9 +334,7 @@ async def start_case(
         registry=st.registry,
         session_factory=st.session_factory,
     )
-    return StartedCase(
-        case_id=case_id, run_id=run_id, console_url=cases.console_url(st.settings, case_id)
-    )
+    return StartedCase(case_id=case_id, run_id=run_id, console_url=st.settings.console_url(case_id))
 
 
 @router.get("/cases", tags=["cases"], summary="案件列表 / Cases", responses=errors(401, 422))
@@ -362,7 +360,7 @@ async def get_case(
     """The case as stored (tasks with their outcome forms, timeline), plus the link to the
     Temporal web console."""
     view = await catalog.case_view(factory, case_id, st.registry)
-    return {**view, "console_url": cases.console_url(st.settings, case_id)}
+    return {**view, "console_url": st.settings.console_url(case_id)}
 
 
 async def _read(

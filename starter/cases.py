@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
@@ -53,9 +52,9 @@ from starter.policy import load_policy
 from store.db import is_unavailable
 from store.models import CalendarYear, Case, CaseNumber, Task, User
 from store.queries import jsonable
-from worker import CASE_STATUS, CUSTOMER_ID, REGULATION
 from workflows.model import CHINA_TZ, Actor, CalendarData, CaseStart, CaseView
 from workflows.registry import ActionSpec, Registry, RegulationEntry, registry_or_default
+from workflows.search import CASE_STATUS, CUSTOMER_ID, REGULATION
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -118,18 +117,6 @@ async def check_people(
             raise Invalid(
                 f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}", name
             )
-
-
-def console_url(settings: Settings, case_id: str) -> str:
-    base = settings.temporal_ui_url.rstrip("/")
-    ns = quote(settings.temporal_namespace, safe="")
-    return f"{base}/namespaces/{ns}/workflows/{quote(case_id, safe='')}"
-
-
-def schedule_url(settings: Settings, schedule_id: str) -> str:
-    base = settings.temporal_ui_url.rstrip("/")
-    ns = quote(settings.temporal_namespace, safe="")
-    return f"{base}/namespaces/{ns}/schedules/{quote(schedule_id, safe='')}"
 
 
 # ---- starting a case ----------------------------------------------------------------------------

@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("action")
     ac.add_argument("--as", dest="as_user", required=True)
     ac.add_argument("--data", default="{}", help="JSON or @file (without actor)")
+    ac.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
     sc = sub.add_parser(
         "sign-code", help="send the customer a one-time code to sign a visit record (otp)"
@@ -290,7 +291,7 @@ async def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
     case_id, run_id = await cases.launch(await ctx.client(), ctx.settings, plan)
     await cases.case_row_stored(ctx.factory, case_id)
     print(f"started {case_id} (run {run_id})")
-    print(f"console: {cases.console_url(ctx.settings, case_id)}")
+    print(f"console: {ctx.settings.console_url(case_id)}")
     return 0
 
 
@@ -305,7 +306,7 @@ async def cmd_cases(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
-    url = cases.console_url(ctx.settings, args.case_id)
+    url = ctx.settings.console_url(args.case_id)
     if args.live:
         live = await cases.case_state(await ctx.client(), args.case_id)
         view: dict[str, Any] = live.model_dump(mode="json")
@@ -369,8 +370,29 @@ async def cmd_act(args: argparse.Namespace, ctx: Context) -> int:
         session_factory=ctx.factory,
         settings=ctx.settings,
     )
-    print(_dumps(result))
+    print(_dumps(result) if args.json else _act_summary(result))
     return 0
+
+
+def _act_summary(result: dict[str, Any]) -> str:
+    """One line for what the action did to a task (its status, due, outcome, the record it
+    wrote), or the result as JSON when it is not a task."""
+    if not {"id", "status", "title"} <= result.keys():
+        if result.get("ok") is True and "action" in result:
+            return f"sent {result['action']} to {result.get('case_id', '')}"
+        return _dumps(result)
+    short = str(result["id"]).rsplit("/", 1)[-1]
+    line = f"{short}  {result['status']}"
+    if result.get("outcome"):
+        line += f" ({result['outcome']})"
+    if result["status"] == "open":
+        line += f"  due {_local(result.get('due_at'))}"
+        line += " 暂定" if result.get("provisional") else ""
+        if result.get("paused_at"):
+            line += "  paused"
+    line += f"  {result['title']}"
+    record = (result.get("data") or {}).get("record_id")
+    return f"{line}\nrecord {record}" if record else line
 
 
 async def cmd_sign_code(args: argparse.Namespace, ctx: Context) -> int:
@@ -441,7 +463,7 @@ async def cmd_schedules(args: argparse.Namespace, ctx: Context) -> int:
     for row in await describe_schedules(client, ctx.registry):
         when = ", ".join(_local(t) for t in row.get("next", [])[:1]) or row.get("error", "—")
         print(f"{row['id']:<28} {row['cron'] or '':<12} next {when}  {row['title_zh']}")
-        print(f"{'':<28} console: {cases.schedule_url(ctx.settings, row['id'])}")
+        print(f"{'':<28} console: {ctx.settings.schedule_url(row['id'])}")
     return 0
 
 

@@ -1277,7 +1277,7 @@ async def _case_page(
         closed=closed,
         events=[event_row(e, lang) for e in view["events"]],
         records=records,
-        console_url=cases.console_url(st.settings, case_id),
+        console_url=st.settings.console_url(case_id),
         quote=quote,
     )
 
@@ -1861,7 +1861,7 @@ async def admin_schedules(request: Request) -> Response:
     st = state(request)
     rows = await describe_schedules(api.get_client(st), st.registry)
     for r in rows:
-        r["console_url"] = cases.schedule_url(st.settings, r["id"])
+        r["console_url"] = st.settings.schedule_url(r["id"])
         r["next_local"] = [local(t) for t in r.get("next", [])]
         r["recent_local"] = [{**a, "at": local(a["at"])} for a in r.get("recent", [])]
     return render(request, "admin_schedules.html", user, rows=rows)

@@ -5,6 +5,7 @@ the workflows write every step to it, and people read from it, never by querying
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -22,10 +23,18 @@ class NoSuchCase(LookupError):
     """The case is not in the database."""
 
 
+_UTC_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|\+00:00)$")
+
+
 def jsonable(value: Any) -> Any:
-    """Plain JSON values: pydantic models dumped, datetimes ISO 8601, decimals as strings."""
+    """Plain JSON values: pydantic models dumped, datetimes ISO 8601 in China time (also those
+    that arrive as UTC strings, e.g. in a workflow's answer), decimals as strings."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return jsonable(value.model_dump())
+    if isinstance(value, str):
+        if _UTC_STAMP.match(value):
+            return jsonable(datetime.fromisoformat(value))
+        return value
     if isinstance(value, datetime):
         # One style everywhere: ISO 8601 in China time (+08:00).
         return (

@@ -144,8 +144,9 @@ async def test_start_show_act(capsys, cli_settings, session_factory, local_env) 
     assert err.count("\n") == 1 and err.startswith("zhidu: clerk may not complete task")
 
     code, out, err = await zhidu(
-        capsys, cli_settings, "act", case_id, "complete_task", "--as", "staff", "--data", data
-    )
+        capsys, cli_settings, "act", case_id, "complete_task", "--as", "staff", "--data", data,
+        "--json",
+    )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["status"] == "done" and json.loads(out)["closed_by"] == "staff"
 
@@ -316,4 +317,4 @@ def test_web_refuses_the_public_session_secret(capsys, settings_factory, monkeyp
     assert code == 1 and served == []
     assert err.count("\n") == 1 and "set ZHIDU_SESSION_SECRET" in err
     code, err = web(settings_factory(session_secret="s3cret-for-this-test-only"))
-    assert code == 0 and served == [{"host": "127.0.0.1", "port": 8123}], err
+    assert code == 0 and served == [{"host": "127.0.0.1", "port": 8123, "log_config": None}], err

@@ -4,6 +4,7 @@ Retry-After; sessions end on the server."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -132,6 +133,11 @@ async def test_timestamps_are_china_time(api, session_factory) -> None:
     view = (await stored_case(http, r.json()["case_id"], h)).json()
     assert view["started_at"].endswith("+08:00") and view["tasks"][0]["due_at"].endswith("+08:00")
     assert all(e["at"].endswith("+08:00") for e in view["events"])
+    # A workflow's answer (a completed task) too: no UTC "Z" stamps next to +08:00 ones.
+    done = await http.post(f"/api/cases/{view['case_id']}/tasks/t1/complete", json={}, headers=h)
+    assert done.status_code == 200, done.text
+    stamps = re.findall(r'"(\d{4}-\d\d-\d\dT[^"]+)"', done.text)
+    assert len(stamps) >= 3 and all(t.endswith("+08:00") for t in stamps), stamps
 
 
 async def test_sessions_end_on_the_server(api, session_factory) -> None:

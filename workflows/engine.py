@@ -56,7 +56,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -95,6 +95,7 @@ with workflow.unsafe.imports_passed_through():
         yuan,
     )
     from workflows.roles import ROLES, ROLES_ABOVE
+    from workflows.search import CASE_STATUS
     from workflows.spec import (
         AmountRef,
         ApprovalSpec,
@@ -106,7 +107,6 @@ with workflow.unsafe.imports_passed_through():
         on_result,
     )
 
-CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
 M = TypeVar("M", bound=BaseModel)
 
 # Persisting must survive a database outage: retry with backoff for as long as it takes.
