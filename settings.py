@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     web_port: int = Field(8000, alias="ZHIDU_WEB_PORT")
     temporal_port: int = Field(7233, alias="ZHIDU_TEMPORAL_PORT")
     temporal_ui_port: int = Field(8233, alias="ZHIDU_TEMPORAL_UI_PORT")
-    # Signs the web session cookies. The default is public: `zhidu dev` replaces it with a random
+    # Signs the CSRF tokens of the web pages (sessions themselves live in the database). The
+    # default is public: `zhidu dev` replaces it with a random
     # secret kept in data_dir/session_secret, and `zhidu web` refuses to run with it.
     session_secret: str = Field(DEV_SESSION_SECRET, alias="ZHIDU_SESSION_SECRET")
 

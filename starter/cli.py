@@ -512,8 +512,8 @@ def _run_long(args: argparse.Namespace, settings: Settings) -> None:
     elif args.cmd == "web":
         if settings.has_dev_session_secret:
             raise CliError(
-                "ZHIDU_SESSION_SECRET is not set: the web app will not sign sessions with the "
-                "public default; set ZHIDU_SESSION_SECRET to a long random value"
+                "ZHIDU_SESSION_SECRET is not set: the web app will not sign its CSRF tokens with "
+                "the public default; set ZHIDU_SESSION_SECRET to a long random value"
             )
         import uvicorn
 
