@@ -556,7 +556,7 @@ def main(
             from settings import get_settings
 
             settings = get_settings()
-        if args.cmd != "dev":
+        if args.cmd not in ("dev", "regulations"):  # `regulations` reads only the code
             from starter.devstack import with_dev_database
 
             settings = with_dev_database(settings)

