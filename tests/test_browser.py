@@ -1,0 +1,359 @@
+"""The web pages in a real browser (Chromium through Playwright): the real app served by uvicorn,
+the real database, the Temporal dev server and a worker running every regulation on the app's
+task queue. One R1 (客户回访) case is driven from the pages the way people use them:
+
+sign in (a wrong password first), start a case (a bad field first: the reason next to the
+field, the input kept; a contact row added with the "add a row" button), see the console link,
+complete the first phone visit reporting two problems that need an on-site visit, write the
+report and hand in the materials, see the supervisor's review in the supervisor's work list,
+extend an on-site visit as a supervisor who is not the case's (refused, the reason shown) and
+as the case's supervisor, complete one on-site visit with a signature drawn on the canvas and
+the other with a one-time code, read the timeline and the signed record (verified), sign out.
+
+Chromium is Debian's (/usr/bin/chromium); without it the test is skipped (CI installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from starter import users
+from starter.api import create_app
+from store.models import Notification, Task
+from tests.helpers import case_worker, eventually
+from tests.test_api_fuzz import free_port, serving
+from workflows.model import CHINA_TZ
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no Chromium at /usr/bin/chromium (apt-get install chromium fonts-noto-cjk; "
+        ".ci/run does it)",
+    ),
+]
+
+# Short waits: every step is a page load or a form post that answers within a second or two.
+STEP_MS = 15_000
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Any]:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def site(
+    local_env, session_factory, settings_factory, clean_db
+) -> AsyncIterator[dict[str, Any]]:
+    """The app on a free port (its own engine and Temporal client, made at start-up in the
+    server's thread), a worker on its task queue, the demo users and a second supervisor."""
+    port = free_port()
+    settings = settings_factory(
+        temporal_address=local_env.client.service_client.config.target_host,
+        temporal_task_queue=f"browser-{port}",
+        console_shows_codes=True,
+        session_secret="browser-test-session-secret-not-the-default",
+    )
+    await users.ensure_demo_users(session_factory)
+    # A supervisor of the same department who is not the case's named supervisor.
+    await users.create_user(
+        session_factory, "supervisor2", "周主管", "supervisor2-demo", ["supervisor"],
+        department="客户服务部",
+    )  # fmt: skip
+    started: list[str] = []
+    async with case_worker(
+        local_env.client, session_factory, settings, settings.temporal_task_queue
+    ):
+        with serving(create_app(settings), port):
+            yield {"base": f"http://127.0.0.1:{port}", "started": started}
+    for case_id in started:
+        try:
+            await local_env.client.get_workflow_handle(case_id).terminate("test over")
+        except Exception:
+            pass
+
+
+async def sign_in(browser: Any, base: str, uid: str) -> Any:
+    context = await browser.new_context(
+        base_url=base, locale="zh-CN", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(STEP_MS)
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.fill("#login", uid)
+    await page.fill("#password", f"{uid}-demo")
+    await page.click("#login-submit")
+    await page.wait_for_url(re.compile(r"/work$"))
+    return page
+
+
+async def open_tasks(sf: Any, case_id: str, kind: str, count: int) -> list[Task]:
+    """The case's open tasks of that kind (oldest first), once there are `count` of them."""
+
+    async def fetch() -> list[Task]:
+        async with sf() as s:
+            stmt = (
+                select(Task)
+                .where(Task.case_id == case_id, Task.kind == kind, Task.status == "open")
+                .order_by(Task.created_at, Task.id)
+            )
+            return list((await s.scalars(stmt)).all())
+
+    found = await eventually(fetch, lambda rows: len(rows) >= count, within=15)
+    assert len(found) >= count, f"{kind}: {[t.id for t in found]}"
+    return found
+
+
+def short(task: Task) -> str:
+    return task.id.rsplit("/", 1)[1]
+
+
+async def flash(page: Any, text: str) -> None:
+    """The page after a form post says `text` (else: the refusal it shows instead)."""
+    await page.wait_for_selector("#flash, [role=alert]")
+    if not await page.locator("#flash").count():
+        alerts = await page.locator("[role=alert]").all_inner_texts()
+        raise AssertionError(f"{page.url}: no {text!r}, the page says {alerts}")
+    assert text in await page.inner_text("#flash")
+
+
+async def visit_form(page: Any, t: str, method: str, note: str) -> str:
+    """Open the "done" outcome of visit task `t` and fill the visit record; returns the form's
+    CSS selector (field ids repeat across the task forms of a page, so look inside the form)."""
+    await page.click(f"#outcome-{t}-done > summary")
+    form = f"#complete-{t}-done"
+    await page.fill(f"{form} #f-data-contact_person", "王工")
+    await page.select_option(f"{form} #f-data-method", method)
+    await page.fill(f"{form} #f-data-usage", f"设备运行正常。{note}")
+    await page.fill(f"{form} #f-data-service_rating", "5")
+    return form
+
+
+async def test_a_revisit_case_through_the_browser(browser, site, session_factory) -> None:
+    base = site["base"]
+    customer = f"B{uuid.uuid4().hex[:8].upper()}"
+    case_id = f"revisit-{customer}"
+    site["started"].append(case_id)
+
+    # ---- sign in: a wrong password first ----
+    staff_ctx = await browser.new_context(base_url=base, locale="zh-CN")
+    staff_ctx.set_default_timeout(STEP_MS)
+    staff = await staff_ctx.new_page()
+    await staff.goto("/work")
+    assert re.search(r"/login\?next=/work$", staff.url)
+    await staff.fill("#login", "staff")
+    await staff.fill("#password", "wrong-password")
+    await staff.click("#login-submit")
+    assert "用户名或密码错误" in await staff.inner_text("#login-error")
+    assert await staff.input_value("#login") == "staff"
+    await staff.fill("#password", "staff-demo")
+    await staff.click("#login-submit")
+    await staff.wait_for_url(re.compile(r"/work$"))
+    assert "张晓明" in await staff.inner_text("#user-menu-button")
+
+    # ---- start an R1 case: a bad field, then a good one ----
+    await staff.goto("/start")
+    await staff.click('a[href="/start/revisit"]')
+    await staff.wait_for_selector("#start-form")
+    go_live = (datetime.now(CHINA_TZ).date() - timedelta(days=35)).isoformat()
+    await staff.fill("#f-customer_id", "bad id!")
+    await staff.fill("#f-customer_name", "华南物业管理有限公司")
+    await staff.fill("#f-go_live", go_live)
+    await staff.fill("#f-owner", "staff")
+    await staff.fill("#f-supervisor", "supervisor")
+    await staff.fill("#f-contacts-0-name", "王工")
+    await staff.fill("#f-contacts-0-title", "设备负责人")
+    await staff.fill("#f-contacts-0-phone", "13800000000")
+    await staff.click("fieldset[data-repeat=contacts] .add-row")
+    await staff.fill("#f-contacts-1-name", "李经理")
+    await staff.fill("#f-contacts-1-phone", "13900000000")
+    await staff.click("#start-submit")
+    await staff.wait_for_selector("#form-error")
+    error = staff.locator("#f-customer_id-field .field-error")
+    assert await error.is_visible() and "pattern" in await error.inner_text()
+    assert await staff.input_value("#f-customer_id") == "bad id!"
+    assert await staff.input_value("#f-customer_name") == "华南物业管理有限公司"
+    assert await staff.input_value("#f-go_live") == go_live
+    assert await staff.input_value("#f-contacts-1-name") == "李经理"
+    await staff.fill("#f-customer_id", customer)
+    await staff.click("#start-submit")
+    await staff.wait_for_url(re.compile(rf"/cases/{case_id}\?msg=started"))
+    await flash(staff, "案件已发起")
+    assert customer in await staff.inner_text("#case-id")
+    href = await staff.get_attribute("#console-link", "href")
+    assert href and href.endswith(f"/workflows/{case_id}"), href
+    # Staff may not extend: no form, the role that may is named.
+    assert "延期：需要 部门主管" in await staff.inner_text("#tasks")
+
+    # ---- the first phone visit: two problems that need an on-site visit ----
+    (first,) = await open_tasks(session_factory, case_id, "visit", 1)
+    t = short(first)
+    await staff.reload()
+    form = await visit_form(staff, t, "phone", "首次电话回访。")
+    problems = f"{form} fieldset[data-repeat='data.problems']"
+    await staff.fill(f"{problems} #f-data-problems-0-text", "二号机房空调报警，电话无法排除")
+    await staff.select_option(f"{problems} #f-data-problems-0-route", "onsite")
+    await staff.click(f"{problems} .add-row")
+    await staff.fill(f"{problems} #f-data-problems-1-text", "门禁读卡器偶尔失灵")
+    await staff.select_option(f"{problems} #f-data-problems-1-route", "onsite")
+    await staff.click(f"#complete-submit-{t}-done")
+    await staff.wait_for_url(re.compile(r"msg=completed"))
+    await flash(staff, "任务已完成")
+
+    # ---- the report and the materials (one outcome each: their forms are open) ----
+    (report,) = await open_tasks(session_factory, case_id, "report", 1)
+    (materials,) = await open_tasks(session_factory, case_id, "materials", 1)
+    await staff.reload()
+    r = short(report)
+    await staff.fill(f"#complete-{r}-done #f-data-summary", "客户整体满意，两项问题需上门处理。")
+    await staff.fill(f"#complete-{r}-done #f-data-evaluation", "良好")
+    await staff.click(f"#complete-submit-{r}-done")
+    await flash(staff, "任务已完成")
+    m = short(materials)
+    await staff.fill(f"#complete-{m}-done #f-data-note", "回访记录、报告已整理")
+    await staff.click(f"#complete-submit-{m}-done")
+    await flash(staff, "任务已完成")
+
+    # ---- the supervisor's review shows in the supervisor's work list ----
+    (review,) = await open_tasks(session_factory, case_id, "review", 1)
+    boss = await sign_in(browser, base, "supervisor")
+    row = boss.locator(f'#my-work tr.task-row[data-task-id="{review.id}"]')
+    await row.wait_for()
+    assert await row.get_attribute("data-regulation") == "revisit"
+    assert re.search(r"due-(overdue|soon|ok)", await row.get_attribute("class") or "")
+    assert "审阅回访记录与报告" in await row.inner_text()
+    assert "公司客户回访管理规定" in await boss.inner_text("#reg-counts")
+
+    # ---- extend an on-site visit: refused for another supervisor, then the case's ----
+    onsite_a, onsite_b = await open_tasks(session_factory, case_id, "visit", 2)
+    a, b = short(onsite_a), short(onsite_b)
+    assert onsite_a.data.get("onsite") and onsite_b.data.get("onsite")
+    assert onsite_a.due_at
+    new_due = (onsite_a.due_at + timedelta(days=3)).astimezone(CHINA_TZ).strftime("%Y-%m-%dT%H:%M")
+    other = await sign_in(browser, base, "supervisor2")
+    await other.goto(f"/cases/{case_id}")
+    await other.click(f"#extend-box-{a} > summary")
+    await other.fill(f"#extend-due-{a}", new_due)
+    await other.fill(f"#extend-reason-{a}", "客户要求改期")
+    await other.click(f"#extend-submit-{a}")
+    refusal = other.locator(f"#task-error-{a}")
+    await refusal.wait_for()
+    reason = await refusal.inner_text()
+    assert "supervisor2" in reason, reason
+    assert await other.input_value(f"#extend-reason-{a}") == "客户要求改期"  # kept
+
+    await boss.goto(f"/cases/{case_id}")
+    events_before = await boss.locator("#timeline tbody tr.event").count()
+    await boss.click(f"#extend-box-{a} > summary")
+    await boss.fill(f"#extend-due-{a}", new_due)
+    await boss.fill(f"#extend-reason-{a}", "客户要求改期")
+    await boss.click(f"#extend-submit-{a}")
+    await flash(boss, "期限已延长")
+    extended = boss.locator("#timeline tbody tr.event-deadline_extended")
+    assert await extended.count() == 1
+    assert "客户要求改期" in await extended.inner_text()
+    assert "supervisor" in await extended.inner_text()
+
+    # ---- on-site visit A: the customer draws a signature ----
+    await staff.goto(f"/cases/{case_id}")
+    form = await visit_form(staff, a, "onsite", "现场检查空调报警。")
+    await staff.fill(f"#sig-name-{a}-done", "王工")
+    await staff.check(f"#sig-method-{a}-done-drawing")
+    pad = staff.locator(f"canvas#sig-pad-{a}-done")
+    await pad.scroll_into_view_if_needed()
+    box = await pad.bounding_box()
+    assert box
+    x0, y0 = box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.6
+    await staff.mouse.move(x0, y0)
+    await staff.mouse.down()
+    for i in range(1, 13):  # a wavy stroke
+        await staff.mouse.move(x0 + i * box["width"] * 0.055, y0 - (20 if i % 2 else -10), steps=3)
+    await staff.mouse.up()
+    drawing = await staff.input_value(f"#sig-drawing-{a}-done")
+    assert drawing.startswith("data:image/png;base64,") and len(drawing) > 500
+    await staff.click(f"#complete-submit-{a}-done")
+    await staff.wait_for_url(re.compile(r"msg=completed"))
+    await flash(staff, "任务已完成")
+
+    # ---- on-site visit B: a one-time code sent to the first contact ----
+    await staff.click(f"#send-code-{b}")
+    await flash(staff, "验证码已发送")
+
+    async def sent_code() -> str | None:
+        async with session_factory() as s:
+            body = await s.scalar(
+                select(Notification.body).where(
+                    Notification.case_id == case_id, Notification.key.like("sigcode/%")
+                )
+            )
+        return body
+
+    body = await eventually(sent_code, lambda v: bool(v))
+    found = re.search(r"验证码：(\d{6})", body or "")
+    assert found, body
+    form = await visit_form(staff, b, "onsite", "现场检修门禁读卡器。")
+    await staff.fill(f"#sig-name-{b}-done", "李经理")
+    await staff.check(f"#sig-method-{b}-done-otp")
+    await staff.fill(f"#sig-code-{b}-done", found.group(1))
+    await staff.click(f"#complete-submit-{b}-done")
+    await staff.wait_for_url(re.compile(r"msg=completed"))
+    await flash(staff, "任务已完成")
+
+    # ---- the timeline shows the new events ----
+    async def signed_events() -> int:
+        await staff.reload()
+        return int(await staff.locator("#timeline tbody tr.event-signed").count())
+
+    await eventually(signed_events, lambda n: n >= 2)
+    timeline = staff.locator("#timeline tbody tr.event")
+    assert await timeline.count() > events_before
+    text = await staff.inner_text("#timeline")
+    for label in ("案件发起", "任务完成", "期限延长", "签字"):
+        assert label in text, label
+    assert await staff.locator(f"#task-{a}").count() == 0  # closed
+    assert await staff.locator(f"#task-{b}").count() == 0
+
+    # ---- the signed record: the drawn signature is there and verifies ----
+    links = staff.locator("a.record-link", has_text="客户回访记录表")
+    assert await links.count() >= 3
+    await links.nth(1).click()  # the records in order: first phone visit, visit A, visit B
+    await staff.wait_for_selector("#record")
+    signatures = await staff.inner_text("#signatures")
+    assert "王工" in signatures and "手写签名" in signatures
+    await staff.locator("tr.signature-row", has_text="手写签名").locator(".verify-button").click()
+    assert "验证通过" in await staff.inner_text("#verify-result")
+    assert await staff.get_attribute("#export-csv", "href")
+
+    # ---- sign out: a page then sends to the sign-in ----
+    await staff.goto(f"/cases/{case_id}")
+    await staff.click("#user-menu-button")
+    await staff.click("#logout-button")
+    await staff.wait_for_url(re.compile(r"/login$"))
+    await staff.goto("/work")
+    assert re.search(r"/login\?next=/work$", staff.url)
+    assert await staff.locator("#login-form").is_visible()
