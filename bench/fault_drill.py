@@ -582,20 +582,6 @@ class Findings:
     attention: list[str] = field(default_factory=list)
 
 
-async def all_runs(client: Any, workflow_id: str) -> list[Any]:
-    """Every run of a case, oldest first (following continued_execution_run_id back)."""
-    found, run_id = [], None
-    while True:
-        hist = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        found.append(hist)
-        run_id = (
-            hist.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
-            or None
-        )
-        if not run_id:
-            return list(reversed(found))
-
-
 def last_wft_outcome(events: list[Any]) -> int | None:
     from temporalio.api.enums.v1 import EventType
 
@@ -1083,6 +1069,7 @@ class Drill:
         return await self.verify()
 
     async def verify(self) -> int:
+        from starter.cases import case_histories
         from worker import connect
 
         f = Findings(cases=len(self.case_ids))
@@ -1095,7 +1082,7 @@ class Drill:
         expected: dict[str, Expected] = {}
         histories: list[tuple[str, Any]] = []
         for cid in self.case_ids:
-            runs = await all_runs(client, cid)
+            runs = await case_histories(client, cid)
             f.runs += len(runs)
             exp = expected[cid] = Expected()
             read_history(cid, runs, exp, f)

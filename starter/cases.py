@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowHistory,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -365,6 +366,20 @@ async def case_state(client: Client, case_id: str) -> CaseView:
         raise _rpc_failure(exc, f"case {case_id}", f"no case {case_id}") from exc
     except WorkflowQueryFailedError as exc:
         raise ServiceError(502, f"case {case_id} could not answer: {exc}") from exc
+
+
+async def case_histories(client: Client, case_id: str) -> list[WorkflowHistory]:
+    """Every run of a case, oldest first (following each run's continued-from link back from
+    the latest): what an operator replays to check a case against the current code."""
+    found: list[WorkflowHistory] = []
+    run_id: str | None = None
+    while True:
+        hist = await client.get_workflow_handle(case_id, run_id=run_id).fetch_history()
+        found.append(hist)
+        started = hist.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+        if not run_id:
+            return list(reversed(found))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from activities import build_activities
 from activities.workcalendar import current_years, year_days
 from settings import Settings
+from starter.cases import case_histories
 from store import models
 from store.db import SessionFactory
 from tests.blocks_regulation import BLOCKS
@@ -88,16 +89,7 @@ async def save_histories(client: Client, workflow_id: str) -> None:
     target = os.environ.get("ZHIDU_SAVE_HISTORIES")
     if not target:
         return
-    run_id: str | None = None
-    found = []
-    while True:
-        hist = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        found.append(hist)
-        started = hist.events[0].workflow_execution_started_event_attributes
-        run_id = started.continued_execution_run_id or None
-        if not run_id:
-            break
-    for n, hist in enumerate(reversed(found), start=1):
+    for n, hist in enumerate(await case_histories(client, workflow_id), start=1):
         path = Path(target) / f"{workflow_id.split('-')[0]}_{workflow_id}_run{n}.json"
         path.write_text(hist.to_json())
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.workcalendar import current_years, year_days
+from starter.cases import case_histories
 from store import models
 from tests.blocks_regulation import BlocksInput, BlocksPolicy, BlocksWorkflow
 from tests.helpers import (
@@ -33,20 +32,6 @@ from workflows.registry import RegulationEntry, ScheduleSpec
 from workflows.reports import REPORT, ReportWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-async def all_runs(client: Any, workflow_id: str) -> list[WorkflowHistory]:
-    """Every run of a case, oldest first."""
-    found, run_id = [], None
-    while True:
-        hist = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        found.append(hist)
-        run_id = (
-            hist.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
-            or None
-        )
-        if not run_id:
-            return list(reversed(found))
 
 
 async def test_open_tasks_and_messages_survive_continue_as_new(
@@ -104,7 +89,7 @@ async def test_open_tasks_and_messages_survive_continue_as_new(
         assert [e.kind for e in events].count("run_continued") == view.run - 1
         await h.execute_update("close_case", {"actor": {"id": "s", "roles": ["staff"]}})
         assert await h.result() == "closed"
-        runs = await all_runs(env.client, "blocks-N1")
+        runs = await case_histories(env.client, "blocks-N1")
     assert len(runs) >= 2
     replayer = Replayer(
         workflows=[BlocksWorkflow],

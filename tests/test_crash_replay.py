@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.workcalendar import current_years, year_days
+from starter.cases import case_histories
 from store import models
 from store.db import SessionFactory
 from worker import workflow_runner
@@ -151,19 +152,6 @@ def _fired_then_update(types: list[int]) -> int:
     return found
 
 
-async def all_runs(client: Client, workflow_id: str) -> list[WorkflowHistory]:
-    found, run_id = [], None
-    while True:
-        hist = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        found.append(hist)
-        run_id = (
-            hist.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
-            or None
-        )
-        if not run_id:
-            return found
-
-
 async def test_kill_the_worker_while_timers_fire_and_updates_arrive_then_replay_everything(
     local_env, session_factory, clean_db, database_url, tmp_path
 ):
@@ -222,7 +210,7 @@ async def test_kill_the_worker_while_timers_fire_and_updates_arrive_then_replay_
     )
     replayed = failures = timed_out = updates = fired_then_update = 0
     for wid in ids:
-        for hist in await all_runs(client, wid):
+        for hist in await case_histories(client, wid):
             types = [e.event_type for e in hist.events]
             timed_out += types.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
             updates += types.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
