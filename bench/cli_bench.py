@@ -29,7 +29,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.web_bench import TYPICAL, build, drop_database, fill
+from bench.web_bench import TYPICAL, build, fill
+from starter.devstack import drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_S = 1.0

@@ -657,7 +657,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from temporalio.testing import WorkflowEnvironment
 
     from starter.cases import case_calendar
-    from starter.devstack import admin_url, ensure_database
+    from starter.devstack import admin_url, drop_database, ensure_database
     from store.db import make_engine, make_session_factory
     from store.migrate import upgrade
     from worker import SEARCH_ATTRIBUTES, connect
@@ -852,21 +852,6 @@ def phase_json(ph: Phase) -> dict[str, Any]:
         "cpu_s": {k: round(v, 2) for k, v in ph.cpu.items()},
         "worker_cpu_ms_per_case": round(ph.cpu.get("worker", 0) / ph.n * 1000, 1) if ph.n else None,
     }
-
-
-async def drop_database(url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    from starter.devstack import admin_url
-
-    name = make_url(url).database or ""
-    quoted = '"' + name.replace('"', '""') + '"'
-    conn = await asyncpg.connect(admin_url(url))
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-    finally:
-        await conn.close()
 
 
 def table(f: dict[str, Any]) -> str:

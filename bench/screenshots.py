@@ -95,21 +95,6 @@ def serving(app: Any, port: int) -> Iterator[None]:
         thread.join(timeout=15)
 
 
-async def drop_database(url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    from starter.devstack import admin_url
-
-    name = make_url(url).database or ""
-    quoted = '"' + name.replace('"', '""') + '"'
-    conn = await asyncpg.connect(admin_url(url))
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-    finally:
-        await conn.close()
-
-
 # ---- seeding --------------------------------------------------------------------------------
 
 
@@ -429,7 +414,7 @@ async def run(args: argparse.Namespace) -> int:
     import worker
     from settings import Settings
     from starter.api import create_app
-    from starter.devstack import ensure_database
+    from starter.devstack import drop_database, ensure_database
     from store.db import make_engine, make_session_factory
     from store.migrate import upgrade
 

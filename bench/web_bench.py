@@ -525,7 +525,7 @@ def report(results: list[dict[str, Any]], budget: float, counts: dict[str, int])
 async def run(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
-    from starter.devstack import ensure_database
+    from starter.devstack import drop_database, ensure_database
     from store.migrate import upgrade
 
     server = (
@@ -555,20 +555,6 @@ async def run(args: argparse.Namespace) -> int:
         if created:
             await drop_database(url)
             log(f"dropped database {name}")
-
-
-async def drop_database(url: str) -> None:
-    import asyncpg
-
-    from starter.devstack import admin_url
-
-    name = _dbname(url)
-    quoted = '"' + name.replace('"', '""') + '"'
-    conn = await asyncpg.connect(admin_url(url))
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-    finally:
-        await conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:

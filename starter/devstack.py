@@ -180,6 +180,23 @@ def admin_url(url: str, database: str = "postgres") -> str:
     return make_url(url).set(drivername="postgresql", database=database).render_as_string(False)
 
 
+async def drop_database(url: str) -> None:
+    """Drop the database named in `url` (closing its connections) if it exists."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database or ""
+    quoted = '"' + name.replace('"', '""') + '"'
+    conn = await asyncpg.connect(admin_url(url))
+    try:
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        except asyncpg.PostgresSyntaxError:  # PostgreSQL < 13
+            await conn.execute(f"DROP DATABASE IF EXISTS {quoted}")
+    finally:
+        await conn.close()
+
+
 async def ensure_database(url: str) -> bool:
     """Create the database named in `url` when it is missing; True when it was created."""
     import asyncpg

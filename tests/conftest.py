@@ -37,7 +37,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from settings import Settings
 from starter.devstack import (
-    admin_url,
+    drop_database,
     embedded_postgres_server,
     ensure_database,
     server_database_url,
@@ -111,21 +111,6 @@ def _embedded_postgres() -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def _drop_database(url: str) -> None:
-    import asyncpg
-
-    name = make_url(url).database or ""
-    quoted = '"' + name.replace('"', '""') + '"'
-    conn = await asyncpg.connect(admin_url(url))
-    try:
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        except asyncpg.PostgresSyntaxError:  # PostgreSQL < 13
-            await conn.execute(f"DROP DATABASE IF EXISTS {quoted}")
-    finally:
-        await conn.close()
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def database_url() -> AsyncIterator[str]:
     from store.migrate import upgrade
@@ -139,7 +124,7 @@ async def database_url() -> AsyncIterator[str]:
             await upgrade(url)
             yield url
         finally:
-            await _drop_database(url)
+            await drop_database(url)
         return
     source = _docker_postgres() if _docker_answers() else _embedded_postgres()
     with source as url:
