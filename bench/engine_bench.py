@@ -441,10 +441,10 @@ def r1_plans(ctx: Ctx, n: int, label: str, policy: Any = None) -> list[Any]:
     from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
     from starter.cases import StartPlan
-    from worker import CASE_STATUS, CUSTOMER_ID, REGULATION
     from workflows import REGISTRY
     from workflows.model import CHINA_TZ, CaseStart
     from workflows.revisit import Contact, RevisitInput, RevisitPolicy
+    from workflows.search import CASE_STATUS, CUSTOMER_ID, REGULATION
 
     entry = REGISTRY["revisit"]
     policy_json = (policy or RevisitPolicy()).model_dump(mode="json")
@@ -660,7 +660,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from starter.devstack import admin_url, drop_database, ensure_database
     from store.db import make_engine, make_session_factory
     from store.migrate import upgrade
-    from worker import SEARCH_ATTRIBUTES, connect
+    from worker import connect
+    from workflows.search import SEARCH_ATTRIBUTES
 
     sizes = (20, 60) if args.quick else (args.small, args.large)
     open_cases = 200 if args.quick else args.open_cases
@@ -998,6 +999,8 @@ if __name__ == "__main__":
     code = 1
     try:
         code = main()
+    except SystemExit as exc:  # --help, or argparse's refusal of an option
+        code = exc.code if isinstance(exc.code, int) else 0
     except BaseException:  # noqa: BLE001
         import traceback
 

@@ -248,7 +248,7 @@ def temporal_command(settings: Settings, data_dir: Path) -> list[str]:
         "--log-level",
         "warn",
     ]
-    from worker import SEARCH_ATTRIBUTES
+    from workflows.search import SEARCH_ATTRIBUTES
 
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}=Keyword"]

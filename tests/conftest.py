@@ -197,7 +197,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def local_env() -> AsyncIterator[WorkflowEnvironment]:
-    from worker import SEARCH_ATTRIBUTES
+    from workflows.search import SEARCH_ATTRIBUTES
 
     env = await WorkflowEnvironment.start_local(
         namespace="default",

@@ -615,7 +615,7 @@ def test_volumes_mounts_and_temporal_files() -> None:
         if shutil.which("sh"):
             subprocess.run(["sh", "-n", str(script)], check=True)
     # The namespace job creates exactly the worker's search attributes, as Keyword.
-    from worker import SEARCH_ATTRIBUTES
+    from workflows.search import SEARCH_ATTRIBUTES
 
     script = (DOCKER / "temporal" / "setup-namespace.sh").read_text(encoding="utf-8")
     listed = re.search(r'^ATTRIBUTES="([^"]*)"', script, re.M)

@@ -23,7 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from starter.devstack import server_database_url as embedded_url
     from store.db import SessionFactory
     from store.models import Base, User
-    from worker import CASE_STATUS, CUSTOMER_ID, REGULATION, register_search_attributes
+    from worker import register_search_attributes
+    from workflows.search import CASE_STATUS, CUSTOMER_ID, REGULATION
 
 
 @workflow.defn(name="zhidu-infra-month")
