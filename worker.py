@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
@@ -119,8 +120,16 @@ MAX_ACTIVITIES = 64
 # fires makes the Temporal core record a history that does not replay
 # (tests/test_sdk_stale_query.py); the window is this long.
 STICKY_TIMEOUT = timedelta(seconds=5)
+
+
 # Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
 # defined twice would make two different `Deadline`s).
+def worker_engine(database_url: str) -> AsyncEngine:
+    """The worker's database pool: room for its concurrent activities, and no pre-ping round
+    trip per checkout (a stale connection fails the activity, which is retried anyway)."""
+    return make_engine(database_url, pool_size=10, max_overflow=10, pre_ping=False)
+
+
 SHARED_WORKFLOW_MODULES = (
     "workflows.assertions",
     "workflows.model",
@@ -321,7 +330,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     except RPCError as err:
         log.warning("could not create the schedules (%s); run `zhidu schedules sync`", err)
 
-    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10, pre_ping=False)
+    engine = worker_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     worker = build_worker(client, session_factory, settings)
     dispatcher = OutboxDispatcher(session_factory, channels_from_settings(settings), settings)

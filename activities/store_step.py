@@ -37,6 +37,42 @@ def json_safe(data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _insert_new(model: Any, *keys: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING on the table itself (Core, not the ORM): built once,
+    so SQLAlchemy compiles it once, and run with a list of rows (one executemany)."""
+    return insert(model.__table__).on_conflict_do_nothing(index_elements=list(keys))
+
+
+def _upsert_newer(model: Any, update: Sequence[str], **extra: Any) -> Any:
+    """INSERT ... ON CONFLICT (id) DO UPDATE the `update` columns (plus `extra`) where the
+    stored version is not newer: steps may be persisted concurrently, an older snapshot never
+    wins."""
+    table = model.__table__
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={**{name: stmt.excluded[name] for name in update}, **extra},
+        where=table.c.version <= stmt.excluded.version,
+    )
+
+
+INSERT_EVENTS = _insert_new(models.Event, "case_id", "seq")
+INSERT_RECORDS = _insert_new(models.Record, "id")
+INSERT_SIGNATURES = _insert_new(models.Signature, "id")
+INSERT_LEDGER = _insert_new(models.LedgerEntry, "id")
+INSERT_NOTIFICATIONS = _insert_new(models.Notification, "key")
+INSERT_EXTENSIONS = _insert_new(models.TaskExtension, "task_id", "seq")
+# Everything else of a case (its start, input and policy) stays as first written.
+UPSERT_CASE = _upsert_newer(
+    models.Case,
+    ("status", "provisional", "closed_at", "version", "summary", "attention"),
+    updated_at=func.now(),
+)
+# A task row carries every column (see _upsert_tasks); all but its keys follow the newest step.
+TASK_COLUMNS = tuple(c.name for c in models.Task.__table__.columns)
+UPSERT_TASKS = _upsert_newer(models.Task, [c for c in TASK_COLUMNS if c not in ("id", "case_id")])
+
+
 class CaseStore:
     """Writes workflow steps to PostgreSQL. One instance per worker; methods are activities."""
 
@@ -90,24 +126,19 @@ class CaseStore:
         case = changes.case
         await self._upsert_case(s, case)
         if changes.events:
-            await s.execute(
-                insert(models.Event)
-                .values(
-                    [
-                        {
-                            "case_id": case.id,
-                            "seq": e.seq,
-                            "at": e.at,
-                            "kind": e.kind,
-                            "actor": e.actor,
-                            "clause": e.clause,
-                            "detail": json_safe(e.detail),
-                        }
-                        for e in changes.events
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["case_id", "seq"])
-            )
+            events = [
+                {
+                    "case_id": case.id,
+                    "seq": e.seq,
+                    "at": e.at,
+                    "kind": e.kind,
+                    "actor": e.actor,
+                    "clause": e.clause,
+                    "detail": json_safe(e.detail),
+                }
+                for e in changes.events
+            ]
+            await s.execute(INSERT_EVENTS, events)
         if changes.tasks:
             await self._upsert_tasks(s, case, changes.tasks)
         if changes.records:
@@ -138,34 +169,27 @@ class CaseStore:
                         "created_at": r.created_at,
                     }
                 )
-            await s.execute(
-                insert(models.Record).values(rows).on_conflict_do_nothing(index_elements=["id"])
-            )
+            await s.execute(INSERT_RECORDS, rows)
         if changes.signatures:
             await self._insert_signatures(s, changes)
         if changes.ledger:
-            await s.execute(
-                insert(models.LedgerEntry)
-                .values(
-                    [
-                        {
-                            "id": e.id,
-                            "case_id": case.id,
-                            "regulation": case.regulation,
-                            "clause": e.clause,
-                            "party": e.party,
-                            "party_kind": e.party_kind,
-                            "amount_yuan": e.amount_yuan,
-                            "kind": e.kind,
-                            "rule": e.rule,
-                            "account": e.account,
-                            "at": e.at,
-                        }
-                        for e in changes.ledger
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["id"])
-            )
+            ledger = [
+                {
+                    "id": e.id,
+                    "case_id": case.id,
+                    "regulation": case.regulation,
+                    "clause": e.clause,
+                    "party": e.party,
+                    "party_kind": e.party_kind,
+                    "amount_yuan": e.amount_yuan,
+                    "kind": e.kind,
+                    "rule": e.rule,
+                    "account": e.account,
+                    "at": e.at,
+                }
+                for e in changes.ledger
+            ]
+            await s.execute(INSERT_LEDGER, ledger)
         notes = [
             {
                 "key": f"{n.key}:{channel}",
@@ -181,47 +205,27 @@ class CaseStore:
             for channel in self.channels
         ]
         if notes:
-            await s.execute(
-                insert(models.Notification)
-                .values(notes)
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
+            await s.execute(INSERT_NOTIFICATIONS, notes)
 
     async def _upsert_case(self, s: AsyncSession, case: CaseWrite) -> None:
-        stmt = insert(models.Case).values(
-            id=case.id,
-            regulation=case.regulation,
-            title=case.title,
-            number=case.number,
-            customer_id=case.customer_id,
-            status=case.status,
-            provisional=case.provisional,
-            started_by=case.started_by,
-            closed_at=case.closed_at,
-            version=case.version,
-            summary=json_safe(case.summary),
-            attention=case.attention,
+        row = {
+            "id": case.id,
+            "regulation": case.regulation,
+            "title": case.title,
+            "number": case.number,
+            "customer_id": case.customer_id,
+            "status": case.status,
+            "provisional": case.provisional,
+            "started_by": case.started_by,
+            "closed_at": case.closed_at,
+            "version": case.version,
+            "summary": json_safe(case.summary),
+            "attention": case.attention,
             # The first write of a case carries its input and policy; later ones do not.
-            input=json_safe(case.input or {}),
-            policy=json_safe(case.policy or {}),
-        )
-        # started_at (and the start input) stay as first written.
-        await s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["id"],
-                set_={
-                    "status": stmt.excluded.status,
-                    "provisional": stmt.excluded.provisional,
-                    "closed_at": stmt.excluded.closed_at,
-                    "version": stmt.excluded.version,
-                    "summary": stmt.excluded.summary,
-                    "attention": stmt.excluded.attention,
-                    "updated_at": func.now(),
-                },
-                # Steps may be persisted concurrently: an older snapshot never wins.
-                where=models.Case.version <= stmt.excluded.version,
-            )
-        )
+            "input": json_safe(case.input or {}),
+            "policy": json_safe(case.policy or {}),
+        }
+        await s.execute(UPSERT_CASE, [row])
 
     async def _upsert_tasks(self, s: AsyncSession, case: CaseWrite, tasks: list[TaskState]) -> None:
         """Every task of the step in one statement (and their extensions in one more)."""
@@ -261,15 +265,8 @@ class CaseStore:
             }
             for t in tasks
         ]
-        stmt = insert(models.Task).values(rows)
-        await s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["id"],
-                set_={k: stmt.excluded[k] for k in rows[0] if k not in ("id", "case_id")},
-                # Steps may be persisted concurrently: an older snapshot never wins.
-                where=models.Task.version <= stmt.excluded.version,
-            )
-        )
+        assert set(rows[0]) == set(TASK_COLUMNS), "a task row must carry every column"
+        await s.execute(UPSERT_TASKS, rows)
         extensions = [
             {
                 "task_id": t.id,
@@ -286,11 +283,7 @@ class CaseStore:
             for x in t.extensions
         ]
         if extensions:
-            await s.execute(
-                insert(models.TaskExtension)
-                .values(extensions)
-                .on_conflict_do_nothing(index_elements=["task_id", "seq"])
-            )
+            await s.execute(INSERT_EXTENSIONS, extensions)
 
     async def _insert_signatures(self, s: AsyncSession, changes: StepChanges) -> None:
         record_ids = {sig.record_id for sig in changes.signatures}
@@ -338,9 +331,7 @@ class CaseStore:
                     "public_key": self._sealer.public_key_b64,
                 }
             )
-        await s.execute(
-            insert(models.Signature).values(rows).on_conflict_do_nothing(index_elements=["id"])
-        )
+        await s.execute(INSERT_SIGNATURES, rows)
 
 
 def _code(exc: DBAPIError) -> str:

@@ -106,12 +106,12 @@ async def _worker_child(args: argparse.Namespace) -> None:
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
     import bench.engine_bench as me  # this module by its name, not as __main__
-    from store.db import make_engine, make_session_factory
-    from worker import build_worker, connect
+    from store.db import make_session_factory
+    from worker import build_worker, connect, worker_engine
 
     settings = bench_settings(args.address, args.database_url, Path(args.data_dir))
     client = await connect(settings)
-    engine = make_engine(args.database_url)
+    engine = worker_engine(args.database_url)  # the production worker's pool
     sf = make_session_factory(engine)
     # A probe on another queue: the core refuses two workers on one queue of one client.
     probe = build_worker(client, sf, settings, task_queue=f"{TASK_QUEUE}-bench-probe")
