@@ -520,6 +520,7 @@ def test_one_table_per_fact() -> None:
     """Roles, search attribute keys and the task id helper each live in one place."""
     import worker
     from starter import api, cases
+    from workflows import search
     from workflows.roles import ROLES
 
     assert users.ROLES is ROLES
@@ -528,7 +529,8 @@ def test_one_table_per_fact() -> None:
     assert cases.full_task_id("c-1", "t3") == "c-1/t3"
     assert cases.full_task_id("c-1", "c-1/t3") == "c-1/t3"
     assert not any(name.startswith("SA_") for name in vars(cases))
-    assert cases.REGULATION is worker.REGULATION
+    assert cases.REGULATION is search.REGULATION
+    assert worker.SEARCH_ATTRIBUTES is search.SEARCH_ATTRIBUTES
 
 
 # ---- policy file, signature verification ------------------------------------------------------

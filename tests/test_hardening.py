@@ -257,7 +257,7 @@ async def test_healthz_names_the_service_that_does_not_answer(
         assert r.json() == {"status": "unavailable", **expected}
 
 
-def test_unavailable_is_found_through_wrapped_causes() -> None:
+async def test_unavailable_is_found_through_wrapped_causes() -> None:
     """What the fault drill saw: asyncpg's lost connection wrapped in a plain DBAPIError, and
     Temporal restarting reported as UNKNOWN with a transport message; both mean "retry"."""
     from sqlalchemy.exc import DBAPIError, IntegrityError
