@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -214,6 +215,22 @@ class LedgerEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# The web pages' reads (migration 0005): the cases list newest first, read from the index; the
+# open tasks of a case (filters "open task of role X", "overdue", the soonest due); a person's
+# open tasks by role and assignee.
+Index("ix_cases_started_at_id", Case.started_at.desc(), Case.id)
+Index(
+    "ix_tasks_open_case_due",
+    Task.case_id,
+    Task.due_at,
+    postgresql_include=["role", "paused_at"],
+    postgresql_where=Task.status == "open",
+)
+Index(
+    "ix_tasks_open_role_assignee", Task.role, Task.assignee, postgresql_where=Task.status == "open"
+)
+
+
 class CaseNumber(Base):
     """The last case number allocated per regulation and year (`complaint-2026-000123`):
     allocated before the start, never reused."""
@@ -277,6 +294,14 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The dispatcher's poll: pending messages whose next attempt is due (migration 0001).
+Index(
+    "ix_notifications_due",
+    Notification.next_attempt_at,
+    postgresql_where=Notification.status == "pending",
+)
 
 
 class CalendarYear(Base):

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select
 
 from store.db import SessionFactory
 from store.models import Case, Event, LedgerEntry, Record, Signature, Task, User
@@ -56,12 +56,17 @@ def row_dict(obj: Any) -> dict[str, Any]:
     return {c.key: jsonable(getattr(obj, c.key)) for c in obj.__table__.columns}
 
 
+# 'open' written into the SQL text, not sent as a parameter: a prepared statement's generic
+# plan can then still use the partial indexes `WHERE status = 'open'` (migration 0005).
+OPEN = literal("open", literal_execute=True)
+
+
 def open_for(user: User) -> Any:
     """SQL for "open tasks this user may complete": of one of their roles, and either
     unassigned or assigned to them (workflows.authority.may_act, as SQL)."""
     roles = list(user.roles or [])
     return and_(
-        Task.status == "open",
+        Task.status == OPEN,
         Task.role.in_(roles),
         or_(Task.assignee.is_(None), Task.assignee == user.id),
     )
@@ -78,6 +83,37 @@ async def my_tasks(session_factory: SessionFactory, user: User) -> list[dict[str
     async with session_factory() as session:
         rows = (await session.scalars(stmt)).all()
     return [row_dict(t) for t in rows]
+
+
+# The columns of a task the work list shows (not `data` nor `meta`).
+WORK_COLUMNS = (
+    Task.id,
+    Task.case_id,
+    Task.regulation,
+    Task.role,
+    Task.assignee,
+    Task.title,
+    Task.clause,
+    Task.kind,
+    Task.due_at,
+    Task.remind_at,
+    Task.paused_at,
+    Task.provisional,
+    Task.created_at,
+)
+
+
+async def work_list(session_factory: SessionFactory, user: User) -> list[dict[str, Any]]:
+    """`my_tasks` for the work page: the columns it shows (WORK_COLUMNS), times as datetimes."""
+    if not user.roles:
+        return []
+    stmt = (
+        select(*WORK_COLUMNS)
+        .where(open_for(user))
+        .order_by(Task.due_at.asc().nulls_last(), Task.created_at, Task.id)
+    )
+    async with session_factory() as session:
+        return [dict(row) for row in (await session.execute(stmt)).mappings()]
 
 
 async def list_cases(
@@ -192,8 +228,25 @@ async def provisional_case_ids(session_factory: SessionFactory) -> list[str]:
 def _open_overdue(now: datetime) -> Any:
     """SQL for "an open task past its due whose clock runs" (a paused clock is not overdue)."""
     return and_(
-        Task.status == "open", Task.due_at.is_not(None), Task.due_at < now, Task.paused_at.is_(None)
+        Task.status == OPEN, Task.due_at.is_not(None), Task.due_at < now, Task.paused_at.is_(None)
     )
+
+
+# The columns of a case the cases list shows (not `input` nor `policy`: a few kilobytes each).
+CASE_LIST_COLUMNS = (
+    Case.id,
+    Case.number,
+    Case.regulation,
+    Case.title,
+    Case.customer_id,
+    Case.status,
+    Case.provisional,
+    Case.started_by,
+    Case.started_at,
+    Case.updated_at,
+    Case.closed_at,
+    Case.attention,
+)
 
 
 async def search_cases(
@@ -210,10 +263,12 @@ async def search_cases(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of cases, newest first, and how many match in all. `customer` matches the
     customer id exactly or a part of the case title; `role`: cases with an open task of that
-    role; `overdue`: cases with an open task past its due. Each row carries `next_due` (the
-    soonest due of its open tasks) and `overdue` (whether any open task is past due)."""
-    from sqlalchemy import exists, func
+    role; `overdue`: cases with an open task past its due. Each row carries the list's columns
+    (CASE_LIST_COLUMNS, times as datetimes), `customer_name`, `next_due` (the soonest due of
+    its open tasks, a datetime or None) and `overdue` (whether any open task is past due).
 
+    The page is cut first (`ORDER BY started_at DESC, id` read from ix_cases_started_at_id),
+    then `next_due` and `overdue` are computed for its rows only; the total is its own count."""
     now = now or datetime.now(UTC)
     conds: list[Any] = []
     if regulation:
@@ -225,39 +280,33 @@ async def search_cases(
         conds.append(or_(Case.customer_id == customer, Case.title.ilike(pattern, escape="\\")))
     if role:
         conds.append(
-            exists().where(Task.case_id == Case.id, Task.status == "open", Task.role == role)
+            exists().where(Task.case_id == Case.id, Task.status == OPEN, Task.role == role)
         )
     if overdue:
         conds.append(exists().where(Task.case_id == Case.id, _open_overdue(now)))
-    next_due = (
-        select(func.min(Task.due_at))
-        .where(Task.case_id == Case.id, Task.status == "open")
-        .correlate(Case)
-        .scalar_subquery()
-    )
-    late = exists().where(Task.case_id == Case.id, _open_overdue(now)).correlate(Case)
     per_page = max(1, min(per_page, 200))
     page = max(1, page)
-    stmt = (
-        select(Case, next_due.label("next_due"), late.label("late"), func.count().over())
+    cut = (
+        select(*CASE_LIST_COLUMNS, Case.input["customer_name"].astext.label("customer_name"))
         .where(*conds)
         .order_by(Case.started_at.desc(), Case.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
+        .subquery("page")
+    )
+    next_due = (
+        select(func.min(Task.due_at))
+        .where(Task.case_id == cut.c.id, Task.status == OPEN)
+        .scalar_subquery()
+    )
+    late = exists().where(Task.case_id == cut.c.id, _open_overdue(now))
+    stmt = select(cut, next_due.label("next_due"), late.label("overdue")).order_by(
+        cut.c.started_at.desc(), cut.c.id
     )
     async with session_factory() as session:
-        rows = (await session.execute(stmt)).all()
-        total = rows[0][3] if rows else 0
-        if not rows and page > 1:
-            total = int(
-                await session.scalar(select(func.count()).select_from(Case).where(*conds)) or 0
-            )
-    out = []
-    for case, due, is_late, _ in rows:
-        row = {k: v for k, v in row_dict(case).items() if k not in ("input", "policy")}
-        row["customer_name"] = (case.input or {}).get("customer_name")
-        out.append({**row, "next_due": jsonable(due), "overdue": bool(is_late)})
-    return out, int(total)
+        rows = (await session.execute(stmt)).mappings().all()
+        total = int(await session.scalar(select(func.count()).select_from(Case).where(*conds)) or 0)
+    return [{**row, "overdue": bool(row["overdue"])} for row in rows], total
 
 
 async def recent_notifications(

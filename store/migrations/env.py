@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
 
 from alembic import context
 from sqlalchemy import pool
@@ -30,22 +29,11 @@ def _url() -> str:
     return async_url(url)
 
 
-# Objects that exist only in migrations (not in the models); autogenerate must not drop them.
-MIGRATION_ONLY = frozenset({"ix_notifications_due"})
-
-
-def _include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    return not (reflected and name in MIGRATION_ONLY)
-
-
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
-        include_object=_include_object,
     )
 
 
