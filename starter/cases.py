@@ -50,11 +50,13 @@ from starter.errors import (
     invalid_from,
 )
 from starter.policy import load_policy
+from starter.zh import refusal_zh
 from store.db import is_unavailable
 from store.models import CalendarYear, Case, CaseNumber, Task, User
 from store.queries import jsonable
 from workflows.model import CHINA_TZ, Actor, CalendarData, CaseStart, CaseView
 from workflows.registry import ActionSpec, Registry, RegulationEntry, registry_or_default
+from workflows.roles import ROLES
 from workflows.search import CASE_STATUS, CUSTOMER_ID, REGULATION
 
 if TYPE_CHECKING:
@@ -116,7 +118,10 @@ async def check_people(
         user = by_id.get(uid)
         if user is None or not user.active or role not in (user.roles or []):
             raise Invalid(
-                f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}", name
+                f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}",
+                name,
+                f"没有角色为「{ROLES[role][0] if role in ROLES else role}」的在职用户 "
+                f"{json.dumps(uid, ensure_ascii=False)}",
             )
 
 
@@ -439,7 +444,9 @@ async def act(
     if spec.roles and not roles & set(spec.roles):
         raise Forbidden(
             f"{user.id} may not {action} on {case_id}: needs one of the roles "
-            f"{', '.join(spec.roles)}"
+            f"{', '.join(spec.roles)}",
+            message_zh=f"{user.id} 不能在案件 {case_id} 上执行此操作：需要角色 "
+            + "、".join(ROLES[r][0] if r in ROLES else r for r in spec.roles),
         )
     if not isinstance(payload, Mapping):
         raise Invalid("the action payload must be a JSON object", "body")
@@ -518,7 +525,7 @@ async def send(client: Client, case_id: str, spec: ActionSpec, arg: BaseModel) -
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in REFUSALS:
-            raise REFUSALS[cause.type](cause.message) from exc
+            raise REFUSALS[cause.type](cause.message, message_zh=refusal_zh(cause.details)) from exc
         raise ServiceError(500, f"{spec.name} failed on {case_id}: {cause or exc}") from exc
     except RPCError as exc:
         what = f"{spec.name} on {case_id}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from starter.zh import pydantic_zh
+
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
@@ -12,11 +14,15 @@ if TYPE_CHECKING:
 class ServiceError(Exception):
     """A refusal with the HTTP status the API answers with and, where known, the field."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, message_zh: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        # The reason in Chinese for the pages (the API and the CLI answer with `message`).
+        self.message_zh = message_zh
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -27,8 +33,10 @@ class _Refusal(ServiceError):
 
     STATUS = 500
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(self.STATUS, message, field)
+    def __init__(
+        self, message: str, field: str | None = None, message_zh: str | None = None
+    ) -> None:
+        super().__init__(self.STATUS, message, field, message_zh)
 
 
 class NotFound(_Refusal):
@@ -70,5 +78,7 @@ def invalid_from(exc: ValidationError, prefix: str = "") -> Invalid:
     path = field_path(tuple(err["loc"]))
     if prefix:
         path = f"{prefix}.{path}" if path != "body" else prefix
-    extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return Invalid(f"{err['msg']}{extra}", path)
+    more = exc.error_count() - 1
+    extra = f" (+{more} more)" if more else ""
+    zh = pydantic_zh(err) + (f"（另有 {more} 处错误）" if more else "")
+    return Invalid(f"{err['msg']}{extra}", path, zh)

@@ -34,6 +34,7 @@ from starter.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from store.models import Case, Notification, SignatureCode, Task, User
 from workflows.authority import may_act
 from workflows.registry import ActionSpec
+from workflows.roles import ROLES
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -97,12 +98,15 @@ def _pick_recipient(settings: Settings, addresses: list[str], wanted: str | None
                 f"{wanted!r} is not a phone or e-mail of this case's customer contacts; the "
                 "code must go to the customer",
                 "recipient",
+                f"{wanted!r} 不是本案件客户联系人的电话或邮箱；验证码只能发给客户",
             )
         if _code_channel(settings, match) is None:
             raise Invalid(
                 f"no notification channel reaches {match} "
                 f"(channels: {settings.notify_channels}); choose an e-mail address",
                 "recipient",
+                f"没有可发送到 {match} 的通知渠道（渠道：{settings.notify_channels}）；"
+                "请选择邮箱地址",
             )
         return match
     reachable = [a for a in addresses if _code_channel(settings, a) is not None]
@@ -111,6 +115,7 @@ def _pick_recipient(settings: Settings, addresses: list[str], wanted: str | None
             "no customer contact of this case has a phone or e-mail that a notification "
             f"channel ({settings.notify_channels}) can reach",
             "recipient",
+            f"本案件的客户联系人没有通知渠道（{settings.notify_channels}）可以送达的电话或邮箱",
         )
     return reachable[0]
 
@@ -121,12 +126,19 @@ async def _task_for(session_factory: SessionFactory, task_id: str, user: User) -
         task = await session.get(Task, task_id)
         case = await session.get(Case, task.case_id) if task is not None else None
     if task is None or case is None:
-        raise NotFound(f"no task {task_id}", "task_id")
+        raise NotFound(f"no task {task_id}", "task_id", f"没有任务 {task_id}")
     if not may_act(task.role, task.assignee, user.id, list(user.roles or [])):
         who = f"role {task.role}" + (f" and user {task.assignee}" if task.assignee else "")
-        raise Forbidden(f"{user.id} may not act on task {task_id} ({task.title}): it needs {who}")
+        role = ROLES[task.role][0] if task.role in ROLES else task.role
+        who_zh = f"角色「{role}」" + (f"，且须为 {task.assignee}" if task.assignee else "")
+        raise Forbidden(
+            f"{user.id} may not act on task {task_id} ({task.title}): it needs {who}",
+            message_zh=f"{user.id} 不能处理任务 {task_id}（{task.title}）：需要{who_zh}",
+        )
     if task.status != "open":
-        raise Conflict(f"task {task_id} is already {task.status}", "task_id")
+        raise Conflict(
+            f"task {task_id} is already {task.status}", "task_id", f"任务 {task_id} 已关闭"
+        )
     return task, case
 
 
@@ -163,7 +175,9 @@ async def issue_signature_code(
     title = _otp_record_title(task, registry)
     if task.case_id != case_id or title is None:
         raise Invalid(
-            f"task {task_id} ({task.title}) takes no customer signature by code", "task_id"
+            f"task {task_id} ({task.title}) takes no customer signature by code",
+            "task_id",
+            f"任务 {task_id}（{task.title}）不需要客户以验证码签字",
         )
     entry = registry[case.regulation]
     addresses = entry.contacts(entry.input_model.model_validate(case.input))
@@ -182,7 +196,10 @@ async def issue_signature_code(
         if last is not None and last.used_at is None and now - last.created_at < CODE_RESEND_AFTER:
             wait = int((CODE_RESEND_AFTER - (now - last.created_at)).total_seconds()) + 1
             raise ServiceError(
-                429, f"a code for task {task_id} was just sent; ask again in {wait} s", "task_id"
+                429,
+                f"a code for task {task_id} was just sent; ask again in {wait} s",
+                "task_id",
+                f"刚刚已为任务 {task_id} 发送过验证码；请 {wait} 秒后再试",
             )
         row = SignatureCode(
             case_id=case_id,
@@ -237,16 +254,23 @@ def otp_request(spec: ActionSpec, payload: Mapping[str, Any]) -> OtpRequest | No
                     "the evidence of an otp signature is set by the server only; send the "
                     "6-digit code the customer received",
                     CODE_FIELD,
+                    "验证码签字的凭据只能由服务器生成；请填写客户收到的 6 位验证码",
                 )
             raise Invalid(
-                "an otp signature needs the 6-digit code the customer received", CODE_FIELD
+                "an otp signature needs the 6-digit code the customer received",
+                CODE_FIELD,
+                "请填写客户收到的 6 位验证码",
             )
         code = str(code).strip()
         if not _CODE_RE.match(code):
-            raise Invalid("the one-time code is 6 digits", CODE_FIELD)
+            raise Invalid("the one-time code is 6 digits", CODE_FIELD, "验证码为 6 位数字")
         signer = sig.get("signer_name")
         if not isinstance(signer, str) or not signer.strip():
-            raise Invalid("the customer who signs must be named", f"{SIGNATURES_FIELD}.signer_name")
+            raise Invalid(
+                "the customer who signs must be named",
+                f"{SIGNATURES_FIELD}.signer_name",
+                "请填写签字客户的姓名",
+            )
         return OtpRequest(str(payload.get("task_id") or ""), code, signer.strip(), i)
     return None
 
@@ -262,16 +286,23 @@ def placeholder_signatures(payload: Mapping[str, Any]) -> list[Any]:
     return out
 
 
-def _code_refusal(row: SignatureCode | None, task_id: str, now: datetime) -> str | None:
-    """Why the newest code row of the task cannot be used at all (before comparing)."""
+def _code_refusal(row: SignatureCode | None, task_id: str, now: datetime) -> tuple[str, str] | None:
+    """Why the newest code row of the task cannot be used at all (before comparing), in
+    English and in Chinese."""
     if row is None:
-        return f"no one-time code was sent for task {task_id}; request one first"
+        return (
+            f"no one-time code was sent for task {task_id}; request one first",
+            f"尚未为任务 {task_id} 发送验证码；请先发送",
+        )
     if row.used_at is not None:
-        return "this one-time code has already been used; request a new one"
+        return (
+            "this one-time code has already been used; request a new one",
+            "此验证码已使用过；请重新发送",
+        )
     if row.expires_at <= now:
-        return "the one-time code has expired; request a new one"
+        return "the one-time code has expired; request a new one", "验证码已过期；请重新发送"
     if row.attempts >= MAX_CODE_ATTEMPTS:
-        return "too many wrong codes; request a new one"
+        return "too many wrong codes; request a new one", "验证码错误次数过多；请重新发送"
     return None
 
 
@@ -300,7 +331,7 @@ async def send_with_otp(
         now = datetime.now(UTC)
         problem = _code_refusal(row, task_id, now)
         if problem is not None:
-            raise Invalid(problem, CODE_FIELD)
+            raise Invalid(problem[0], CODE_FIELD, problem[1])
         assert row is not None
         key = (settings or get_settings()).assertion_keys()[0]
         if not hmac.compare_digest(row.code_hash, code_hash(key, task_id, otp.code)):
@@ -308,7 +339,8 @@ async def send_with_otp(
             left = MAX_CODE_ATTEMPTS - row.attempts
             await session.commit()
             more = f"{left} tries left" if left > 0 else "request a new one"
-            raise Invalid(f"wrong one-time code ({more})", CODE_FIELD)
+            more_zh = f"还可以再试 {left} 次" if left > 0 else "请重新发送"
+            raise Invalid(f"wrong one-time code ({more})", CODE_FIELD, f"验证码错误（{more_zh}）")
         row.used_at = now
         await session.flush()
         sigs = list(getattr(arg, SIGNATURES_FIELD))

@@ -81,6 +81,7 @@ def check_roles(roles: Sequence[str]) -> list[str]:
         raise Invalid(
             f"unknown role {unknown[0]!r} (roles: {', '.join(ROLES)})",
             "roles",
+            f"未知角色 {unknown[0]!r}（可选：{', '.join(ROLES)}）",
         )
     return list(dict.fromkeys(roles))
 
@@ -101,11 +102,13 @@ async def create_user(
     """Create a user; Conflict if the id is taken, Invalid for an unknown role or empty
     password."""
     if not id or len(id) > 64 or any(c.isspace() for c in id):
-        raise Invalid("a user id is 1-64 characters without spaces", "id")
+        raise Invalid(
+            "a user id is 1-64 characters without spaces", "id", "用户名为 1–64 个字符，不含空格"
+        )
     if not name.strip():
-        raise Invalid("a user needs a display name", "name")
+        raise Invalid("a user needs a display name", "name", "请填写姓名")
     if len(password) < 6:
-        raise Invalid("a password has at least 6 characters", "password")
+        raise Invalid("a password has at least 6 characters", "password", "密码至少 6 个字符")
     user = User(
         id=id,
         name=name.strip(),
@@ -118,7 +121,7 @@ async def create_user(
     )
     async with session_factory() as session:
         if await session.get(User, id) is not None:
-            raise Conflict(f"user {id} already exists", "id")
+            raise Conflict(f"user {id} already exists", "id", f"用户 {id} 已存在")
         session.add(user)
         await session.commit()
     return user
@@ -319,7 +322,7 @@ async def set_roles(session_factory: SessionFactory, user_id: str, roles: Sequen
     async with session_factory() as session:
         user = await session.get(User, user_id)
         if user is None:
-            raise NotFound(f"no user {user_id}", "id")
+            raise NotFound(f"no user {user_id}", "id", f"没有用户 {user_id}")
         user.roles = checked
         await session.commit()
         return user
@@ -331,7 +334,7 @@ async def set_active(session_factory: SessionFactory, user_id: str, active: bool
     async with session_factory() as session:
         user = await session.get(User, user_id)
         if user is None:
-            raise NotFound(f"no user {user_id}", "id")
+            raise NotFound(f"no user {user_id}", "id", f"没有用户 {user_id}")
         user.active = active
         await session.commit()
         return user

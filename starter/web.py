@@ -45,7 +45,7 @@ from store import queries
 from store.db import SessionFactory, is_unavailable
 from store.models import User
 from workflows.authority import may_act
-from workflows.model import CHINA_TZ, CONTROL
+from workflows.model import CHINA_TZ, CONTROL, Deadline
 from workflows.registry import RegulationEntry, registry_or_default
 from workflows.roles import ROLES, ROLES_ABOVE
 
@@ -84,6 +84,7 @@ EN: dict[str, str] = {
     "密码": "Password",
     "用户名或密码错误": "Wrong user id or password",
     "登录已过期，请重新登录": "Your session has ended; please sign in again",
+    "请先登录": "Please sign in",
     "我的待办": "My open tasks",
     "全部制度": "All regulations",
     "筛选": "Filter",
@@ -305,6 +306,38 @@ FIELD_LABELS: dict[str, str] = {
     "reason_code": "原因",
     "amount": "金额",
     "comment": "意见",
+    # R1 (workflows/revisit.py): what a record adds to what people typed (record_context),
+    # and fields whose model description is not a short label.
+    "staff": "经办人员（用户名）",
+    "usage": "产品使用情况",
+    "questions": "问题原文",
+    "suggestions": "意见与建议",
+    "contacts": "客户联系人",
+    "name": "姓名",
+    "title": "职务",
+    "email": "邮箱",
+    "visit_kind": "回访类型",
+    "visited_at": "回访时间",
+    "go_live": "产品安装或上线日期",
+    "supervisor": "部门主管（用户名）",
+    "department": "部门",
+    "first_phone_at": "首次电话回访时间",
+    "routine_phone_every": "常规电话回访周期",
+    "onsite_every": "现场回访周期",
+    "next_visit": "下次回访",
+    "kind": "类型",
+    "planned_at": "计划时间",
+    "plan_record": "回访计划记录",
+    "sanction": "处分（降薪/降职/调岗/辞退）",
+    "problem": "问题",
+    "visit_task": "回访任务",
+    "visit_unit": "回访",
+    "items": "费用明细",
+    "claim": "报销单",
+    "total_yuan": "合计（元）",
+    "cap_yuan": "报销额度（元）",
+    "reimbursed_yuan": "报销金额（元）",
+    "borne_by_staff_yuan": "个人承担（元）",
 }
 
 ENUM_LABELS: dict[str, tuple[str, str]] = {
@@ -326,6 +359,15 @@ ENUM_LABELS: dict[str, tuple[str, str]] = {
     "key": ("特大或重要客户", "Key"),
     "internal": ("内部", "Internal"),
     "group": ("集团", "Group"),
+    # R1 visit kinds (workflows/revisit.py VISITS)
+    "first_phone": ("首次电话回访", "First phone revisit"),
+    "routine_phone": ("常规电话回访", "Routine phone revisit"),
+    "onsite_suggestion": (
+        "上门回访（客户提出中肯意见或良好建议）",
+        "On-site revisit (a suggestion)",
+    ),
+    "onsite_problem": ("现场回访（电话无法解决的问题）", "On-site revisit (a problem)"),
+    "supervisory": ("投诉处理后的监督调查性电话回访", "Supervisory phone revisit"),
 }
 
 EVENTS: dict[str, tuple[str, str]] = {
@@ -502,10 +544,12 @@ class Widget:
     children: list[Widget] = field(default_factory=list)
     rows: list[list[Widget]] = field(default_factory=list)
     template: list[Widget] = field(default_factory=list)
+    scope: str = ""  # the form's own part of the ids (a page may hold many task forms)
 
     @property
     def dom_id(self) -> str:
-        return "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.name)
+        scope = f"{self.scope}-" if self.scope else ""
+        return "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", scope + self.name)
 
 
 def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
@@ -605,8 +649,10 @@ def build_widgets(
     errors: Mapping[str, str],
     lang: str,
     prefix: str = "",
+    scope: str = "",
 ) -> list[Widget]:
-    """The widgets of an object schema, filled with `values` (or the schema's defaults)."""
+    """The widgets of an object schema, filled with `values` (or the schema's defaults).
+    `scope` goes into every element id, so several forms on one page never share an id."""
     schema = _resolve(schema, root)
     required = set(schema.get("required", []))
     out: list[Widget] = []
@@ -627,6 +673,7 @@ def build_widgets(
             required=key in required,
             value=value,
             error=errors.get(name),
+            scope=scope,
         )
         if kind == "select":
             w.options = _enum_options(prop, lang)
@@ -646,17 +693,20 @@ def build_widgets(
             w.value = "\n".join(str(v) for v in value or [])
         elif kind == "group":
             w.children = build_widgets(
-                prop, root, value if isinstance(value, Mapping) else None, errors, lang, f"{name}."
-            )
+                prop, root, value if isinstance(value, Mapping) else None, errors, lang,
+                f"{name}.", scope,
+            )  # fmt: skip
         elif kind == "repeat":
             items = _resolve(prop.get("items", {}), root)
             rows = [v for v in (value or []) if isinstance(v, Mapping)]
             for i, row in enumerate(rows):
-                w.rows.append(build_widgets(items, root, row, errors, lang, f"{name}.{i}."))
+                w.rows.append(build_widgets(items, root, row, errors, lang, f"{name}.{i}.", scope))
             most = prop.get("maxItems") or 50
             if len(rows) < most:  # one blank row to fill without JavaScript
-                w.rows.append(build_widgets(items, root, {}, {}, lang, f"{name}.{len(rows)}."))
-            w.template = build_widgets(items, root, {}, {}, lang, f"{name}.__i__.")
+                w.rows.append(
+                    build_widgets(items, root, {}, {}, lang, f"{name}.{len(rows)}.", scope)
+                )
+            w.template = build_widgets(items, root, {}, {}, lang, f"{name}.__i__.", scope)
             w.attrs["max"] = most
         out.append(w)
     return out
@@ -725,6 +775,21 @@ def field_of(exc: ServiceError) -> str | None:
     return m.group(1) if m else None
 
 
+UNLABELLED = ("signatures", "sig", "task_id", "recipient", "outcome", "body", "csrftoken")
+
+
+def said(exc: ServiceError, lang: str, labels: Mapping[str, str] | None = None) -> str:
+    """A refusal as a page says it: in Chinese when the person reads Chinese and the refusal
+    has a Chinese text (`message_zh`: validators, pydantic errors), led by the label of the
+    form field it is about."""
+    if lang == "en" or not exc.message_zh:
+        return exc.message
+    name = field_of(exc)
+    if name and name.split(".", 1)[0] not in UNLABELLED:
+        return f"{field_label(name, {'new_due': '新截止时间', **(labels or {})})}：{exc.message_zh}"
+    return exc.message_zh
+
+
 def sig_input_name(name: str | None) -> str | None:
     """A refusal's signatures field -> the signature inputs of the task form."""
     if name is None or not name.startswith("signatures"):
@@ -754,7 +819,7 @@ class PageRoute(APIRoute):
             except LoginRequired:
                 response = RedirectResponse(f"/login?next={quote(back_to(request))}", 303)
             except ServiceError as exc:
-                response = error_page(request, exc.status, exc.message)
+                response = error_page(request, exc.status, said(exc, lang_of(request)))
             except StarletteHTTPException as exc:
                 response = error_page(request, exc.status_code, str(exc.detail))
             except Exception as exc:
@@ -912,8 +977,16 @@ async def login_page(request: Request) -> Response:
     user = await api.user_from_request(request)
     if user is not None and user.active:
         return redirect(nxt)
-    expired = bool(request.query_params.get("next"))
-    return render(request, "login.html", None, next=nxt, expired=expired, error=None, login="")
+    # "Expired" only when the browser sent a session that no longer holds; a first visit to a
+    # page is asked to sign in.
+    stale = bool(request.cookies.get(api.SESSION_COOKIE))
+    asked = bool(request.query_params.get("next")) and not stale
+    response = render(
+        request, "login.html", None, next=nxt, expired=stale, asked=asked, error=None, login=""
+    )
+    if stale:  # said once: the stale cookie goes
+        response.delete_cookie(api.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
 
 
 @router.post("/login")
@@ -956,8 +1029,8 @@ async def login_post(request: Request) -> Response:
             return response
     status = 429 if wait else 401
     return render(
-        request, "login.html", None, status=status, next=nxt, expired=False, error=error,
-        login=login,
+        request, "login.html", None, status=status, next=nxt, expired=False, asked=False,
+        error=error, login=login,
     )  # fmt: skip
 
 
@@ -1003,7 +1076,7 @@ async def work(request: Request) -> Response:
     user = await page_user(request)
     lang = lang_of(request)
     regs = registry(request)
-    everything = await queries.my_tasks(factory(request), user)  # soonest due first
+    everything = await queries.work_list(factory(request), user)  # soonest due first
     counts: dict[str, int] = {}
     for t in everything:
         counts[t["regulation"]] = counts.get(t["regulation"], 0) + 1
@@ -1048,13 +1121,15 @@ def _start_page(
     lang = lang_of(request)
     schema = entry.input_model.model_json_schema()
     bad = field_of(error) if error else None
-    widgets = build_widgets(
-        schema, schema, values, {bad: error.message} if error and bad else {}, lang
-    )
+    text = said(error, lang, schema_labels(schema)) if error else None
+    widgets = build_widgets(schema, schema, values, {bad: text} if text and bad else {}, lang)
     names = _names(widgets)
+    shown_field = (
+        (field_label(bad, schema_labels(schema)) if lang != "en" else bad) if bad else None
+    )
     return render(
         request, "start_form.html", user, status=error.status if error else 200, entry=entry,
-        widgets=widgets, error=error.message if error else None, error_field=bad,
+        widgets=widgets, error=text, error_field=shown_field,
         error_placed=bad in names, description=schema.get("description") or "",
     )  # fmt: skip
 
@@ -1135,6 +1210,7 @@ class FormState:
     error: str
     field: str | None
     status: int
+    notice: str = ""  # said next to the form (e.g. "the code was sent") when nothing failed
 
 
 def task_panel(
@@ -1171,7 +1247,9 @@ def task_panel(
             {
                 "name": outcome,
                 "label": pick(OUTCOMES.get(outcome), lang, outcome),
-                "widgets": build_widgets(schema, schema, values, errors, lang, "data."),
+                "widgets": build_widgets(
+                    schema, schema, values, errors, lang, "data.", f"{short}-{outcome}"
+                ),
                 "sig": {
                     "methods": sorted({m for s in reqs for m in s.get("methods", [])}),
                     "required": any(s.get("required") for s in reqs),
@@ -1188,6 +1266,7 @@ def task_panel(
                     for s in meta.get("signatures") or []
                 ),
                 "error": mine.error if mine and mine.form == key else None,
+                "notice": mine.notice if mine and mine.form == key else "",
                 "open": bool(mine and mine.form == key),
             }
         )
@@ -1297,6 +1376,7 @@ async def _act(
     payload: dict[str, Any],
     values: dict[str, Any],
     msg: str,
+    labels: Mapping[str, str] | None = None,
 ) -> Response:
     user = await page_user(request)
     st = state(request)
@@ -1309,7 +1389,8 @@ async def _act(
     except ServiceError as exc:
         if exc.status >= 500 and exc.status != 504:
             raise
-        posted = FormState(task, form_key, values, exc.message, field_of(exc), exc.status)
+        text = said(exc, lang_of(request), labels)
+        posted = FormState(task, form_key, values, text, field_of(exc), exc.status)
         return await _case_page(request, user, case_id, posted)
     return redirect(f"/cases/{quote(case_id, safe='')}?msg={msg}#tasks")
 
@@ -1346,7 +1427,7 @@ async def complete_post(request: Request, case_id: str, task: str) -> Response:
     payload = {"outcome": outcome, "data": data, "signatures": signatures}
     values = {"data": data, "sig": {**sig, "drawing": ""}}
     return await _act(request, case_id, task, f"complete:{outcome}", "complete_task", payload,
-                      values, "completed")  # fmt: skip
+                      values, "completed", schema_labels(schema) if schema else None)  # fmt: skip
 
 
 @router.post("/cases/{case_id}/tasks/{task}/extend")
@@ -1358,7 +1439,7 @@ async def extend_post(request: Request, case_id: str, task: str) -> Response:
     values = {"new_due": raw_due, "reason": reason}
     if not raw_due:
         user = await page_user(request)
-        msg = "new_due: required" if lang_of(request) == "en" else "new_due：请填写新的截止时间"
+        msg = "new_due: required" if lang_of(request) == "en" else "新截止时间：此项必填"
         posted = FormState(task, "extend", values, msg, "new_due", 422)
         return await _case_page(request, user, case_id, posted)
     payload = {"new_due": with_china_tz(raw_due), "reason": reason}
@@ -1384,8 +1465,23 @@ async def resume_post(request: Request, case_id: str, task: str) -> Response:
 
 @router.post("/cases/{case_id}/tasks/{task}/signature-code")
 async def signature_code_post(request: Request, case_id: str, task: str) -> Response:
+    """Send the customer a one-time code. From the "send code" button next to the code input
+    of a task form (the whole form is posted, `outcome` with it): the page comes back with
+    everything typed kept and the code method chosen; from elsewhere: back to the case."""
     user = await page_user(request)
-    recipient = str((await request.form()).get("recipient") or "").strip() or None
+    lang = lang_of(request)
+    form = await request.form()
+    recipient = str(form.get("recipient") or "").strip() or None
+    outcome = str(form.get("outcome") or "")[:64]
+    kept: dict[str, Any] | None = None
+    if outcome:
+        row = await _open_task(request, case_id, task)
+        entry = registry(request).get(row["regulation"])
+        schema = catalog.task_forms(entry, row["kind"]).get(outcome) if entry else None
+        data = parse_form(schema, schema, form, "data.") if schema else {}
+        signer = str(form.get("sig.signer_name") or "").strip()
+        kept = {"data": data, "sig": {"signer_name": signer, "method": "otp", "code": "",
+                                      "recipient": recipient or ""}}  # fmt: skip
     st = state(request)
     try:
         await sigcodes.issue_signature_code(
@@ -1395,8 +1491,17 @@ async def signature_code_post(request: Request, case_id: str, task: str) -> Resp
     except ServiceError as exc:
         if exc.status >= 500:
             raise
-        posted = FormState(task, "code", {"recipient": recipient or ""}, exc.message, None,
-                           exc.status)  # fmt: skip
+        text = said(exc, lang)
+        if kept is not None:
+            posted = FormState(task, f"complete:{outcome}", kept, text, "sig.code", exc.status)
+        else:
+            posted = FormState(task, "code", {"recipient": recipient or ""}, text, None,
+                               exc.status)  # fmt: skip
+        return await _case_page(request, user, case_id, posted)
+    if kept is not None:
+        sent = FLASH["code_sent"]
+        posted = FormState(task, f"complete:{outcome}", kept, "", None, 200,
+                           EN.get(sent, sent) if lang == "en" else sent)  # fmt: skip
         return await _case_page(request, user, case_id, posted)
     return redirect(f"/cases/{quote(case_id, safe='')}?msg=code_sent#task-{task}")
 
@@ -1446,24 +1551,138 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     return rows
 
 
-def label_path(path: str, lang: str) -> str:
-    """`problems[1].text` -> `客户反映的问题 1 · 内容`."""
+def label_path(path: str, lang: str, labels: Mapping[str, str] | None = None) -> str:
+    """`problems[1].text` -> `客户反映的问题 1 · 问题原文`: each step by `labels` (dotted paths
+    without row numbers, see `schema_labels`), else FIELD_LABELS, else as it is."""
     if lang == "en":
         return path
-    out = []
+    out, trail = [], []
     for part in path.split("."):
         m = re.match(r"^(\w+)((?:\[\d+\])*)$", part)
         if not m:
             out.append(part)
             continue
-        label = FIELD_LABELS.get(m.group(1), m.group(1))
+        trail.append(m.group(1))
+        label = (labels or {}).get(".".join(trail)) or FIELD_LABELS.get(m.group(1), m.group(1))
         nums = " ".join(re.findall(r"\d+", m.group(2)))
         out.append(f"{label} {nums}".strip())
     return " · ".join(out)
 
 
-def record_rows(record: Mapping[str, Any], case: Mapping[str, Any], lang: str) -> list[list[str]]:
-    """The rows of an export: the record's header, its data field by field, its signatures."""
+def schema_labels(
+    schema: Mapping[str, Any],
+    root: Mapping[str, Any] | None = None,
+    prefix: str = "",
+    out: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The Chinese labels of a model's fields by dotted path without row numbers
+    (`contacts.name`): the model's own titles and descriptions first, then FIELD_LABELS."""
+    root = schema if root is None else root
+    out = {} if out is None else out
+    for key, raw in (_resolve(schema, root).get("properties") or {}).items():
+        prop = _resolve(raw, root)
+        path = f"{prefix}{key}"
+        label = _label(key, prop, "zh")[0]
+        if label != key.replace("_", " ").title():
+            out.setdefault(path, label)
+        inner = _resolve(prop.get("items", {}), root) if prop.get("type") == "array" else prop
+        if "properties" in inner:
+            schema_labels(inner, root, f"{path}.", out)
+    return out
+
+
+_RECORD_LABELS: dict[tuple[int, str], dict[str, str]] = {}
+
+
+def record_labels(entry: RegulationEntry | None, kind: str) -> dict[str, str]:
+    """Labels of a record's fields: the data models of the tasks that write records of this
+    kind, then the regulation's input model (a record repeats the case's customer)."""
+    if entry is None:
+        return {}
+    key = (id(entry.workflow), kind)
+    if key not in _RECORD_LABELS:
+        models: list[type[BaseModel]] = []
+        specs = getattr(entry.workflow, "_specs", {}) or {}
+        for spec in specs.values():
+            if spec.record is not None and spec.record.kind == kind:
+                models += [m for m in spec.outcomes.values() if m not in models]
+        models.append(entry.input_model)
+        out: dict[str, str] = {}
+        for model in models:
+            schema_labels(model.model_json_schema(), out=out)
+        _RECORD_LABELS[key] = out
+    return _RECORD_LABELS[key]
+
+
+def field_label(name: str, labels: Mapping[str, str] | None = None) -> str:
+    """A form field's name (`data.problems.0.text`) as a person reads it."""
+    path = re.sub(r"^(data|sig)\.", "", name)
+    path = re.sub(r"\.(\d+)(?=\.|$)", lambda m: f"[{int(m.group(1)) + 1}]", path)
+    return label_path(path, "zh", labels)
+
+
+def leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """A record's data as (path, value) rows like `flatten`, the values left as they are (a
+    time limit stays one value)."""
+    rows: list[tuple[str, Any]] = []
+    if isinstance(value, Mapping) and not _is_deadline(value):
+        for k, v in value.items():
+            rows += leaves(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list):
+        if not value:
+            rows.append((prefix, None))
+        for i, v in enumerate(value, start=1):
+            rows += leaves(v, f"{prefix}[{i}]")
+    else:
+        rows.append((prefix, value))
+    return rows
+
+
+def _is_deadline(value: Mapping[str, Any]) -> bool:
+    return bool(value) and set(value) <= set(Deadline.model_fields) and "months" in value
+
+
+def deadline_text(value: Mapping[str, Any], lang: str) -> str:
+    try:
+        limit = Deadline.model_validate(value)
+    except ValueError:
+        return json.dumps(value, ensure_ascii=False)
+    if lang != "en":
+        return limit.label()
+    if limit.working_days:
+        return f"{limit.working_days} working days"
+    if limit.month_day is not None:
+        return f"by day {limit.month_day} of the month"
+    if limit.before_month_end is not None:
+        return f"{limit.before_month_end} days before month end"
+    units = ("months", "days", "hours", "minutes", "seconds")
+    return " ".join(f"{getattr(limit, u):g} {u}" for u in units if getattr(limit, u)) or "at once"
+
+
+def shown_value(value: Any, lang: str) -> str:
+    """A record's value as a person reads it: yes / no, China time to the minute, the names of
+    coded values, time limits in words."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return pick(("是", "yes") if value else ("否", "no"), lang)
+    if isinstance(value, Mapping):
+        return deadline_text(value, lang)
+    if isinstance(value, str):
+        if re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value) and parse_time(value):
+            return local(value)
+        return pick(ENUM_LABELS.get(value), lang, value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def record_rows(
+    record: Mapping[str, Any],
+    case: Mapping[str, Any],
+    lang: str,
+    labels: Mapping[str, str] | None = None,
+) -> list[list[str]]:
+    """The rows of an export: the record's header, its data field by field (the values as
+    stored), its signatures."""
     zh = lang != "en"
     rows = [
         ["字段" if zh else "field", "值" if zh else "value"],
@@ -1475,7 +1694,7 @@ def record_rows(record: Mapping[str, Any], case: Mapping[str, Any], lang: str) -
         ["创建时间" if zh else "created at", local(record.get("created_at"))],
         ["SHA-256", record.get("sha256") or ""],
     ]
-    rows += [[label_path(p, lang), v] for p, v in flatten(record.get("data") or {})]
+    rows += [[label_path(p, lang, labels), v] for p, v in flatten(record.get("data") or {})]
     for i, s in enumerate(record.get("signatures") or [], start=1):
         method = pick(METHODS.get(s["method"]), lang, s["method"])
         rows.append(
@@ -1504,9 +1723,10 @@ async def record_page(request: Request, record_id: str) -> Response:
         verified = await api.verify_signature(sig_id, st, factory(request), user)
         if lang == "zh":
             verified["reason"] = VERIFY_REASONS.get(verified["reason"], verified["reason"])
+    labels = record_labels(registry(request).get(record.get("regulation") or ""), record["kind"])
     data_rows = [
-        (label_path(p, lang), pick(ENUM_LABELS.get(v), lang, v))
-        for p, v in flatten(record.get("data") or {})
+        (label_path(p, lang, labels), shown_value(v, lang))
+        for p, v in leaves(record.get("data") or {})
     ]
     return render(
         request, "record.html", user, record=record, case=case, rows=data_rows,
@@ -1533,7 +1753,8 @@ async def export_csv(request: Request, record_id: str) -> Response:
     record, case = await _record(request, record_id[:300])
     buf = io.StringIO()
     writer = csv.writer(buf)
-    for row in record_rows(record, case, lang_of(request)):
+    labels = record_labels(registry(request).get(record.get("regulation") or ""), record["kind"])
+    for row in record_rows(record, case, lang_of(request), labels):
         writer.writerow([_safe_cell(c) for c in row])
     name = f"{record['title'].strip('《》')}-{record['id'].replace('/', '-')}.csv"
     # UTF-8 with BOM: Excel opens Chinese text correctly.
@@ -1550,7 +1771,8 @@ async def export_xlsx(request: Request, record_id: str) -> Response:
     wb = Workbook()
     ws = wb.active
     ws.title = re.sub(r"[\[\]:*?/\\《》]", "", record["title"])[:31] or "record"
-    for row in record_rows(record, case, lang_of(request)):
+    labels = record_labels(registry(request).get(record.get("regulation") or ""), record["kind"])
+    for row in record_rows(record, case, lang_of(request), labels):
         ws.append([_safe_cell(c) for c in row])
     for cell in ws[1]:
         cell.font = Font(bold=True)
@@ -1619,13 +1841,17 @@ async def admin_user(request: Request) -> User:
     return user
 
 
+USER_LABELS = {"id": "用户名", "name": "姓名", "password": "密码", "roles": "角色"}
+
+
 async def _users_page(
     request: Request, user: User, error: ServiceError | None = None, values: dict | None = None
 ) -> HTMLResponse:
     people = await users.list_users(factory(request))
     return render(
         request, "admin_users.html", user, status=error.status if error else 200,
-        people=people, roles=list(ROLES), error=error.message if error else None,
+        people=people, roles=list(ROLES),
+        error=said(error, lang_of(request), USER_LABELS) if error else None,
         error_field=error.field if error else None, values=values or {},
     )  # fmt: skip
 

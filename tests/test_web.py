@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -135,9 +136,10 @@ def revisit_form(customer: str, **over: str) -> dict[str, str]:
     }
 
 
-def field_block(page: str, name: str) -> str:
-    """The markup of one generated field (its label, input and error)."""
-    dom = "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", name)
+def field_block(page: str, name: str, scope: str = "") -> str:
+    """The markup of one generated field (its label, input and error); `scope` is the form's
+    part of the ids (`<task>-<outcome>` on a case page)."""
+    dom = "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", f"{scope}-{name}" if scope else name)
     m = re.search(rf'<div class="field[^"]*" id="{re.escape(dom)}-field".*?</div>', page, re.S)
     assert m, f"no field {name}"
     return m.group(0)
@@ -184,7 +186,8 @@ async def test_start_form_from_the_schema_with_errors_next_to_fields(web, sessio
         )
         assert bad.status_code == 422
         block = field_block(bad.text, "customer_id")
-        assert "field-error" in block and "pattern" in block and 'value="bad id!"' in block
+        assert "field-error" in block and 'value="bad id!"' in block
+        assert "客户编号：格式不正确" in block and "pattern" not in block  # said in Chinese
         assert 'value="华南物业"' in field_block(bad.text, "customer_name")
         assert 'value="王工"' in field_block(bad.text, "contacts.0.name")
         assert 'value="13800000000"' in field_block(bad.text, "contacts.0.phone")
@@ -269,8 +272,8 @@ async def test_complete_extend_and_refusals_through_pages(web, session_factory) 
                 "data.methods": "phone", "data.content": "", "csrftoken": token_of(page)}  # fmt: skip
         bad = await staff.post(url, data=form)
         assert bad.status_code == 422, bad.text[:2000]
-        assert "field-error" in field_block(bad.text, "data.content")
-        choices = field_block(bad.text, "data.purposes")
+        assert "field-error" in field_block(bad.text, "data.content", f"{plan}-done")
+        choices = field_block(bad.text, "data.purposes", f"{plan}-done")
         assert choices.count("checked") == 2
 
         # Without the CSRF token: refused, nothing done.
@@ -305,7 +308,7 @@ async def test_complete_extend_and_refusals_through_pages(web, session_factory) 
         again = await boss.post(
             ext_url, data={"new_due": earlier, "reason": "再延", "csrftoken": token_of(shown)}
         )
-        assert again.status_code == 422 and "not later than" in again.text
+        assert again.status_code == 422 and "须晚于当前截止时间" in again.text
         assert f'value="{earlier}"' in again.text
 
         # The record: a readable document, printable, exported as CSV and XLSX that parse back.
@@ -367,7 +370,7 @@ async def test_pause_resume_and_customer_signatures(web, session_factory) -> Non
         short = await head.post(
             f"/cases/{drawn}/tasks/{fix}/pause", data={"reason": "x", "csrftoken": token_of(hp)}
         )
-        assert short.status_code == 422 and "reason" in short.text  # too short: said so
+        assert short.status_code == 422 and "理由：至少 2 个字符" in short.text  # too short
         paused = await head.post(
             f"/cases/{drawn}/tasks/{fix}/pause",
             data={"reason": "等待业主回复", "csrftoken": token_of(hp)},
@@ -389,7 +392,7 @@ async def test_pause_resume_and_customer_signatures(web, session_factory) -> Non
         base = {"outcome": "done", "data.room": "A-101", "data.content": "漏水",
                 "csrftoken": token_of(page)}  # fmt: skip
         unsigned = await staff.post(url, data=base)
-        assert unsigned.status_code == 422 and "must sign" in unsigned.text
+        assert unsigned.status_code == 422 and "需要客户在" in unsigned.text
         signed = await staff.post(
             url, data={**base, "sig.signer_name": "业主李四", "sig.method": "drawing",
                        "sig.drawing": PNG},
@@ -411,7 +414,7 @@ async def test_pause_resume_and_customer_signatures(web, session_factory) -> Non
         intake2 = (await task_ids(session_factory, by_code, count=2))["intake"]
         page = await staff.get(f"/cases/{by_code}")
         assert (
-            f'id="send-code-{intake2}"' in page.text
+            f'id="send-code-{intake2}-done"' in page.text
             and f'id="sig-code-{intake2}-done"' in page.text
         )
         sent = await staff.post(
@@ -436,7 +439,7 @@ async def test_pause_resume_and_customer_signatures(web, session_factory) -> Non
         wrong = await staff.post(
             url, data={**form, "sig.code": "000000" if code != "000000" else "111111"}
         )
-        assert wrong.status_code == 422 and "wrong one-time code" in wrong.text
+        assert wrong.status_code == 422 and "验证码错误（还可以再试" in wrong.text
         assert 'value="业主王五"' in wrong.text  # kept
         ok = await staff.post(url, data={**form, "sig.code": code})
         assert ok.status_code == 303, ok.text[:3000]
@@ -504,7 +507,7 @@ async def test_user_text_is_inert_everywhere(web, session_factory) -> None:
         bad = await http.post(url, data={**base, **posted})
         assert bad.status_code == 422 and "service_rating" in bad.text
         assert_inert(bad)
-        assert "field-error" in field_block(bad.text, "data.service_rating")
+        assert "field-error" in field_block(bad.text, "data.service_rating", f"{visit}-done")
         good = await http.post(url, data={**base, **posted, "data.service_rating": "5"})
         assert good.status_code == 303, good.text[:3000]
         shown = await http.get(f"/cases/{case_id}")
@@ -591,7 +594,7 @@ async def test_admin_pages_and_refusals(web, session_factory, tmp_path) -> None:
             data={"id": "new1", "name": "x", "password": "new1-pass-1",
                   "csrftoken": token_of(listed)},
         )  # fmt: skip
-        assert dup.status_code == 409 and "already exists" in dup.text
+        assert dup.status_code == 409 and "用户 new1 已存在" in dup.text
         await admin.post(
             "/admin/users/new1/roles", data={"roles": ["finance"], "csrftoken": token_of(listed)}
         )
@@ -603,7 +606,7 @@ async def test_admin_pages_and_refusals(web, session_factory, tmp_path) -> None:
         bad_role = await admin.post(
             "/admin/users/new1/roles", data={"roles": ["nope"], "csrftoken": token_of(listed)}
         )
-        assert bad_role.status_code == 422 and "unknown role" in bad_role.text
+        assert bad_role.status_code == 422 and "未知角色" in bad_role.text
 
         policy = await admin.get("/admin/policy")
         assert 'id="policy-revisit"' in policy.text and 'data-field="materials_due"' in policy.text
@@ -755,3 +758,314 @@ async def test_secure_cookie_flags(web, session_factory, settings_factory, local
         )
         cookie = r.headers["set-cookie"].lower()
         assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+
+
+async def test_login_says_expired_only_when_a_session_ended(web, session_factory) -> None:
+    await add_user(session_factory, "staff1", ["staff"])
+    async with browser(web) as http:
+        # A first visit to a page: asked to sign in, nothing has "expired".
+        r = await http.get("/work")
+        first = await http.get(r.headers["location"])
+        assert 'id="login-needed"' in first.text and "请先登录" in first.text
+        assert 'id="login-expired"' not in first.text and "登录已过期" not in first.text
+        plain = await http.get("/login")
+        assert 'id="login-needed"' not in plain.text and 'id="login-expired"' not in plain.text
+        # Signed out (the cookie is gone): again only "please sign in".
+        await sign_in(http, "staff1")
+        work = await http.get("/work")
+        await http.post("/logout", data={"csrftoken": token_of(work)})
+        after = await http.get((await http.get("/work")).headers["location"])
+        assert 'id="login-needed"' in after.text and "登录已过期" not in after.text
+    async with browser(web) as http:
+        # The browser still sends a session cookie that no longer holds: "expired", and the
+        # stale cookie is dropped so it is said once.
+        http.cookies.set(SESSION_COOKIE, "zs_no-such-session")
+        gone = await http.get("/cases")
+        assert gone.status_code == 303
+        expired = await http.get(gone.headers["location"])
+        assert 'id="login-expired"' in expired.text and "登录已过期" in expired.text
+        assert 'id="login-needed"' not in expired.text
+        dropped = expired.headers.get("set-cookie", "").lower()
+        assert f"{SESSION_COOKIE}=" in dropped and "max-age=0" in dropped
+        http.cookies.set(SESSION_COOKIE, "zs_no-such-session")
+        await http.get("/lang/en", params={"next": "/work"})
+        english = await http.get("/login", params={"next": "/work"})
+        assert "Your session has ended" in english.text
+
+
+class PageIds(HTMLParser):
+    """Every element id of a page (outside <template>s), the `for` of its labels and the ids
+    its aria attributes point at, each with the id of the form it sits in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[tuple[str, str | None]] = []
+        self.fors: list[tuple[str, str | None]] = []
+        self.refs: list[str] = []
+        self.form: str | None = None
+        self.templates = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "template":
+            self.templates += 1
+        if self.templates:
+            return
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.form = a.get("id") or "?"
+        if a.get("id"):
+            self.ids.append((a["id"], self.form))
+        if tag == "label" and a.get("for"):
+            self.fors.append((a["for"], self.form))
+        for key in ("aria-describedby", "aria-labelledby"):
+            self.refs += (a.get(key) or "").split()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "template":
+            self.templates -= 1
+        elif tag == "form" and not self.templates:
+            self.form = None
+
+
+def assert_ids_sound(page: str) -> PageIds:
+    parsed = PageIds()
+    parsed.feed(page)
+    ids = [i for i, _ in parsed.ids]
+    dups = sorted({i for i in ids if ids.count(i) > 1})
+    assert not dups, f"ids used more than once: {dups}"
+    where = dict(parsed.ids)
+    for target, form in parsed.fors:
+        assert target in where, f"<label for={target!r}> points at nothing"
+        assert where[target] == form, f"<label for={target!r}> points into another form"
+    for target in parsed.refs:
+        assert target in where, f"aria reference {target!r} points at nothing"
+    return parsed
+
+
+async def test_case_page_ids_are_unique_per_form(web, session_factory) -> None:
+    await add_user(session_factory, "staff1", ["staff"], department="客户服务部")
+    await add_user(session_factory, "boss1", ["supervisor"], department="客户服务部")
+    async with browser(web) as http:
+        await sign_in(http, "staff1")
+        case_id = await start_revisit(web, http, f"I{uuid.uuid4().hex[:8]}")
+        ids = await task_ids(session_factory, case_id, count=3)
+        page = await http.get(f"/cases/{case_id}")
+        # Several open task forms, several of them with a note field: still one id each.
+        assert len(re.findall(r'<form method="post"[^>]*class="complete-form', page.text)) >= 4
+        assert len(re.findall(r'name="data\.note"', page.text)) >= 2
+        parsed = assert_ids_sound(page.text)
+        notes = [i for i, _ in parsed.ids if i.endswith("-data-note")]
+        assert len(notes) >= 2 and f"f-{ids['visit']}-unreachable-data-note" in notes
+        # A refused form shows its errors (aria-describedby) with the ids still sound.
+        visit = ids["visit"]
+        bad = await http.post(
+            f"/cases/{case_id}/tasks/{visit}/complete",
+            data={"outcome": "done", "data.method": "phone", "csrftoken": token_of(page)},
+        )
+        assert bad.status_code == 422
+        assert_ids_sound(bad.text)
+        assert 'aria-describedby="f-' in bad.text
+
+
+def record_table(page: str) -> dict[str, str]:
+    m = re.search(r'<table class="doc-fields" id="record-fields">(.*?)</table>', page, re.S)
+    assert m, page[:2000]
+    rows = re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', m.group(1), re.S)
+    return {html.unescape(k): html.unescape(v) for k, v in rows}
+
+
+async def test_record_reads_as_a_chinese_document(web, session_factory) -> None:
+    await add_user(session_factory, "staff1", ["staff"], department="客户服务部")
+    await add_user(session_factory, "boss1", ["supervisor"], department="客户服务部")
+    async with browser(web) as http:
+        await sign_in(http, "staff1")
+        case_id = await start_revisit(web, http, f"R{uuid.uuid4().hex[:8]}")
+        visit = (await task_ids(session_factory, case_id, count=3))["visit"]
+        page = await http.get(f"/cases/{case_id}")
+        done = await http.post(
+            f"/cases/{case_id}/tasks/{visit}/complete",
+            data={"outcome": "done", "data.contact_person": "王工", "data.method": "phone",
+                  "data.usage": "运行正常", "data.service_rating": "4",
+                  "data.questions": "报表能否导出？", "data.suggestions": "",
+                  "data.problems.0.text": "打印偶尔卡纸", "data.problems.0.route": "solved",
+                  "csrftoken": token_of(page)},
+        )  # fmt: skip
+        assert done.status_code == 303, done.text[:3000]
+        shown = await http.get(f"/cases/{case_id}")
+        link = re.search(
+            r'href="(/records/[^"]+revisit_record[^"]*)" class="record-link"', shown.text
+        )
+        assert link, shown.text[:3000]
+        record = await http.get(html.unescape(link.group(1)))
+        rows = record_table(record.text)
+        # Every field named in Chinese (the models' own descriptions first): no raw keys.
+        raw = [k for k in rows if re.search(r"[A-Za-z]", k)]
+        assert not raw, raw
+        assert rows["回访类型"] == "首次电话回访"
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", rows["回访时间"]), rows["回访时间"]
+        assert rows["经办人员（用户名）"] == "staff1"
+        assert rows["客户联系人 1 · 姓名"] == "王工"
+        assert rows["客户联系人 1 · 职务"] == "设备负责人"
+        assert rows["产品使用情况"] == "运行正常"
+        assert rows["问题原文 1"] == "报表能否导出？"
+        assert rows["意见与建议"] == ""
+        assert rows["客户提出中肯意见或良好建议"] == "否"
+        assert rows["方式"] == "电话" and rows["客户类别"] == "特大或重要客户"
+        assert rows["客户反映的问题 1 · 处理方式"] == "当场解决"
+        assert not {"true", "false"} & set(rows.values())
+        assert not any(re.search(r"T\d{2}:\d{2}|\+00:00", v) for v in rows.values())
+        # The export keeps the stored values under the same Chinese labels.
+        csv_url = re.search(r'id="export-csv" href="([^"]+)"', record.text).group(1)  # type: ignore[union-attr]
+        got = await http.get(html.unescape(csv_url))
+        table = dict(list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))[1:])
+        assert table["回访类型"] == "first_phone" and table["客户提出中肯意见或良好建议"] == "false"
+        # English: the same values in words.
+        await http.get("/lang/en", params={"next": "/work"})
+        english = record_table((await http.get(html.unescape(link.group(1)))).text)
+        assert english["visit_kind"] == "First phone revisit"
+        assert english["valuable_suggestion"] == "no"
+
+
+async def test_record_values_in_words() -> None:
+    from starter import web as pages
+
+    assert pages.shown_value("onsite_problem", "zh") == "现场回访（电话无法解决的问题）"
+    assert pages.shown_value(True, "zh") == "是" and pages.shown_value(False, "en") == "no"
+    assert pages.shown_value("2026-11-28T07:40:18.123456+00:00", "zh") == "2026-11-28 15:40"
+    six = {"months": 6, "days": 0, "hours": 0, "minutes": 0, "seconds": 0, "working_days": 0,
+           "month_day": None, "before_month_end": None, "end_of_day": False}  # fmt: skip
+    assert pages.leaves({"routine_phone_every": six}) == [("routine_phone_every", six)]
+    assert pages.shown_value(six, "zh") == "6 个月" and pages.shown_value(six, "en") == "6 months"
+    assert pages.label_path("next_visit.planned_at", "zh") == "下次回访 · 计划时间"
+
+
+async def test_refusals_in_chinese_on_chinese_pages(web, session_factory) -> None:
+    await add_user(session_factory, "staff1", ["staff"], department="客户服务部")
+    await add_user(session_factory, "boss1", ["supervisor"], department="客户服务部")
+    async with browser(web) as staff, browser(web) as boss:
+        await sign_in(staff, "staff1")
+        await sign_in(boss, "boss1")
+        case_id = await start_revisit(web, staff, f"Z{uuid.uuid4().hex[:8]}")
+        ids = await task_ids(session_factory, case_id, count=3)
+        plan, appt = ids["plan"], ids["appointment"]
+        page = await staff.get(f"/cases/{case_id}")
+        due = (datetime.now(CHINA_TZ) + timedelta(days=9)).strftime("%Y-%m-%dT%H:%M")
+        ext = f"/cases/{case_id}/tasks/{appt}/extend"
+
+        # A validator's refusal (the workflow's own reason), in Chinese.
+        refused = await staff.post(
+            ext, data={"new_due": due, "reason": "客户出差", "csrftoken": token_of(page)}
+        )
+        assert refused.status_code == 403
+        error = re.search(r'id="task-error-[^"]+" role="alert">(.*?)</p>', refused.text, re.S)
+        assert error, refused.text[:3000]
+        text = html.unescape(error.group(1))
+        assert (
+            f"staff1 不能延长任务 {case_id}/{appt} 的期限" in text
+            and "只有部门主管可以延期" in text
+        )
+        assert "may not" not in text and "only" not in text
+        # A pydantic error of a task form, in Chinese, led by the field's label.
+        short = await staff.post(
+            f"/cases/{case_id}/tasks/{plan}/complete",
+            data={"outcome": "done", "data.purposes": "product_use", "data.methods": "phone",
+                  "data.content": "x", "csrftoken": token_of(page)},
+        )  # fmt: skip
+        assert short.status_code == 422
+        assert "内容：至少 2 个字符" in field_block(short.text, "data.content", f"{plan}-done")
+        assert "String should" not in short.text
+        # The supervisor: an earlier due refused in Chinese.
+        boss_page = await boss.get(f"/cases/{case_id}")
+        moved = await boss.post(
+            ext, data={"new_due": due, "reason": "客户出差", "csrftoken": token_of(boss_page)}
+        )
+        assert moved.status_code == 303
+        earlier = (datetime.now(CHINA_TZ) + timedelta(days=8)).strftime("%Y-%m-%dT%H:%M")
+        again = await boss.post(
+            ext, data={"new_due": earlier, "reason": "再延", "csrftoken": token_of(boss_page)}
+        )
+        assert again.status_code == 422 and "新截止时间" in again.text
+        assert "须晚于当前截止时间" in again.text and "not later than" not in again.text
+
+        # The same refusals on the English pages: English.
+        await staff.get("/lang/en", params={"next": "/work"})
+        english = await staff.post(
+            ext, data={"new_due": due, "reason": "客户出差", "csrftoken": token_of(page)}
+        )
+        assert english.status_code == 403 and "staff1 may not extend task" in english.text
+        form = await staff.get("/start/revisit")
+        bad = await staff.post(
+            "/start/revisit",
+            data={**revisit_form("bad id!"), "csrftoken": token_of(form)},
+        )
+        assert "String should match pattern" in field_block(bad.text, "customer_id")
+
+        # The API keeps its shape and its English.
+        token = await users.issue_token(session_factory, "staff1", "t")
+        api = await staff.post(
+            f"/api/cases/{case_id}/actions/extend_deadline",
+            json={"task_id": appt, "new_due": f"{due}:00+08:00", "reason": "客户出差"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert api.status_code == 403 and set(api.json()) == {"detail", "field"}
+        assert "may not extend" in api.json()["detail"]
+
+
+async def test_signature_method_and_code_next_to_its_input(web, session_factory) -> None:
+    await add_user(session_factory, "staff1", ["staff"], department="客户服务部")
+    async with browser(web) as http:
+        await sign_in(http, "staff1")
+        case_id = await start_blocks(web, http, f"S{uuid.uuid4().hex[:8]}")
+        intake = (await task_ids(session_factory, case_id, count=2))["intake"]
+        page = await http.get(f"/cases/{case_id}")
+        form = re.search(
+            rf'<form[^>]*id="complete-{intake}-done".*?</form>', page.text, re.S
+        ).group(0)  # type: ignore[union-attr]
+        # One form holds the method choice, each method's controls in its own box, and the
+        # "send code" button next to the code input (posting this form to the code endpoint).
+        assert 'name="sig.method" value="drawing"' in form and 'value="otp"' in form
+        drawing = re.search(r'<div class="sig-by sig-by-drawing".*?</canvas>', form, re.S)
+        assert drawing and f'id="sig-pad-{intake}-done"' in drawing.group(0)
+        otp = re.search(r'<div class="sig-by sig-by-otp".*?</button>', form, re.S)
+        assert otp, form
+        assert f'id="sig-code-{intake}-done"' in otp.group(0)
+        button = re.search(r'<button type="submit"[^>]*id="send-code-[^"]+"[^>]*>', otp.group(0))
+        assert button and f'formaction="/cases/{case_id}/tasks/{intake}/signature-code"' in (
+            button.group(0)
+        )
+        assert 'class="code-form' not in page.text  # no separate form above the outcomes
+        for post in re.findall(r'<form method="post".*?</form>', page.text, re.S):
+            assert 'name="csrftoken" value="' in post, post[:300]
+
+        # "Send code" from the task form (no JavaScript needed): the code is sent and the page
+        # comes back with what was typed kept and the code method chosen.
+        url = f"/cases/{case_id}/tasks/{intake}/signature-code"
+        typed = {"outcome": "done", "data.room": "C-3", "data.content": "漏水",
+                 "sig.signer_name": "业主赵六", "sig.method": "otp", "recipient": "",
+                 "csrftoken": token_of(page)}  # fmt: skip
+        sent = await http.post(url, data=typed)
+        assert sent.status_code == 200, sent.text[:3000]
+        assert f'id="code-sent-{intake}-done"' in sent.text and "验证码已发送" in sent.text
+        assert 'value="C-3"' in field_block(sent.text, "data.room", f"{intake}-done")
+        assert 'value="业主赵六"' in sent.text
+        assert f'value="otp" id="sig-method-{intake}-done-otp" checked' in sent.text
+        assert_ids_sound(sent.text)
+        # Asked again at once: refused next to the code input, in Chinese, still kept.
+        soon = await http.post(url, data=typed)
+        assert soon.status_code == 429 and "请" in soon.text and "秒后再试" in soon.text
+        assert 'value="C-3"' in soon.text
+        async with session_factory() as s:
+            from sqlalchemy import select
+
+            from store.models import Notification
+
+            body = await s.scalar(
+                select(Notification.body).where(Notification.case_id == case_id,
+                                                Notification.key.like("sigcode/%"))
+            )  # fmt: skip
+        code = re.search(r"(\d{6})", body or "").group(1)  # type: ignore[union-attr]
+        done = await http.post(
+            f"/cases/{case_id}/tasks/{intake}/complete",
+            data={**typed, "sig.code": code, "csrftoken": token_of(sent)},
+        )
+        assert done.status_code == 303, done.text[:3000]

@@ -122,9 +122,34 @@ def role_zh(code: str) -> str:
     return ROLES[code][0] if code in ROLES else code
 
 
-def refuse(kind: str, reason: str) -> ApplicationError:
-    """A validator's refusal; `kind` maps to an HTTP status in the API (Forbidden -> 403)."""
+def refuse(kind: str, reason: str, zh: str | None = None, **detail: Any) -> ApplicationError:
+    """A validator's refusal; `kind` maps to an HTTP status in the API (Forbidden -> 403).
+    `zh`, the reason in Chinese for the pages, and any `detail` (e.g. the pydantic `error` a
+    page says in Chinese) travel in the error's details. Validator refusals leave nothing in
+    the history, so their wording may change freely."""
+    info = {k: v for k, v in {"zh": zh, **detail}.items() if v is not None}
+    if info:
+        return ApplicationError(reason, info, type=kind, non_retryable=True)
     return ApplicationError(reason, type=kind, non_retryable=True)
+
+
+STATUS_ZH = {"done": "完成", "cancelled": "取消", "lapsed": "失效", "closed": "结束"}
+PARTY_ZH = {"customer": "客户", "actor": "经办人"}
+METHOD_ZH = {"drawing": "手写签名", "otp": "验证码", "staff_login": "登录签字"}
+
+
+def plain_error(err: Any) -> dict[str, Any]:
+    """A pydantic error as plain JSON (type, loc, msg, ctx as text) for a refusal's details."""
+    ctx = err.get("ctx") or {}
+    return {
+        "type": str(err.get("type") or ""),
+        "loc": [p if isinstance(p, int) else str(p) for p in err.get("loc") or ()],
+        "msg": str(err.get("msg") or ""),
+        "ctx": {
+            str(k): v if v is None or isinstance(v, (str, int, float, bool)) else str(v)
+            for k, v in ctx.items()
+        },
+    }
 
 
 def local_text(dt: datetime | None) -> str:
@@ -1099,12 +1124,24 @@ class CaseWorkflow:
 
     def _open_task_for(self, task_id: str) -> TaskState:
         if not self._ready:
-            raise refuse("Conflict", f"case {self.s.case_id} is starting; try again")
+            raise refuse(
+                "Conflict",
+                f"case {self.s.case_id} is starting; try again",
+                f"案件 {self.s.case_id} 正在启动，请稍后重试",
+            )
         task = self.task(task_id)
         if task is None:
-            raise refuse("NotFound", f"no open task {task_id} in case {self.s.case_id}")
+            raise refuse(
+                "NotFound",
+                f"no open task {task_id} in case {self.s.case_id}",
+                f"案件 {self.s.case_id} 中没有待办任务 {task_id}",
+            )
         if task.status != "open":
-            raise refuse("Conflict", f"task {task_id} is already {task.status}")
+            raise refuse(
+                "Conflict",
+                f"task {task_id} is already {task.status}",
+                f"任务 {task_id} 已{STATUS_ZH.get(task.status, task.status)}",
+            )
         return task
 
     def _above(self, actor: Actor, role: str) -> bool:
@@ -1123,14 +1160,18 @@ class CaseWorkflow:
             return actor.department == self.person(self.DEPARTMENT)
         return True
 
-    def why_not(self, actor: Actor, role: str) -> str:
-        """Why `actor` may not act in `role` here (for the refusal)."""
+    def why_not(self, actor: Actor, role: str, zh: bool = False) -> str:
+        """Why `actor` may not act in `role` here (for the refusal; in Chinese with `zh`)."""
         holder = self.person(self.ROLE_HOLDERS.get(role))
         if role in actor.roles and holder is not None and not holder.startswith("role:"):
+            if zh:
+                return f"本案件的{role_zh(role)}是 {holder}"
             return f"the case's {role_zh(role)} is {holder}"
         if role in actor.roles and role in self.ROLE_HOLDERS and self.DEPARTMENT:
+            if zh:
+                return f"需要{self.person(self.DEPARTMENT)}的{role_zh(role)}"
             return f"it needs a {role_zh(role)} of {self.person(self.DEPARTMENT)}"
-        return f"it needs the role {role_zh(role)}"
+        return f"需要角色「{role_zh(role)}」" if zh else f"it needs the role {role_zh(role)}"
 
     def _authorized(self, task: TaskState, actor: Actor) -> bool:
         """The task's role (in this case) is required; a named assignee must also be that
@@ -1148,7 +1189,9 @@ class CaseWorkflow:
         except ValidationError as err:
             first = err.errors()[0]
             loc = ".".join(str(x) for x in first["loc"])
-            raise refuse("Invalid", f"data.{loc}: {first['msg']}") from None
+            raise refuse(
+                "Invalid", f"data.{loc}: {first['msg']}", error=plain_error(first)
+            ) from None
 
     def _check_signatures(self, task: TaskState, inp: CompleteTaskInput) -> None:
         wanted = [
@@ -1157,7 +1200,11 @@ class CaseWorkflow:
             if s.party == "customer" and (not s.outcomes or inp.outcome in s.outcomes)
         ]
         if inp.signatures and not wanted:
-            raise refuse("Invalid", f"signatures: task {task.id} takes no customer signature")
+            raise refuse(
+                "Invalid",
+                f"signatures: task {task.id} takes no customer signature",
+                f"任务 {task.id} 不需要客户签字",
+            )
         for req in wanted:
             given = [s for s in inp.signatures if s.party == req.party]
             for g in given:
@@ -1165,6 +1212,8 @@ class CaseWorkflow:
                     raise refuse(
                         "Invalid",
                         f"signatures.method: {req.party} signs by {', '.join(req.methods)}",
+                        f"{PARTY_ZH.get(req.party, req.party)}只能以"
+                        f"{'或'.join(METHOD_ZH.get(m, m) for m in req.methods)}签字",
                     )
             if req.required and not given:
                 record = self._specs[task.kind].record
@@ -1172,6 +1221,8 @@ class CaseWorkflow:
                     "Invalid",
                     f"signatures: the {req.party} must sign "
                     f"{record.title if record else 'the record'} ({task.clause})",
+                    f"需要{PARTY_ZH.get(req.party, req.party)}在"
+                    f"{record.title if record else '记录'}上签字（{task.clause}）",
                 )
 
     @workflow.update(name="complete_task")
@@ -1242,26 +1293,37 @@ class CaseWorkflow:
     def _validate_complete(self, inp: CompleteTaskInput) -> None:
         task = self._open_task_for(inp.task_id)
         if not self._authorized(task, inp.actor):
+            assigned = bool(task.assignee and inp.actor.id != task.assignee)
             why = (
                 f"it is assigned to {task.assignee}"
-                if task.assignee and inp.actor.id != task.assignee
+                if assigned
                 else self.why_not(inp.actor, task.role)
+            )
+            why_zh = (
+                f"该任务指派给了 {task.assignee}"
+                if assigned
+                else self.why_not(inp.actor, task.role, zh=True)
             )
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id} may not complete task {task.id} ({task.title}): {why} "
                 f"({task.clause})",
+                f"{inp.actor.id} 不能完成任务 {task.id}（{task.title}）：{why_zh}（{task.clause}）",
             )
         if inp.outcome not in task.outcomes:
             raise refuse(
                 "Invalid",
                 f"outcome must be one of {', '.join(task.outcomes)}, got {inp.outcome!r}",
+                f"结果须为 {'、'.join(task.outcomes)} 之一，而不是 {inp.outcome!r}",
             )
         data = self._validated_data(task, inp)
         self._check_signatures(task, inp)
         check = self._handlers.get(("check", task.kind))
         if check is not None:
+            # A check says why it refuses: a text, or (English, Chinese).
             problem = check(self, task, inp.outcome, data)
+            if isinstance(problem, tuple):
+                raise refuse("Invalid", problem[0], problem[1])
             if problem:
                 raise refuse("Invalid", problem)
 
@@ -1324,16 +1386,18 @@ class CaseWorkflow:
                 raise refuse(
                     "Forbidden",
                     f"the deadline of task {task.id} cannot be extended ({task.clause})",
+                    f"任务 {task.id} 的期限不可延长（{task.clause}）",
                 )
             held = [r for r in task.extend_limits if r in inp.actor.roles]
-            reason = (
-                self.why_not(inp.actor, held[0])
-                if held
-                else "only " + "、".join(role_zh(r) for r in task.extend_limits) + " may"
+            allowed = "、".join(role_zh(r) for r in task.extend_limits)
+            reason = self.why_not(inp.actor, held[0]) if held else f"only {allowed} may"
+            reason_zh = (
+                self.why_not(inp.actor, held[0], zh=True) if held else f"只有{allowed}可以延期"
             )
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id} may not extend task {task.id}: {reason} ({task.clause})",
+                f"{inp.actor.id} 不能延长任务 {task.id} 的期限：{reason_zh}（{task.clause}）",
             )
         unlimited = [r for r in roles if task.extend_limits[r] is None]
         if unlimited:
@@ -1345,6 +1409,8 @@ class CaseWorkflow:
                 "Forbidden",
                 f"{role_zh(best)} may extend task {task.id} to {local_text(limit)} at "
                 f"the latest; {local_text(inp.new_due)} needs higher approval ({task.clause})",
+                f"{role_zh(best)}最晚只能将任务 {task.id} 延至 {local_text(limit)}；"
+                f"延至 {local_text(inp.new_due)} 需要更高一级批准（{task.clause}）",
             )
         return best
 
@@ -1353,11 +1419,17 @@ class CaseWorkflow:
         task = self._open_task_for(inp.task_id)
         self._granting_role(task, inp)
         if inp.new_due <= self.now:
-            raise refuse("Invalid", f"new_due {local_text(inp.new_due)} is in the past")
+            raise refuse(
+                "Invalid",
+                f"new_due {local_text(inp.new_due)} is in the past",
+                f"新截止时间 {local_text(inp.new_due)} 已经过去",
+            )
         if task.due_at is not None and inp.new_due <= task.due_at:
             raise refuse(
                 "Invalid",
                 f"new_due {local_text(inp.new_due)} is not later than the current due "
+                f"{local_text(task.due_at)}",
+                f"新截止时间 {local_text(inp.new_due)} 须晚于当前截止时间 "
                 f"{local_text(task.due_at)}",
             )
 
@@ -1366,17 +1438,24 @@ class CaseWorkflow:
         if not any(self.acts_as(inp.actor, r) for r in task.pausable_by):
             if not task.pausable_by:
                 raise refuse(
-                    "Forbidden", f"the clock of task {task.id} cannot be paused ({task.clause})"
+                    "Forbidden",
+                    f"the clock of task {task.id} cannot be paused ({task.clause})",
+                    f"任务 {task.id} 的计时不可暂停（{task.clause}）",
                 )
             allowed = "、".join(role_zh(r) for r in task.pausable_by)
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id} may not pause or resume task {task.id}: only {allowed} may",
+                f"{inp.actor.id} 不能暂停或恢复任务 {task.id} 的计时：只有{allowed}可以",
             )
         if pausing and task.paused_at is not None:
-            raise refuse("Conflict", f"task {task.id} is already paused")
+            raise refuse(
+                "Conflict", f"task {task.id} is already paused", f"任务 {task.id} 已暂停计时"
+            )
         if not pausing and task.paused_at is None:
-            raise refuse("Conflict", f"task {task.id} is not paused")
+            raise refuse(
+                "Conflict", f"task {task.id} is not paused", f"任务 {task.id} 的计时未暂停"
+            )
         return task
 
     @workflow.update(name="pause_task")

@@ -527,14 +527,20 @@ class RevisitWorkflow(CaseWorkflow):
             self._open_visit_task(unit, datetime.fromisoformat(unit.data["planned_at"]))
 
     @check("appointment")
-    def _check_appointment(self, task: TaskState, outcome: str, data: Any) -> str | None:
+    def _check_appointment(
+        self, task: TaskState, outcome: str, data: Any
+    ) -> tuple[str, str] | None:
         if not isinstance(data, AppointmentData):
             return None
         latest = datetime.fromisoformat(task.data["planned_at"]) + self.policy.max_postpone.wall
         if data.appointment_at < self.now - timedelta(hours=1):
-            return "data.appointment_at: the appointment is in the past"
+            return "data.appointment_at: the appointment is in the past", "已经过去"
         if data.appointment_at > max(latest, self.now + self.policy.max_postpone.wall):
-            return f"data.appointment_at: more than {self.policy.max_postpone.label()} after the planned date"
+            most = self.policy.max_postpone.label()
+            return (
+                f"data.appointment_at: more than {most} after the planned date",
+                f"不能晚于计划日期 {most} 以上",
+            )
         return None
 
     @after("appointment")
@@ -682,9 +688,12 @@ class RevisitWorkflow(CaseWorkflow):
             self.close_unit(claim)
 
     @check("review")
-    def _check_review(self, task: TaskState, outcome: str, data: Any) -> str | None:
+    def _check_review(self, task: TaskState, outcome: str, data: Any) -> tuple[str, str] | None:
         if outcome == "fine_request" and not data.severity:
-            return "data.severity: a fine request names falsification or serious (R1 5.1)"
+            return (
+                "data.severity: a fine request names falsification or serious (R1 5.1)",
+                "申请罚款时须选择：弄虚作假或情节特别严重（R1 5.1）",
+            )
         return None
 
     @after("review")
@@ -815,9 +824,13 @@ class RevisitWorkflow(CaseWorkflow):
     def _validate_close(self, inp: ClosePlanInput) -> None:
         if "admin" not in inp.actor.roles and not self.acts_as(inp.actor, "supervisor"):
             why = self.why_not(inp.actor, "supervisor")
-            raise refuse("Forbidden", f"{inp.actor.id} may not close the revisit plan: {why}")
+            raise refuse(
+                "Forbidden",
+                f"{inp.actor.id} may not close the revisit plan: {why}",
+                f"{inp.actor.id} 不能结束回访计划：{self.why_not(inp.actor, 'supervisor', zh=True)}",
+            )
         if self._finished:
-            raise refuse("Conflict", "the plan is already closed")
+            raise refuse("Conflict", "the plan is already closed", "回访计划已经结束")
 
     @workflow.update(name="complaint_handled")
     def complaint_handled(self, inp: ComplaintHandledInput) -> str:
@@ -840,9 +853,10 @@ class RevisitWorkflow(CaseWorkflow):
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id}: only staff or 部门主管 may report a handled complaint",
+                f"{inp.actor.id}：只有销售/客服人员或部门主管可以报告投诉已处理",
             )
         if self._finished:
-            raise refuse("Conflict", "the plan is closed")
+            raise refuse("Conflict", "the plan is closed", "回访计划已经结束")
 
 
 def _contacts(inp: RevisitInput) -> list[str]:

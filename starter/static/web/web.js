@@ -75,6 +75,22 @@
     });
   }
 
+  /* Signing method: only the chosen method's controls show. The stylesheet does it with :has
+     (no JavaScript needed); this is for a browser without :has. */
+  function signatureMethods() {
+    if (window.CSS && CSS.supports && CSS.supports("selector(:has(*))")) { return; }
+    document.querySelectorAll("fieldset.signature").forEach(function (set) {
+      function show() {
+        var checked = set.querySelector('input[name="sig.method"]:checked');
+        set.querySelectorAll(".sig-by[data-method]").forEach(function (box) {
+          box.hidden = !!checked && box.getAttribute("data-method") !== checked.value;
+        });
+      }
+      set.addEventListener("change", show);
+      show();
+    });
+  }
+
   /* Repeated groups (contacts, problems, expenses): "add a row" clones the row template with
      the next index. Without JavaScript the form still has one blank row to fill. */
   function repeatedRows() {
@@ -108,6 +124,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     refreshRegions();
     signaturePads();
+    signatureMethods();
     repeatedRows();
     printButtons();
   });
