@@ -116,6 +116,8 @@ EN: dict[str, str] = {
     "待办任务": "Open tasks",
     "已完成任务": "Closed tasks",
     "时间线": "Timeline",
+    "较早的 {n} 项已折叠": "{n} earlier entries folded",
+    "显示全部": "Show all",
     "记录": "Records",
     "完成任务": "Complete",
     "结果": "Outcome",
@@ -1315,6 +1317,11 @@ def event_row(event: Mapping[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
+# How many closed tasks and timeline events a case page shows before folding the older ones.
+CLOSED_SHOWN = 50
+EVENTS_SHOWN = 100
+
+
 async def _case_page(
     request: Request, user: User, case_id: str, posted: FormState | None = None
 ) -> HTMLResponse:
@@ -1336,10 +1343,17 @@ async def _case_page(
         key=lambda t: (t.get("due_at") is None, parse_time(t.get("due_at")) or now),
     )
     panels = [task_panel(t, entry, user, now, lang, posted) for t in open_tasks]
+    # A long-running case (years of visits) keeps the page short: its newest closed tasks and
+    # events, the rest folded behind "show all" (?all=1).
+    everything = request.query_params.get("all") == "1"
+    done = [t for t in tasks if t["status"] != "open"]
+    events = view["events"]
+    closed_hidden = 0 if everything else max(0, len(done) - CLOSED_SHOWN)
+    events_hidden = 0 if everything else max(0, len(events) - EVENTS_SHOWN)
     closed = [
         {**t, "short": t["id"].rsplit("/", 1)[-1], "outcome_label": pick(
             OUTCOMES.get(t.get("outcome") or ""), lang, t.get("outcome") or "")}
-        for t in tasks if t["status"] != "open"
+        for t in done[closed_hidden:]
     ]  # fmt: skip
     inp = view.get("input") or {}
     return render(
@@ -1354,7 +1368,9 @@ async def _case_page(
         owner=inp.get("owner") or view.get("started_by"),
         panels=panels,
         closed=closed,
-        events=[event_row(e, lang) for e in view["events"]],
+        closed_hidden=closed_hidden,
+        events=[event_row(e, lang) for e in events[events_hidden:]],
+        events_hidden=events_hidden,
         records=records,
         console_url=st.settings.console_url(case_id),
         quote=quote,

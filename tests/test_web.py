@@ -567,6 +567,41 @@ async def test_cases_list_filters_and_paging(web, session_factory) -> None:
         assert (await http.get("/cases", params={"page": "x"})).status_code == 200
 
 
+async def test_a_long_case_folds_its_older_history(web, session_factory) -> None:
+    """A case of years (here 130 events, 60 closed tasks) shows its newest 100 events and 50
+    closed tasks; "show all" (?all=1) shows every one."""
+    from store.models import Case, Event
+
+    await add_user(session_factory, "clerk2", ["clerk"])
+    now = datetime.now(UTC)
+    cid = f"revisit-F{uuid.uuid4().hex[:6]}"
+    async with session_factory() as s:
+        s.add(Case(id=cid, regulation="revisit", title="客户回访：折叠", customer_id="F1",
+                   status="open", started_at=now - timedelta(days=3000), input={}))  # fmt: skip
+        for i in range(130):
+            s.add(Event(case_id=cid, seq=i + 1, at=now - timedelta(days=130 - i),
+                        kind="task_completed", actor="staff1", clause="R1 4.3",
+                        detail={"n": f"E{i + 1:03d}"}))  # fmt: skip
+        for i in range(60):
+            s.add(Task(id=f"{cid}/t{i + 1}", case_id=cid, regulation="revisit", role="staff",
+                       title=f"回访 T{i + 1:02d}", clause="R1 4.3", kind="visit", status="done",
+                       closed_at=now - timedelta(days=60 - i), created_at=now - timedelta(days=61 - i)))  # fmt: skip
+        await s.commit()
+    async with browser(web) as http:
+        await sign_in(http, "clerk2")
+        page = await http.get(f"/cases/{cid}")
+        assert page.status_code == 200
+        seqs = [int(x) for x in re.findall(r'class="event [^"]*" data-seq="(\d+)"', page.text)]
+        assert seqs == list(range(31, 131))  # the newest 100, oldest of them first
+        assert "较早的 30 项已折叠" in page.text and "较早的 10 项已折叠" in page.text
+        closed = re.findall(r'class="closed-task" data-task-id="[^"]+/t(\d+)"', page.text)
+        assert len(closed) == 50 and 't1"' not in "".join(closed)
+        every = await http.get(f"/cases/{cid}", params={"all": "1"})
+        seqs = [int(x) for x in re.findall(r'class="event [^"]*" data-seq="(\d+)"', every.text)]
+        assert seqs == list(range(1, 131)) and "已折叠" not in every.text
+        assert len(re.findall(r'class="closed-task"', every.text)) == 60
+
+
 async def test_admin_pages_and_refusals(web, session_factory, tmp_path) -> None:
     await add_user(session_factory, "staff1", ["staff"])
     await add_user(session_factory, "root", ["admin"])
