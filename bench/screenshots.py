@@ -353,13 +353,11 @@ async def screenshots(base: str, ids: dict[str, str], kinds: list[str]) -> list[
                 await staff.goto(f"/cases/{case_id}")
                 written.append(await shoot(staff, "case", kind))
                 await staff.click(f"#outcome-{visit}-done > summary")
-                form = f"#complete-{visit}-done"
-                await staff.fill(f"{form} #f-data-contact_person", "李秀英")
-                await staff.select_option(f"{form} #f-data-method", "onsite")
-                await staff.fill(
-                    f"{form} #f-data-usage", "门禁读卡器已更换天线，测试 20 次均正常。"
-                )
-                await staff.fill(f"{form} #f-data-service_rating", "5")
+                form = f"#f-{visit}-done-"  # every task form has its own element ids
+                await staff.fill(f"{form}data-contact_person", "李秀英")
+                await staff.select_option(f"{form}data-method", "onsite")
+                await staff.fill(f"{form}data-usage", "门禁读卡器已更换天线，测试 20 次均正常。")
+                await staff.fill(f"{form}data-service_rating", "5")
                 await staff.fill(f"#sig-name-{visit}-done", "李秀英")
                 await staff.check(f"#sig-method-{visit}-done-drawing")
                 await draw(staff, f"#sig-pad-{visit}-done")
