@@ -26,30 +26,20 @@ import math
 import os
 import secrets
 import shutil
-import socket
 import struct
 import sys
 import tempfile
-import threading
 import time
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bench.local import CHROMIUM, CHROMIUM_ARGS, free_port, serving
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORTS = {
     "desktop": {"viewport": {"width": 1366, "height": 768}, "device_scale_factor": 1},
     "phone": {
@@ -66,33 +56,6 @@ def log(msg: str) -> None:
 
 
 # ---- the stack ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(app: Any, port: int) -> Iterator[None]:
-    """The app under uvicorn in a thread (its own event loop: the app makes its own database
-    engine and Temporal client at start-up)."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 # ---- seeding --------------------------------------------------------------------------------

@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
+from bench.local import free_port, serving
 from starter import users
 from starter.api import create_app
 from tests.helpers import case_worker
@@ -26,29 +20,6 @@ from tests.helpers import case_worker
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(app: Any, port: int) -> Iterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 async def test_fuzzing_finds_no_server_error_and_no_schema_violation(

@@ -19,28 +19,18 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from bench.local import CHROMIUM, CHROMIUM_ARGS, free_port, serving
 from starter import users
 from starter.api import create_app
 from store.models import Notification, Task
 from tests.helpers import case_worker, eventually
-from tests.test_api_fuzz import free_port, serving
 from workflows.model import CHINA_TZ
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
