@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -2187,26 +2188,42 @@ def _csrf_exempt(scope: Mapping[str, Any]) -> bool:
     return False
 
 
-async def _csrf_failed(scope: Any, send: Any, message_id: Any) -> None:
-    """A refused request: the API's error shape for /api, a page a person understands else."""
+async def _refused(
+    scope: Any, send: Any, status: int, message: str, field: str, title: str
+) -> None:
+    """A request refused before the app: the API's error shape for /api, a page else."""
     response: Response
     if str(scope.get("path", "")).startswith("/api/"):
-        response = api._error(
-            403,
-            "CSRF token missing or wrong: send the x-csrftoken header with the value of the "
-            "csrftoken cookie, or use a bearer token",
-            "csrftoken",
-        )
+        response = api._error(status, message, field)
     else:
         request = Request(scope)
-        response = render(request, "error.html", None, status=403,
-                          title="页面已过期，请刷新后重试", detail="")  # fmt: skip
+        response = render(request, "error.html", None, status=status, title=title, detail="")
         secure_headers(response)
 
     async def no_body() -> dict[str, Any]:
         return {"type": "http.disconnect"}
 
     await response(scope, no_body, send)
+
+
+async def _csrf_failed(scope: Any, send: Any, message_id: Any) -> None:
+    await _refused(
+        scope, send, 403,
+        "CSRF token missing or wrong: send the x-csrftoken header with the value of the "
+        "csrftoken cookie, or use a bearer token",
+        "csrftoken", "页面已过期，请刷新后重试",
+    )  # fmt: skip
+
+
+def cookie_header_ok(header: bytes | None) -> bool:
+    """Whether a Cookie header parses as asgi-csrf parses it (UTF-8, http.cookies)."""
+    if not header:
+        return True
+    try:
+        SimpleCookie().load(header.decode("utf8"))
+    except (CookieError, UnicodeDecodeError):
+        return False
+    return True
 
 
 class CsrfMiddleware:
@@ -2230,6 +2247,12 @@ class CsrfMiddleware:
         )
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not cookie_header_ok(
+            dict(scope.get("headers") or []).get(b"cookie")
+        ):
+            await _refused(scope, send, 400, "malformed Cookie header", "cookie",
+                           "浏览器发送的 Cookie 无法识别，请清除本站 Cookie 后重试")  # fmt: skip
+            return
         if (
             scope["type"] == "http"
             and scope.get("method") not in ("GET", "HEAD", "OPTIONS", "TRACE")
