@@ -271,16 +271,26 @@ async def login(request: Request, st: StateDep) -> JSONResponse:
     st.login_failures.pop(key, None)
     response = JSONResponse({"user": users.user_dict(user)})
     token = await sessions.create_session(factory, st.settings, user.id)
+    set_session_cookie(response, st.settings, token)
+    return response
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    """The session cookie of a sign-in (API and pages): HttpOnly, SameSite=Lax, Secure when
+    configured, for the session's absolute lifetime."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=st.settings.session_max_hours * 3600,
+        max_age=settings.session_max_hours * 3600,
         httponly=True,
         samesite="lax",
-        secure=st.settings.secure_cookies,
+        secure=settings.secure_cookies,
         path="/",
     )
-    return response
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
 
 
 @router.post(
@@ -290,7 +300,7 @@ async def logout(st: StateDep, cookie: Annotated[str | None, Depends(_cookie)] =
     """Ends the session on the server: the cookie no longer signs anyone in."""
     await sessions.revoke_session(get_session_factory(st), cookie)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    clear_session_cookie(response)
     return response
 
 

@@ -988,7 +988,7 @@ async def login_page(request: Request) -> Response:
         request, "login.html", None, next=nxt, expired=stale, asked=asked, error=None, login=""
     )
     if stale:  # said once: the stale cookie goes
-        response.delete_cookie(api.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+        api.clear_session_cookie(response)
     return response
 
 
@@ -1020,15 +1020,7 @@ async def login_post(request: Request) -> Response:
             st.login_failures.pop(key, None)
             token = await sessions.create_session(factory(request), st.settings, user.id)
             response = redirect(nxt)
-            response.set_cookie(
-                api.SESSION_COOKIE,
-                token,
-                max_age=st.settings.session_max_hours * 3600,
-                httponly=True,
-                samesite="lax",
-                secure=st.settings.secure_cookies,
-                path="/",
-            )
+            api.set_session_cookie(response, st.settings, token)
             return response
     status = 429 if wait else 401
     return render(
@@ -1041,7 +1033,7 @@ async def login_post(request: Request) -> Response:
 async def logout_post(request: Request) -> Response:
     await sessions.revoke_session(factory(request), request.cookies.get(api.SESSION_COOKIE))
     response = redirect("/login")
-    response.delete_cookie(api.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    api.clear_session_cookie(response)
     return response
 
 

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from temporalio.api.testservice.v1 import SleepRequest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -92,6 +93,24 @@ async def save_histories(client: Client, workflow_id: str) -> None:
     for n, hist in enumerate(await case_histories(client, workflow_id), start=1):
         path = Path(target) / f"{workflow_id.split('-')[0]}_{workflow_id}_run{n}.json"
         path.write_text(hist.to_json())
+
+
+async def sleep_to(env: Any, when: datetime) -> None:
+    """Move the time-skipping server's clock to `when` (if it is not there yet)."""
+    now = await env.get_current_time()
+    if when > now:
+        await skip(env, when - now)
+
+
+async def refused(coro: Any, kind: str, text: str = "") -> str:
+    """Await an update that a validator must refuse with an error of `kind` whose text holds
+    `text`; returns the refusal's text."""
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await coro
+    cause = info.value.cause
+    assert getattr(cause, "type", None) == kind, f"{cause!r}"
+    assert text in str(cause), str(cause)
+    return str(cause)
 
 
 async def skip(env: Any, duration: timedelta, step: timedelta = timedelta(days=20)) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import chinese_calendar
 import pytest
 from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
@@ -30,8 +29,10 @@ from tests.helpers import (
     library_calendar,
     open_task,
     penalties,
+    refused,
     rows,
     skip,
+    sleep_to,
     state,
 )
 from worker import workflow_runner
@@ -63,20 +64,6 @@ async def start(
     )
     STARTED.append(handle)
     return handle
-
-
-async def sleep_to(env: Any, when: datetime) -> None:
-    now = await env.get_current_time()
-    if when > now:
-        await skip(env, when - now)
-
-
-async def refused(coro: Any, kind: str, text: str = "") -> None:
-    with pytest.raises(WorkflowUpdateFailedError) as info:
-        await coro
-    cause = info.value.cause
-    assert getattr(cause, "type", None) == kind, f"{cause!r}"
-    assert text in str(cause), str(cause)
 
 
 def china(dt: datetime) -> datetime:

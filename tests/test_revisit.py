@@ -32,8 +32,10 @@ from tests.helpers import (
     open_task,
     penalties,
     records,
+    refused,
     rows,
     skip,
+    sleep_to,
     state,
 )
 from workflows.model import CHINA_TZ, Actor, CalendarUpdatedInput, CaseStart, Deadline
@@ -116,21 +118,6 @@ async def start_case(
     )
     STARTED.append(handle)
     return handle
-
-
-async def sleep_to(env: Any, when: datetime) -> None:
-    now = await env.get_current_time()
-    if when > now:
-        await skip(env, when - now)
-
-
-async def refused(coro: Any, kind: str, text: str = "") -> str:
-    with pytest.raises(WorkflowUpdateFailedError) as info:
-        await coro
-    cause = info.value.cause
-    assert getattr(cause, "type", None) == kind, f"{cause!r}"
-    assert text in str(cause), str(cause)
-    return str(cause)
 
 
 async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings_factory):
