@@ -366,7 +366,7 @@ async def measure(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
 
     from settings import Settings
     from starter import sessions, users
-    from starter.api import SESSION_COOKIE, create_app
+    from starter.api import SESSION_COOKIE, create_app, settle_memory
     from store.db import make_engine, make_session_factory
 
     workdir = Path(tempfile.mkdtemp(prefix="zhidu-webbench-"))
@@ -380,8 +380,10 @@ async def measure(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         )  # fmt: skip
         await users.ensure_demo_users(sf)
         token = await sessions.create_session(sf, settings, "staff")
-        # The pages read PostgreSQL only: no Temporal client (ASGITransport runs no lifespan).
+        # The pages read PostgreSQL only: no Temporal client (ASGITransport runs no lifespan,
+        # so what the lifespan does at the end of start-up is done here: settle_memory).
         app = create_app(settings, client=None, session_factory=sf)
+        settle_memory()
         async with sf() as s:
             record_id = await s.scalar(
                 text(

@@ -73,10 +73,14 @@ def list_regulations(
 
 
 async def case_view(
-    session_factory: SessionFactory, case_id: str, registry: Registry | None = None
+    session_factory: SessionFactory,
+    case_id: str,
+    registry: Registry | None = None,
+    newest_events: int | None = None,
 ) -> dict[str, Any]:
     """The case as the database shows it: its row, every task (open ones with their outcome
-    forms), the timeline."""
+    forms), the timeline (with `newest_events`, only that many of the newest events, and
+    `event_count`, how many there are in all)."""
     from store import queries  # SQLAlchemy: not needed to list the regulations
 
     try:
@@ -91,10 +95,12 @@ async def case_view(
             row["outcome_schemas"] = task_forms(entry, t.kind)
         tasks.append(row)
     out = {k: v for k, v in queries.row_dict(case).items() if k not in ("input", "policy")}
-    return {
-        **out,
-        "case_id": case.id,
-        "input": case.input,
-        "tasks": tasks,
-        "events": await queries.case_timeline(session_factory, case_id),
-    }
+    events = await queries.case_timeline(session_factory, case_id, newest_events)
+    view = {**out, "case_id": case.id, "input": case.input, "tasks": tasks, "events": events}
+    if newest_events is not None:
+        view["event_count"] = (
+            len(events)
+            if len(events) < newest_events
+            else await queries.count_events(session_factory, case_id)
+        )
+    return view

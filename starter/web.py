@@ -1322,7 +1322,11 @@ async def _case_page(
     st = state(request)
     sf = factory(request)
     try:
-        view = await catalog.case_view(sf, case_id, st.registry)
+        # A long-running case (years of visits) keeps the page short: its newest closed tasks
+        # and events, the rest folded behind "show all" (?all=1).
+        everything = request.query_params.get("all") == "1"
+        shown = None if everything else EVENTS_SHOWN
+        view = await catalog.case_view(sf, case_id, st.registry, newest_events=shown)
         records = await queries.case_records(sf, case_id)
     except (NotFound, queries.NoSuchCase) as exc:
         raise NotFound(
@@ -1336,13 +1340,10 @@ async def _case_page(
         key=lambda t: (t.get("due_at") is None, parse_time(t.get("due_at")) or now),
     )
     panels = [task_panel(t, entry, user, now, lang, posted) for t in open_tasks]
-    # A long-running case (years of visits) keeps the page short: its newest closed tasks and
-    # events, the rest folded behind "show all" (?all=1).
-    everything = request.query_params.get("all") == "1"
     done = [t for t in tasks if t["status"] != "open"]
     events = view["events"]
     closed_hidden = 0 if everything else max(0, len(done) - CLOSED_SHOWN)
-    events_hidden = 0 if everything else max(0, len(events) - EVENTS_SHOWN)
+    events_hidden = view.get("event_count", len(events)) - len(events)
     closed = [
         {**t, "short": t["id"].rsplit("/", 1)[-1], "outcome_label": pick(
             OUTCOMES.get(t.get("outcome") or ""), lang, t.get("outcome") or "")}
@@ -1362,7 +1363,7 @@ async def _case_page(
         panels=panels,
         closed=closed,
         closed_hidden=closed_hidden,
-        events=[event_row(e, lang) for e in events[events_hidden:]],
+        events=[event_row(e, lang) for e in events],
         events_hidden=events_hidden,
         records=records,
         console_url=st.settings.console_url(case_id),

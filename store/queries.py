@@ -160,14 +160,26 @@ async def task_row(session_factory: SessionFactory, task_id: str) -> Task | None
         return await session.get(Task, task_id)
 
 
-async def case_timeline(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
-    """The append-only event timeline, oldest first."""
+async def case_timeline(
+    session_factory: SessionFactory, case_id: str, newest: int | None = None
+) -> list[dict[str, Any]]:
+    """The append-only event timeline, oldest first; with `newest`, only that many of the
+    newest events (still oldest first)."""
     await case_row(session_factory, case_id)
+    stmt = select(Event).where(Event.case_id == case_id)
+    if newest is None:
+        stmt = stmt.order_by(Event.seq)
+    else:
+        stmt = stmt.order_by(Event.seq.desc()).limit(max(0, newest))
     async with session_factory() as session:
-        rows = (
-            await session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq))
-        ).all()
-    return [row_dict(e) for e in rows]
+        rows = [row_dict(e) for e in (await session.scalars(stmt)).all()]
+    return rows if newest is None else rows[::-1]
+
+
+async def count_events(session_factory: SessionFactory, case_id: str) -> int:
+    async with session_factory() as session:
+        stmt = select(func.count()).select_from(Event).where(Event.case_id == case_id)
+        return int(await session.scalar(stmt) or 0)
 
 
 async def case_records(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
