@@ -140,6 +140,7 @@ SHARED_WORKFLOW_MODULES = (
     "workflows.authority",
     "workflows.roles",
     "workflows.search",
+    "workflows.revisit_forms",
 )
 
 

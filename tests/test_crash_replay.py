@@ -40,7 +40,7 @@ from workflows.model import (
     Deadline,
     ExtendDeadlineInput,
 )
-from workflows.revisit import Contact, RevisitInput, RevisitPolicy
+from workflows.revisit_forms import Contact, RevisitInput, RevisitPolicy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

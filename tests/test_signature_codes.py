@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import CasePolicy, CaseWorkflow
     from workflows.model import CaseStart
     from workflows.registry import RegulationEntry
-    from workflows.revisit import Contact
+    from workflows.revisit_forms import Contact
     from workflows.spec import NoteData, RecordSpec, Sign, TaskData, TaskSpec
 
 from activities import build_activities
