@@ -273,3 +273,21 @@ async def test_migrations_build_exactly_the_models(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert changes == []
+
+
+async def test_a_database_error_names_no_customer_data(clean_db: SessionFactory) -> None:
+    """A refused write's message (a log line, a failed activity in Temporal's history) carries
+    the statement but never its values: customers' names and phones stay out of it."""
+    phone = "13800000000"
+    row = models.Case(
+        id="revisit-LEAK1", regulation="revisit", title="客户回访：" + "长" * 400 + phone,
+        input={"contacts": [{"phone": phone}]}, started_by="staff",
+    )  # fmt: skip
+    with pytest.raises(DBAPIError) as info:
+        async with clean_db() as session:
+            session.add(row)
+            await session.commit()
+    text_of_error = str(info.value)
+    assert "value too long" in text_of_error and "INSERT INTO cases" in text_of_error
+    assert phone not in text_of_error and "客户回访" not in text_of_error
+    assert "parameters hidden" in text_of_error
