@@ -133,11 +133,17 @@ async def user_from_request(request: Request) -> User | None:
     if st.session_factory is None:
         return None
     auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return await users.user_for_token(st.session_factory, auth[7:].strip())
-    return await sessions.session_user(
-        st.session_factory, st.settings, request.cookies.get(SESSION_COOKIE)
-    )
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    return await _signed_in(st, st.session_factory, token, request.cookies.get(SESSION_COOKIE))
+
+
+async def _signed_in(
+    st: AppState, factory: SessionFactory, token: str | None, cookie: str | None
+) -> User | None:
+    """The user of an API token when one is given, else of the session cookie, else None."""
+    if token is not None:
+        return await users.user_for_token(factory, token)
+    return await sessions.session_user(factory, st.settings, cookie)
 
 
 async def get_current_user(
@@ -146,12 +152,8 @@ async def get_current_user(
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> User:
     st = app_state(request)
-    factory = get_session_factory(st)
-    user: User | None = None
-    if bearer is not None:
-        user = await users.user_for_token(factory, bearer.credentials)
-    elif cookie:
-        user = await sessions.session_user(factory, st.settings, cookie)
+    token = bearer.credentials if bearer is not None else None
+    user = await _signed_in(st, get_session_factory(st), token, cookie)
     if user is None or not user.active:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -227,12 +229,27 @@ _LOGIN_BODY = {
 }
 
 
-def _throttled(st: AppState, key: str) -> int:
-    """Seconds until `key` may try again (0: now)."""
+def login_wait(st: AppState, login: str) -> int:
+    """Seconds until `login` may try a password again (0: now)."""
+    key = login.strip().lower()
     now = time.monotonic()
     recent = [t for t in st.login_failures.get(key, []) if now - t < LOGIN_WINDOW]
     st.login_failures[key] = recent
     return int(LOGIN_WINDOW - (now - recent[0])) + 1 if len(recent) >= LOGIN_FAILURES else 0
+
+
+async def sign_in(
+    st: AppState, factory: SessionFactory, login: str, password: str
+) -> tuple[User, str] | None:
+    """Check the password of `login` (a failure counts towards `login_wait`, a success clears
+    it); the user and the token of their new session, or None. API and pages alike."""
+    key = login.strip().lower()
+    user = await users.authenticate(factory, login, password)
+    if user is None:
+        st.login_failures.setdefault(key, []).append(time.monotonic())
+        return None
+    st.login_failures.pop(key, None)
+    return user, await sessions.create_session(factory, st.settings, user.id)
 
 
 @router.post(
@@ -259,18 +276,14 @@ async def login(request: Request, st: StateDep) -> JSONResponse:
         body = LoginBody.model_validate(dict(raw))
     except ValidationError as exc:
         raise invalid_from(exc) from exc
-    key = body.login.strip().lower()
-    wait = _throttled(st, key)
+    wait = login_wait(st, body.login)
     if wait:
         raise ServiceError(429, f"too many wrong passwords; try again in {wait} s", "login")
-    factory = get_session_factory(st)
-    user = await users.authenticate(factory, body.login, body.password)
-    if user is None:
-        st.login_failures.setdefault(key, []).append(time.monotonic())
+    signed = await sign_in(st, get_session_factory(st), body.login, body.password)
+    if signed is None:
         raise ServiceError(401, "wrong login or password / 用户名或密码错误")
-    st.login_failures.pop(key, None)
+    user, token = signed
     response = JSONResponse({"user": users.user_dict(user)})
-    token = await sessions.create_session(factory, st.settings, user.id)
     set_session_cookie(response, st.settings, token)
     return response
 
@@ -624,6 +637,13 @@ def _error(status_code: int, detail: str, field: str | None = None, **headers: s
     )
 
 
+def _unavailable(where: str, exc: BaseException) -> JSONResponse:
+    """The answer while the database or Temporal does not answer: 503, retry later."""
+    log.warning("%s: a service does not answer (%s)", where, type(exc).__name__)
+    return _error(503, "a service (database or Temporal) does not answer; try again", None,
+                  **{"Retry-After": RETRY_AFTER})  # fmt: skip
+
+
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     headers = {"Retry-After": RETRY_AFTER} if exc.status == 503 else {}
@@ -649,14 +669,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     if is_unavailable(exc):
-        log.warning(
-            "%s %s: a service is unavailable: %s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-        )
-        return _error(503, "a service (database or Temporal) does not answer; try again", None,
-                      **{"Retry-After": RETRY_AFTER})  # fmt: skip
+        return _unavailable(f"{request.method} {request.url.path}", exc)
     log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
     return _error(500, "internal error", None)
 
@@ -707,10 +720,7 @@ def _guard(app: Any) -> Any:
             # server error: answered here, before Starlette's error page and its traceback.
             if started or not is_unavailable(exc):
                 raise
-            log.warning("%s: a service does not answer (%s)", scope.get("path"), type(exc).__name__)
-            response = _error(503, "a service (database or Temporal) does not answer; try again",
-                              None, **{"Retry-After": RETRY_AFTER})  # fmt: skip
-            await response(scope, receive, send)
+            await _unavailable(str(scope.get("path")), exc)(scope, receive, send)
 
     return guarded
 

@@ -22,7 +22,6 @@ import logging
 import re
 import secrets
 import tempfile
-import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1001,8 +1000,7 @@ async def login_post(request: Request) -> Response:
     st = state(request)
     lang = lang_of(request)
     error = None
-    key = login.lower()
-    wait = api._throttled(st, key) if login else 0
+    wait = api.login_wait(st, login) if login else 0
     if wait:
         error = (
             f"too many wrong passwords; try again in {wait} s"
@@ -1012,15 +1010,12 @@ async def login_post(request: Request) -> Response:
     elif not login or not password or CONTROL.search(login + password):
         error = "用户名或密码错误"
     else:
-        user = await users.authenticate(factory(request), login, password)
-        if user is None:
-            st.login_failures.setdefault(key, []).append(time.monotonic())
+        signed = await api.sign_in(st, factory(request), login, password)
+        if signed is None:
             error = "用户名或密码错误"
         else:
-            st.login_failures.pop(key, None)
-            token = await sessions.create_session(factory(request), st.settings, user.id)
             response = redirect(nxt)
-            api.set_session_cookie(response, st.settings, token)
+            api.set_session_cookie(response, st.settings, signed[1])
             return response
     status = 429 if wait else 401
     return render(
