@@ -56,7 +56,7 @@ from store.models import CalendarYear, Case, CaseNumber, Task, User
 from store.queries import jsonable
 from workflows.model import CHINA_TZ, Actor, CalendarData, CaseStart, CaseView
 from workflows.registry import ActionSpec, Registry, RegulationEntry, registry_or_default
-from workflows.roles import ROLES
+from workflows.roles import role_zh
 from workflows.search import CASE_STATUS, CUSTOMER_ID, REGULATION
 
 if TYPE_CHECKING:
@@ -120,8 +120,7 @@ async def check_people(
             raise Invalid(
                 f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}",
                 name,
-                f"没有角色为「{ROLES[role][0] if role in ROLES else role}」的在职用户 "
-                f"{json.dumps(uid, ensure_ascii=False)}",
+                f"没有角色为「{role_zh(role)}」的在职用户 {json.dumps(uid, ensure_ascii=False)}",
             )
 
 
@@ -446,7 +445,7 @@ async def act(
             f"{user.id} may not {action} on {case_id}: needs one of the roles "
             f"{', '.join(spec.roles)}",
             message_zh=f"{user.id} 不能在案件 {case_id} 上执行此操作：需要角色 "
-            + "、".join(ROLES[r][0] if r in ROLES else r for r in spec.roles),
+            + "、".join(role_zh(r) for r in spec.roles),
         )
     if not isinstance(payload, Mapping):
         raise Invalid("the action payload must be a JSON object", "body")

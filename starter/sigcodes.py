@@ -34,7 +34,7 @@ from starter.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from store.models import Case, Notification, SignatureCode, Task, User
 from workflows.authority import may_act
 from workflows.registry import ActionSpec
-from workflows.roles import ROLES
+from workflows.roles import role_zh
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -129,8 +129,9 @@ async def _task_for(session_factory: SessionFactory, task_id: str, user: User) -
         raise NotFound(f"no task {task_id}", "task_id", f"没有任务 {task_id}")
     if not may_act(task.role, task.assignee, user.id, list(user.roles or [])):
         who = f"role {task.role}" + (f" and user {task.assignee}" if task.assignee else "")
-        role = ROLES[task.role][0] if task.role in ROLES else task.role
-        who_zh = f"角色「{role}」" + (f"，且须为 {task.assignee}" if task.assignee else "")
+        who_zh = f"角色「{role_zh(task.role)}」" + (
+            f"，且须为 {task.assignee}" if task.assignee else ""
+        )
         raise Forbidden(
             f"{user.id} may not act on task {task_id} ({task.title}): it needs {who}",
             message_zh=f"{user.id} 不能处理任务 {task_id}（{task.title}）：需要{who_zh}",

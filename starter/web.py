@@ -47,7 +47,7 @@ from store.models import User
 from workflows.authority import may_act
 from workflows.model import CHINA_TZ, CONTROL, Deadline
 from workflows.registry import RegulationEntry, registry_or_default
-from workflows.roles import ROLES, ROLES_ABOVE
+from workflows.roles import ROLES, outranks
 
 log = logging.getLogger("zhidu.web")
 
@@ -1187,7 +1187,7 @@ async def start_post(request: Request, code: str) -> Response:
 
 
 def _above(user_roles: set[str], role: str) -> bool:
-    return role in user_roles or bool(user_roles & set(ROLES_ABOVE.get(role, ())))
+    return role in user_roles or outranks(user_roles, role)
 
 
 @dataclass
@@ -1216,8 +1216,8 @@ def task_panel(
     roles = set(user.roles or [])
     short = task["id"].rsplit("/", 1)[-1]
     mine = posted if posted is not None and posted.task == short else None
-    can_complete = may_act(task["role"], task.get("assignee"), user.id, list(roles)) or bool(
-        roles & set(ROLES_ABOVE.get(task["role"], ()))
+    can_complete = may_act(task["role"], task.get("assignee"), user.id, list(roles)) or outranks(
+        roles, task["role"]
     )
     limits: dict[str, Any] = meta.get("extend_limits") or {}
     extend_roles = [r for r in limits if _above(roles, r)]

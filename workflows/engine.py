@@ -94,7 +94,7 @@ with workflow.unsafe.imports_passed_through():
         Wakeup,
         yuan,
     )
-    from workflows.roles import ROLES, ROLES_ABOVE
+    from workflows.roles import outranks, role_zh
     from workflows.search import CASE_STATUS
     from workflows.spec import (
         AmountRef,
@@ -116,10 +116,6 @@ STORE_RETRY = RetryPolicy(
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 MAX_MESSAGE_KEYS = 2000  # remembered keys of messages from other cases (deduplication)
 CLOSED = ("closed", "done", "cancelled")
-
-
-def role_zh(code: str) -> str:
-    return ROLES[code][0] if code in ROLES else code
 
 
 def refuse(kind: str, reason: str, zh: str | None = None, **detail: Any) -> ApplicationError:
@@ -1145,7 +1141,7 @@ class CaseWorkflow:
         return task
 
     def _above(self, actor: Actor, role: str) -> bool:
-        return bool(set(ROLES_ABOVE.get(role, ())) & set(actor.roles))
+        return outranks(actor.roles, role)
 
     def acts_as(self, actor: Actor, role: str) -> bool:
         """Whether `actor` may act in `role` on this case (see ROLE_HOLDERS)."""

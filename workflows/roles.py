@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 ROLES: dict[str, tuple[str, str]] = {
     # R1 客户回访
     "staff": ("销售/客服人员", "Sales / service staff"),
@@ -28,6 +30,12 @@ ROLES: dict[str, tuple[str, str]] = {
     "admin": ("系统管理员", "Administrator"),
 }
 
+
+def role_zh(code: str) -> str:
+    """A role's Chinese name (the code itself when it is not a known role)."""
+    return ROLES[code][0] if code in ROLES else code
+
+
 # Who may act in a role's place on a case: the role above it (a division leader for a
 # department supervisor, the director for a center head, a company leader for a department head).
 ROLES_ABOVE: dict[str, tuple[str, ...]] = {
@@ -35,3 +43,8 @@ ROLES_ABOVE: dict[str, tuple[str, ...]] = {
     "center_head": ("director",),
     "department_head": ("company_leader",),
 }
+
+
+def outranks(roles: Iterable[str], role: str) -> bool:
+    """Whether one of `roles` stands above `role` (may act in its place)."""
+    return bool(set(ROLES_ABOVE.get(role, ())) & set(roles))
