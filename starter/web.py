@@ -306,6 +306,7 @@ FIELD_LABELS: dict[str, str] = {
     "phone": "电话",
     "units": "工作单元",
     "reason_code": "原因",
+    "new_due": "新截止时间",
     "amount": "金额",
     "comment": "意见",
     # R1 (workflows/revisit.py): what a record adds to what people typed (record_context),
@@ -788,7 +789,7 @@ def said(exc: ServiceError, lang: str, labels: Mapping[str, str] | None = None) 
         return exc.message
     name = field_of(exc)
     if name and name.split(".", 1)[0] not in UNLABELLED:
-        return f"{field_label(name, {'new_due': '新截止时间', **(labels or {})})}：{exc.message_zh}"
+        return f"{field_label(name, labels)}：{exc.message_zh}"
     return exc.message_zh
 
 
@@ -948,9 +949,7 @@ def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
         503: "服务暂不可用，请稍后重试",
     }
     title = titles.get(status, "出错了")
-    if status == 503:
-        detail = ""
-    elif status >= 500:
+    if status >= 500:
         detail = ""  # never a stack trace, nor an internal message
     response = render(request, "error.html", None, status=status, title=title, detail=detail)
     if status == 503:
@@ -1407,15 +1406,22 @@ async def _open_task(request: Request, case_id: str, task: str) -> dict[str, Any
     return queries.row_dict(row)
 
 
+async def _outcome_form(
+    request: Request, case_id: str, task: str, outcome: str, form: FormData
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The outcome's data schema of an open task, and the data its posted form holds."""
+    row = await _open_task(request, case_id, task)
+    entry = registry(request).get(row["regulation"])
+    schema = catalog.task_forms(entry, row["kind"]).get(outcome) if entry else None
+    return schema, (parse_form(schema, schema, form, "data.") if schema else {})
+
+
 @router.post("/cases/{case_id}/tasks/{task}/complete")
 async def complete_post(request: Request, case_id: str, task: str) -> Response:
     await page_user(request)
     form = await request.form()
-    row = await _open_task(request, case_id, task)
     outcome = str(form.get("outcome") or "")[:64]
-    entry = registry(request).get(row["regulation"])
-    schema = catalog.task_forms(entry, row["kind"]).get(outcome) if entry else None
-    data = parse_form(schema, schema, form, "data.") if schema else {}
+    schema, data = await _outcome_form(request, case_id, task, outcome, form)
     sig = {k: str(form.get(f"sig.{k}") or "").strip() for k in ("signer_name", "method", "code")}
     drawing = str(form.get("sig.drawing") or "")
     signatures: list[dict[str, Any]] = []
@@ -1444,7 +1450,11 @@ async def extend_post(request: Request, case_id: str, task: str) -> Response:
     values = {"new_due": raw_due, "reason": reason}
     if not raw_due:
         user = await page_user(request)
-        msg = "new_due: required" if lang_of(request) == "en" else "新截止时间：此项必填"
+        msg = (
+            "new_due: required"
+            if lang_of(request) == "en"
+            else f"{field_label('new_due')}：此项必填"
+        )
         posted = FormState(task, "extend", values, msg, "new_due", 422)
         return await _case_page(request, user, case_id, posted)
     payload = {"new_due": with_china_tz(raw_due), "reason": reason}
@@ -1480,10 +1490,7 @@ async def signature_code_post(request: Request, case_id: str, task: str) -> Resp
     outcome = str(form.get("outcome") or "")[:64]
     kept: dict[str, Any] | None = None
     if outcome:
-        row = await _open_task(request, case_id, task)
-        entry = registry(request).get(row["regulation"])
-        schema = catalog.task_forms(entry, row["kind"]).get(outcome) if entry else None
-        data = parse_form(schema, schema, form, "data.") if schema else {}
+        _, data = await _outcome_form(request, case_id, task, outcome, form)
         signer = str(form.get("sig.signer_name") or "").strip()
         kept = {"data": data, "sig": {"signer_name": signer, "method": "otp", "code": "",
                                       "recipient": recipient or ""}}  # fmt: skip
@@ -1533,27 +1540,13 @@ async def _record(request: Request, record_id: str) -> tuple[dict[str, Any], dic
     return record, queries.row_dict(case)
 
 
-def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """A record's data as (path, text) rows: nested lists and objects spelled out."""
-    rows: list[tuple[str, str]] = []
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            rows += flatten(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(value, list):
-        if not value:
-            rows.append((prefix, ""))
-        for i, v in enumerate(value, start=1):
-            rows += flatten(v, f"{prefix}[{i}]")
-    else:
-        text = (
-            ""
-            if value is None
-            else value
-            if isinstance(value, str)
-            else json.dumps(value, ensure_ascii=False)
-        )
-        rows.append((prefix, text))
-    return rows
+def flatten(value: Any) -> list[tuple[str, str]]:
+    """A record's data as (path, text) rows: nested lists and objects spelled out, every value
+    as stored (the exports)."""
+    return [
+        (path, "" if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+        for path, v in leaves(value, whole=lambda _: False)
+    ]
 
 
 def label_path(path: str, lang: str, labels: Mapping[str, str] | None = None) -> str:
@@ -1626,18 +1619,22 @@ def field_label(name: str, labels: Mapping[str, str] | None = None) -> str:
     return label_path(path, "zh", labels)
 
 
-def leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """A record's data as (path, value) rows like `flatten`, the values left as they are (a
-    time limit stays one value)."""
+def leaves(
+    value: Any, prefix: str = "", whole: Callable[[Mapping[str, Any]], bool] | None = None
+) -> list[tuple[str, Any]]:
+    """A record's data as (path, value) rows, the values left as they are: nested lists and
+    objects are spelled out, except objects that are one value (`whole`: by default a time
+    limit); an empty list is one row with None."""
+    whole = _is_deadline if whole is None else whole
     rows: list[tuple[str, Any]] = []
-    if isinstance(value, Mapping) and not _is_deadline(value):
+    if isinstance(value, Mapping) and not whole(value):
         for k, v in value.items():
-            rows += leaves(v, f"{prefix}.{k}" if prefix else str(k))
+            rows += leaves(v, f"{prefix}.{k}" if prefix else str(k), whole)
     elif isinstance(value, list):
         if not value:
             rows.append((prefix, None))
         for i, v in enumerate(value, start=1):
-            rows += leaves(v, f"{prefix}[{i}]")
+            rows += leaves(v, f"{prefix}[{i}]", whole)
     else:
         rows.append((prefix, value))
     return rows
@@ -1649,19 +1646,9 @@ def _is_deadline(value: Mapping[str, Any]) -> bool:
 
 def deadline_text(value: Mapping[str, Any], lang: str) -> str:
     try:
-        limit = Deadline.model_validate(value)
+        return Deadline.model_validate(value).label(en=lang == "en")
     except ValueError:
         return json.dumps(value, ensure_ascii=False)
-    if lang != "en":
-        return limit.label()
-    if limit.working_days:
-        return f"{limit.working_days} working days"
-    if limit.month_day is not None:
-        return f"by day {limit.month_day} of the month"
-    if limit.before_month_end is not None:
-        return f"{limit.before_month_end} days before month end"
-    units = ("months", "days", "hours", "minutes", "seconds")
-    return " ".join(f"{getattr(limit, u):g} {u}" for u in units if getattr(limit, u)) or "at once"
 
 
 def shown_value(value: Any, lang: str) -> str:
@@ -1677,7 +1664,7 @@ def shown_value(value: Any, lang: str) -> str:
         if re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value) and parse_time(value):
             return local(value)
         return pick(ENUM_LABELS.get(value), lang, value)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def record_rows(
@@ -1918,7 +1905,7 @@ def policy_rows(
         prop = _resolve(props.get(key, {}), schema) if props else {}
         cur, dflt = current.get(key), (default or {}).get(key)
         name = f"{prefix}{key}"
-        if isinstance(cur, Mapping) and not _deadline_like(cur) and key not in ("onsite_every",):
+        if isinstance(cur, Mapping) and not _is_deadline(cur) and key not in ("onsite_every",):
             rows += policy_rows({**prop, "$defs": schema.get("$defs", {})}, cur, dflt, f"{name}.")
             continue
         rows.append(
@@ -1933,14 +1920,8 @@ def policy_rows(
     return rows
 
 
-def _deadline_like(value: Mapping[str, Any]) -> bool:
-    return "working_days" in value and "months" in value
-
-
 def _policy_text(value: Any) -> str:
-    if isinstance(value, Mapping) and _deadline_like(value):
-        from workflows.model import Deadline
-
+    if isinstance(value, Mapping) and _is_deadline(value):
         try:
             return Deadline.model_validate(value).label()
         except ValueError:

@@ -129,25 +129,27 @@ class Deadline(BaseModel):
     def anchored(self) -> bool:
         return self.month_day is not None or self.before_month_end is not None
 
-    def label(self) -> str:
+    def label(self, en: bool = False) -> str:
+        """The time limit in words, in Chinese (or English)."""
         if self.working_days:
-            return f"{self.working_days} 个工作日"
+            return f"{self.working_days} working days" if en else f"{self.working_days} 个工作日"
         if self.month_day is not None:
-            return f"每月 {self.month_day} 日前"
+            return f"by day {self.month_day} of the month" if en else f"每月 {self.month_day} 日前"
         if self.before_month_end is not None:
-            return f"月底前 {self.before_month_end} 天"
+            n = self.before_month_end
+            return f"{n} days before month end" if en else f"月底前 {n} 天"
         parts = [
-            f"{v:g} {unit}"
+            f"{v:g} {unit[en]}"
             for v, unit in (
-                (self.months, "个月"),
-                (self.days, "天"),
-                (self.hours, "小时"),
-                (self.minutes, "分钟"),
-                (self.seconds, "秒"),
+                (self.months, ("个月", "months")),
+                (self.days, ("天", "days")),
+                (self.hours, ("小时", "hours")),
+                (self.minutes, ("分钟", "minutes")),
+                (self.seconds, ("秒", "seconds")),
             )
             if v
         ]
-        return " ".join(parts) or "立即"
+        return " ".join(parts) or ("at once" if en else "立即")
 
 
 class Extension(BaseModel):
