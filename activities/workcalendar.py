@@ -189,8 +189,13 @@ class CalendarFile(BaseModel):
 
 def read_calendar_file(path: Path) -> CalendarFile:
     """Parse and validate an override file; every problem is a ValueError naming the cause."""
+    return parse_calendar(Path(path).read_text(encoding="utf-8"))
+
+
+def parse_calendar(text: str) -> CalendarFile:
+    """An override file's content, parsed and validated (ValueError naming the cause)."""
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc}") from exc
     try:

@@ -2008,15 +2008,6 @@ async def admin_calendar(request: Request) -> Response:
     return await _calendar_page(request, user)
 
 
-def _check_calendar(text: str) -> Any:
-    from activities.workcalendar import read_calendar_file
-
-    with tempfile.TemporaryDirectory(prefix="zhidu-cal-") as tmp:
-        path = Path(tmp) / "calendar.json"
-        path.write_text(text, encoding="utf-8")
-        return read_calendar_file(path)
-
-
 @router.post("/admin/calendar/preview")
 async def admin_calendar_preview(request: Request) -> Response:
     user = await admin_user(request)
@@ -2037,8 +2028,10 @@ async def admin_calendar_preview(request: Request) -> Response:
         text = raw.decode("utf-8", "replace")
     else:
         text = str(form.get("content") or "")
+    from activities.workcalendar import parse_calendar
+
     try:
-        cal = await asyncio.to_thread(_check_calendar, text)
+        cal = parse_calendar(text)
     except ValueError as exc:
         return await _calendar_page(request, user, error=str(exc), status=422, content=text)
     return await _calendar_page(request, user, preview=cal, content=text, filename=filename)
