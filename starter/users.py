@@ -4,6 +4,7 @@ demo users of the dev stack."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -64,15 +65,11 @@ def verify_password(password: str, stored: str) -> tuple[bool, str | None]:
         return False, None
 
 
-_DUMMY: list[str] = []
-
-
+@functools.cache
 def _dummy_hash() -> str:
     """Checked when the login is unknown, so a wrong login costs as much time as a wrong
     password (made on first use, not at import)."""
-    if not _DUMMY:
-        _DUMMY.append(hash_password(secrets.token_hex(8)))
-    return _DUMMY[0]
+    return hash_password(secrets.token_hex(8))
 
 
 def check_roles(roles: Sequence[str]) -> list[str]:
@@ -318,23 +315,21 @@ def user_dict(user: User) -> dict[str, Any]:
 
 async def set_roles(session_factory: SessionFactory, user_id: str, roles: Sequence[str]) -> User:
     """Replace a user's roles (unknown roles refused)."""
-    checked = check_roles(roles)
-    async with session_factory() as session:
-        user = await session.get(User, user_id)
-        if user is None:
-            raise NotFound(f"no user {user_id}", "id", f"没有用户 {user_id}")
-        user.roles = checked
-        await session.commit()
-        return user
+    return await _change_user(session_factory, user_id, roles=check_roles(roles))
 
 
 async def set_active(session_factory: SessionFactory, user_id: str, active: bool) -> User:
     """Deactivate (or reactivate) a user: a deactivated user's sessions and tokens stop
     signing anyone in at once (both check `active`)."""
+    return await _change_user(session_factory, user_id, active=active)
+
+
+async def _change_user(session_factory: SessionFactory, user_id: str, **values: Any) -> User:
     async with session_factory() as session:
         user = await session.get(User, user_id)
         if user is None:
             raise NotFound(f"no user {user_id}", "id", f"没有用户 {user_id}")
-        user.active = active
+        for name, value in values.items():
+            setattr(user, name, value)
         await session.commit()
         return user
