@@ -155,6 +155,16 @@ async def case_tasks(session_factory: SessionFactory, case_id: str) -> list[Task
         )
 
 
+async def _of_case(
+    session_factory: SessionFactory, case_id: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A case's rows; only an empty answer asks whether the case exists (NoSuchCase if not),
+    so a case page does not read the case row once per list."""
+    if not rows:
+        await case_row(session_factory, case_id)
+    return rows
+
+
 async def task_row(session_factory: SessionFactory, task_id: str) -> Task | None:
     async with session_factory() as session:
         return await session.get(Task, task_id)
@@ -165,7 +175,6 @@ async def case_timeline(
 ) -> list[dict[str, Any]]:
     """The append-only event timeline, oldest first; with `newest`, only that many of the
     newest events (still oldest first)."""
-    await case_row(session_factory, case_id)
     stmt = select(Event).where(Event.case_id == case_id)
     if newest is None:
         stmt = stmt.order_by(Event.seq)
@@ -173,7 +182,7 @@ async def case_timeline(
         stmt = stmt.order_by(Event.seq.desc()).limit(max(0, newest))
     async with session_factory() as session:
         rows = [row_dict(e) for e in (await session.scalars(stmt)).all()]
-    return rows if newest is None else rows[::-1]
+    return await _of_case(session_factory, case_id, rows if newest is None else rows[::-1])
 
 
 async def count_events(session_factory: SessionFactory, case_id: str) -> int:
@@ -185,7 +194,6 @@ async def count_events(session_factory: SessionFactory, case_id: str) -> int:
 async def case_records(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
     """The case's named records, each with its signatures (id, signer, role, method, time), so
     a signature can be verified later by its id."""
-    await case_row(session_factory, case_id)
     async with session_factory() as session:
         rows = (
             await session.scalars(
@@ -206,11 +214,11 @@ async def case_records(session_factory: SessionFactory, case_id: str) -> list[di
         by_record.setdefault(sig.record_id, []).append(
             {k: jsonable(getattr(sig, k)) for k in ("id", "signer", "role", "method", "signed_at")}
         )
-    return [{**row_dict(r), "signatures": by_record.get(r.id, [])} for r in rows]
+    out = [{**row_dict(r), "signatures": by_record.get(r.id, [])} for r in rows]
+    return await _of_case(session_factory, case_id, out)
 
 
 async def case_ledger(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
-    await case_row(session_factory, case_id)
     async with session_factory() as session:
         rows = (
             await session.scalars(
@@ -219,7 +227,7 @@ async def case_ledger(session_factory: SessionFactory, case_id: str) -> list[dic
                 .order_by(LedgerEntry.at, LedgerEntry.id)
             )
         ).all()
-    return [row_dict(p) for p in rows]
+    return await _of_case(session_factory, case_id, [row_dict(p) for p in rows])
 
 
 async def provisional_case_ids(session_factory: SessionFactory) -> list[str]:
