@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -354,35 +354,50 @@ def _sqlstate(exc: DBAPIError) -> str:
     return f"{type(getattr(orig, '__cause__', None) or orig).__name__} {_code(exc)}".strip()
 
 
-# Column widths of the text a step writes (store.models): a longer value is cut.
-_WIDTHS: dict[str, int] = {
-    "title": 300, "clause": 100, "kind": 64, "actor": 64, "role": 64, "assignee": 64,
-    "closed_by": 64, "outcome": 64, "created_by": 64, "category": 64, "signer": 200,
-    "party": 200, "recipient": 200, "subject": 300, "account": 300, "number": 60,
-    "customer_id": 100, "started_by": 64, "granted_by": 64, "granted_role": 64, "unit": 250,
+# The table each part of a step is written to (a task's extensions have their own).
+_TABLES = {
+    "case": "cases", "events": "events", "tasks": "tasks", "extensions": "task_extensions",
+    "notifications": "notifications", "records": "records", "signatures": "signatures",
+    "ledger": "ledger",
 }  # fmt: skip
+# The width of every bounded text column, per table, as store.models declares it.
+_WIDTHS: dict[str, dict[str, int]] = {
+    table.name: {
+        c.name: c.type.length
+        for c in table.columns
+        if isinstance(c.type, String) and c.type.length is not None
+    }
+    for table in models.Base.metadata.tables.values()
+}
 
 
 def repaired(changes: StepChanges) -> tuple[StepChanges, list[str]]:
-    """The step with every string storable, and where it was changed."""
+    """The step with every string storable (control characters removed everywhere; a column's
+    value cut to that column's width), and where it was changed."""
     repairs: list[str] = []
 
-    def fix(value: Any, path: str, key: str | None) -> Any:
+    def fix(value: Any, path: str, key: str | None, table: str | None) -> Any:
         if isinstance(value, str):
             clean = CONTROL.sub("", value)
-            width = _WIDTHS.get(key or "")
+            width = _WIDTHS.get(table or "", {}).get(key or "")
             if width is not None and len(clean) > width:
                 clean = clean[:width]
             if clean != value:
                 repairs.append(path)
             return clean
-        if isinstance(value, dict):
-            return {fix(k, path, None): fix(v, f"{path}.{k}", str(k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [fix(v, f"{path}[{i}]", key) for i, v in enumerate(value)]
+        if isinstance(value, dict):  # a row of `table`; what nests in it is JSON, or a table
+            return {
+                fix(k, path, None, None): fix(
+                    v, f"{path}.{k}", str(k),
+                    table if isinstance(v, str) else _TABLES.get(str(k)),
+                )
+                for k, v in value.items()
+            }  # fmt: skip
+        if isinstance(value, list):  # rows of `table` (or JSON when `table` is None)
+            return [fix(v, f"{path}[{i}]", key, table) for i, v in enumerate(value)]
         return value
 
-    data = fix(changes.model_dump(mode="json"), "step", None)
+    data = fix(changes.model_dump(mode="json"), "step", None, None)
     return StepChanges.model_validate(data), repairs[:50]
 
 

@@ -239,14 +239,17 @@ async def test_data_the_database_refuses_is_stored_repaired_not_retried(
     changes.records[0].data["questions"] = ["为什么\x00卡纸"]
     changes.signatures[0].signer = "签" * 250
     changes.ledger[0].party = "部" * 250
+    changes.records[0].title = "《" + "记" * 250  # records.title is 200 wide (tasks' is 300)
     result = await ActivityEnvironment().run(store.record_step, changes)
     assert result["refused"] and "step.records[0].data.questions[0]" in result["repairs"]
     assert "step.signatures[0].signer" in result["repairs"]
+    assert "step.records[0].title" in result["repairs"]
     async with clean_db() as s:
         record = await s.get(models.Record, "revisit-C1/revisit_record/1")
         signature = await s.get(models.Signature, "revisit-C1/revisit_record/1/sig/staff")
         entry = await s.get(models.LedgerEntry, "revisit-C1/pen/1")
     assert record is not None and record.data["questions"] == ["为什么卡纸"]
+    assert record.title == ("《" + "记" * 250)[:200]
     assert signature is not None and signature.signer == "签" * 200
     assert entry is not None and len(entry.party) == 200
     # A clean step is written as is and reports nothing.
