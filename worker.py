@@ -122,14 +122,14 @@ MAX_ACTIVITIES = 64
 STICKY_TIMEOUT = timedelta(seconds=5)
 
 
-# Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
-# defined twice would make two different `Deadline`s).
 def worker_engine(database_url: str) -> AsyncEngine:
     """The worker's database pool: room for its concurrent activities, and no pre-ping round
     trip per checkout (a stale connection fails the activity, which is retried anyway)."""
     return make_engine(database_url, pool_size=10, max_overflow=10, pre_ping=False)
 
 
+# Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
+# defined twice would make two different `Deadline`s).
 SHARED_WORKFLOW_MODULES = (
     "workflows.assertions",
     "workflows.model",

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from settings import get_settings
-from starter.cases import Registry, registry_or_default
+from starter.cases import Registry, full_task_id, registry_or_default
 from starter.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from store.models import Case, Notification, SignatureCode, Task, User
 from workflows.authority import may_act
@@ -170,7 +170,7 @@ async def issue_signature_code(
     the task may ask; the recipient must be one of the case's customer contacts."""
     if settings is None:
         settings = get_settings()
-    task_id = task_id if "/" in task_id else f"{case_id}/{task_id}"
+    task_id = full_task_id(case_id, task_id)
     registry = registry_or_default(registry)
     task, case = await _task_for(session_factory, task_id, user)
     title = _otp_record_title(task, registry)
