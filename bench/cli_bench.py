@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -29,6 +28,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.local import scratch_database_url
 from bench.web_bench import TYPICAL, build, fill
 from starter.devstack import drop_database
 
@@ -49,14 +49,11 @@ def timed(argv: list[str], env: dict[str, str], repeat: int) -> tuple[list[float
     return times, out
 
 
-async def prepare(server: str) -> str:
-    from sqlalchemy.engine import make_url
-
+async def prepare(server: str | None) -> str:
     from starter.devstack import ensure_database
     from store.migrate import upgrade
 
-    url = make_url(server).set(database=f"zhidu_clibench_{secrets.token_hex(4)}")
-    text = url.render_as_string(hide_password=False)
+    text = scratch_database_url("zhidu_clibench", server)
     await ensure_database(text)
     await upgrade(text)
     await fill(text, build(datetime.now(UTC)))
@@ -75,13 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     if zhidu is None:
         print("cli_bench: no `zhidu` next to this Python (pip install -e .)", file=sys.stderr)
         return 2
-    server = (
-        args.database_url
-        or os.environ.get("DATABASE_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
     print("cli_bench: filling a database with 10,000 cases …", file=sys.stderr, flush=True)
-    url = asyncio.run(prepare(server))
+    url = asyncio.run(prepare(args.database_url))
     try:
         with tempfile.TemporaryDirectory(prefix="zhidu-clibench-") as data_dir:
             # A data dir of its own: no dev stack is found, the database is the one filled here.

@@ -33,6 +33,8 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
+from bench.local import scratch_database_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BENCH_TABLE = "bench_minimal"
 MINIMAL_WORKFLOW = "bench.minimal"
@@ -652,7 +654,6 @@ async def warm_up(ctx: Ctx, r1: int) -> None:
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     import asyncpg
-    from sqlalchemy.engine import make_url
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
@@ -667,13 +668,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     open_cases = 200 if args.quick else args.open_cases
     lag_cases = 20 if args.quick else args.lag_cases
     tag = secrets.token_hex(3)
-    base = (
-        args.database_url
-        or os.environ.get("DATABASE_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
     db_name = f"zhidu_bench_{tag}"
-    db_url = make_url(base).set(database=db_name).render_as_string(hide_password=False)
+    db_url = scratch_database_url("zhidu_bench", args.database_url, tag)
     workdir = Path(tempfile.mkdtemp(prefix="zhidu-bench-"))
     figures: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()},

@@ -4,6 +4,8 @@ app under uvicorn in a thread, and the Debian Chromium with the flags that work 
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
 import threading
 import time
@@ -21,6 +23,20 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# The PostgreSQL server a benchmark uses when neither --database-url nor DATABASE_URL names one.
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def scratch_database_url(prefix: str, server: str | None = None, tag: str | None = None) -> str:
+    """The URL of a new database `<prefix>_<tag>` (tag random unless given) on `server`, else
+    the server of DATABASE_URL, else LOCAL_POSTGRES; the caller creates and drops it."""
+    from sqlalchemy.engine import make_url
+
+    base = server or os.environ.get("DATABASE_URL") or LOCAL_POSTGRES
+    name = f"{prefix}_{tag or secrets.token_hex(4)}"
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
 def free_port() -> int:

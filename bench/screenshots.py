@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import base64
 import math
-import os
 import secrets
 import shutil
 import struct
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.local import CHROMIUM, CHROMIUM_ARGS, free_port, serving
+from bench.local import CHROMIUM, CHROMIUM_ARGS, free_port, scratch_database_url, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
@@ -380,9 +379,8 @@ async def run(args: argparse.Namespace) -> int:
     from store.migrate import upgrade
 
     tag = secrets.token_hex(4)
-    server = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    db_url = make_url(server).set(database=f"zhidu_shots_{tag}")
-    db_url_text = db_url.render_as_string(hide_password=False)
+    db_url_text = scratch_database_url("zhidu_shots", tag=tag)
+    db_name = make_url(db_url_text).database
     workdir = Path(tempfile.mkdtemp(prefix="zhidu-shots-"))
     key = secrets.token_urlsafe(32)
     env = engine = None
@@ -390,7 +388,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         created = await ensure_database(db_url_text)
         await upgrade(db_url_text)
-        log(f"database {db_url.database} ready; starting the Temporal dev server")
+        log(f"database {db_name} ready; starting the Temporal dev server")
         env = await WorkflowEnvironment.start_local(
             namespace="default",
             dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
@@ -439,9 +437,9 @@ async def run(args: argparse.Namespace) -> int:
         if created:
             try:
                 await drop_database(db_url_text)
-                log(f"dropped database {db_url.database}")
+                log(f"dropped database {db_name}")
             except Exception as exc:  # report, do not hide the real failure
-                log(f"could not drop {db_url.database}: {exc}")
+                log(f"could not drop {db_name}: {exc}")
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import random
 import secrets
 import shutil
@@ -38,6 +37,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.local import scratch_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_MS = 100.0
@@ -530,13 +531,7 @@ async def run(args: argparse.Namespace) -> int:
     from starter.devstack import drop_database, ensure_database
     from store.migrate import upgrade
 
-    server = (
-        args.database_url
-        or os.environ.get("DATABASE_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"zhidu_webbench_{secrets.token_hex(4)}"
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    url = scratch_database_url("zhidu_webbench", args.database_url)
     created = False
     try:
         created = await ensure_database(url)
@@ -556,7 +551,7 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         if created:
             await drop_database(url)
-            log(f"dropped database {name}")
+            log(f"dropped database {make_url(url).database}")
 
 
 def main(argv: list[str] | None = None) -> int:
