@@ -465,6 +465,20 @@ def _task_route(action: str, summary: str) -> Any:
     )
 
 
+async def _task_act(
+    case_id: str,
+    task_id: str,
+    action: str,
+    body: BaseModel,
+    st: AppState,
+    client: Client,
+    user: User,
+) -> dict[str, Any]:
+    """A task route as its action: the task id (short or full) with the body's fields."""
+    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
+    return await act(case_id, action, st, client, user, payload)
+
+
 @_task_route("complete", "完成任务 / Complete a task")
 async def complete_task(
     case_id: CaseId,
@@ -475,8 +489,7 @@ async def complete_task(
     user: CurrentUser,
 ) -> dict[str, Any]:
     """Action `complete_task`; `task_id` is `t3` or the full `revisit-C1/t3`."""
-    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
-    return await act(case_id, "complete_task", st, client, user, payload)
+    return await _task_act(case_id, task_id, "complete_task", body, st, client, user)
 
 
 @_task_route("extend", "延期 / Extend a deadline")
@@ -489,8 +502,7 @@ async def extend_task(
     user: CurrentUser,
 ) -> dict[str, Any]:
     """Action `extend_deadline`; `new_due` needs a time zone."""
-    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
-    return await act(case_id, "extend_deadline", st, client, user, payload)
+    return await _task_act(case_id, task_id, "extend_deadline", body, st, client, user)
 
 
 @_task_route("pause", "暂停计时 / Pause the clock")
@@ -502,8 +514,7 @@ async def pause_task(
     client: ClientDep,
     user: CurrentUser,
 ) -> dict[str, Any]:
-    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
-    return await act(case_id, "pause_task", st, client, user, payload)
+    return await _task_act(case_id, task_id, "pause_task", body, st, client, user)
 
 
 @_task_route("resume", "恢复计时 / Resume the clock")
@@ -515,8 +526,7 @@ async def resume_task(
     client: ClientDep,
     user: CurrentUser,
 ) -> dict[str, Any]:
-    payload = {"task_id": cases.full_task_id(case_id, task_id), **body.model_dump(mode="json")}
-    return await act(case_id, "resume_task", st, client, user, payload)
+    return await _task_act(case_id, task_id, "resume_task", body, st, client, user)
 
 
 @router.post(
