@@ -10,15 +10,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from starter.errors import ConfigError, invalid_from
-from workflows.model import Deadline
+from workflows.model import is_deadline
 
 if TYPE_CHECKING:
     from settings import Settings
     from workflows.registry import RegulationEntry
-
-
-def _is_deadline(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == set(Deadline.model_fields)
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -29,7 +25,7 @@ def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
         if (
             isinstance(value, Mapping)
             and isinstance(out.get(key), dict)
-            and not _is_deadline(out[key])
+            and not is_deadline(out[key])
         ):
             out[key] = _deep_merge(out[key], value)
         else:

@@ -45,7 +45,7 @@ from store import queries
 from store.db import SessionFactory, is_unavailable
 from store.models import User
 from workflows.authority import may_act
-from workflows.model import CHINA_TZ, CONTROL, Deadline
+from workflows.model import CHINA_TZ, CONTROL, Deadline, is_deadline
 from workflows.registry import RegulationEntry, registry_or_default
 from workflows.roles import ROLES, outranks
 
@@ -1625,7 +1625,7 @@ def leaves(
     """A record's data as (path, value) rows, the values left as they are: nested lists and
     objects are spelled out, except objects that are one value (`whole`: by default a time
     limit); an empty list is one row with None."""
-    whole = _is_deadline if whole is None else whole
+    whole = is_deadline if whole is None else whole
     rows: list[tuple[str, Any]] = []
     if isinstance(value, Mapping) and not whole(value):
         for k, v in value.items():
@@ -1638,10 +1638,6 @@ def leaves(
     else:
         rows.append((prefix, value))
     return rows
-
-
-def _is_deadline(value: Mapping[str, Any]) -> bool:
-    return bool(value) and set(value) <= set(Deadline.model_fields) and "months" in value
 
 
 def deadline_text(value: Mapping[str, Any], lang: str) -> str:
@@ -1905,7 +1901,7 @@ def policy_rows(
         prop = _resolve(props.get(key, {}), schema) if props else {}
         cur, dflt = current.get(key), (default or {}).get(key)
         name = f"{prefix}{key}"
-        if isinstance(cur, Mapping) and not _is_deadline(cur) and key not in ("onsite_every",):
+        if isinstance(cur, Mapping) and not is_deadline(cur) and key not in ("onsite_every",):
             rows += policy_rows({**prop, "$defs": schema.get("$defs", {})}, cur, dflt, f"{name}.")
             continue
         rows.append(
@@ -1921,7 +1917,7 @@ def policy_rows(
 
 
 def _policy_text(value: Any) -> str:
-    if isinstance(value, Mapping) and _is_deadline(value):
+    if is_deadline(value):
         try:
             return Deadline.model_validate(value).label()
         except ValueError:

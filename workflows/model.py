@@ -152,6 +152,11 @@ class Deadline(BaseModel):
         return " ".join(parts) or ("at once" if en else "立即")
 
 
+def is_deadline(value: Any) -> bool:
+    """Whether `value` is a Deadline as stored (a model_dump: every field present)."""
+    return isinstance(value, dict) and set(value) == set(Deadline.model_fields)
+
+
 class Extension(BaseModel):
     seq: int
     granted_by: str
