@@ -20,11 +20,11 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from starter.cases import Registry, registry_or_default
 from starter.policy import load_policy
 from worker import header
 from workflows import assertions
 from workflows.model import CaseStart
+from workflows.registry import Registry, registry_or_default
 from workflows.registry import ScheduleSpec as DutySpec
 from workflows.search import CASE_STATUS, REGULATION
 

@@ -29,11 +29,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from settings import get_settings
-from starter.cases import Registry, full_task_id, registry_or_default
+from starter.cases import full_task_id
 from starter.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from store.models import Case, Notification, SignatureCode, Task, User
 from workflows.authority import may_act
-from workflows.registry import ActionSpec
+from workflows.registry import ActionSpec, Registry, registry_or_default
 from workflows.roles import role_zh
 
 if TYPE_CHECKING:
