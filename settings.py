@@ -101,7 +101,8 @@ class Settings(BaseSettings):
     # Signs the actor assertions of every start, signal and update zhidu's own clients send
     # (workflows/assertions.py). Unset: a random key kept in data_dir/assertion_key (the dev
     # stack's processes share it); set it on every process in production. Previous keys stay
-    # accepted (comma separated) while messages signed with them may still be in flight.
+    # accepted (comma separated): keep one while a run that received messages signed with it is
+    # open, since a worker replaying the run checks them again.
     assertion_key: str | None = Field(None, alias="ZHIDU_ASSERTION_KEY")
     assertion_keys_previous: str = Field("", alias="ZHIDU_ASSERTION_KEYS_PREVIOUS")
 

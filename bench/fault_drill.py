@@ -864,23 +864,12 @@ async def compare_with_db(stack: Stack, expected: dict[str, Expected], f: Findin
             )
 
 
-async def replay_all(histories: list[tuple[str, Any]], f: Findings) -> None:
-    """Every run of every case on the production sandbox runner (worker.workflow_runner())."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.worker import Replayer
+async def replay_all(histories: list[tuple[str, Any]], keys: list[bytes], f: Findings) -> None:
+    """Every run of every case as the worker runs it (worker.replayer: the production sandbox
+    and the assertion verifier with the drill's key)."""
+    from worker import replayer as worker_replayer
 
-    from worker import workflow_runner
-    from workflows import REGISTRY
-
-    workflows: list[type] = []
-    for entry in REGISTRY.values():
-        if entry.workflow not in workflows:
-            workflows.append(entry.workflow)
-    replayer = Replayer(
-        workflows=workflows,
-        data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(),
-    )
+    replayer = worker_replayer(keys)
     for label, hist in histories:
         result = await replayer.replay_workflow(hist, raise_on_replay_failure=False)
         if result.replay_failure is not None:
@@ -1084,7 +1073,7 @@ class Drill:
                           for i, h in enumerate(runs)]  # fmt: skip
         await compare_with_db(self.stack, expected, f)
         say(f"replaying {len(histories)} histories")
-        await replay_all(histories, f)
+        await replay_all(histories, self.stack.settings.assertion_keys(), f)
         return self.report(f)
 
     def report(self, f: Findings) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,8 +17,9 @@ from sqlalchemy import select
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
+import worker
 from activities import build_activities
 from activities.workcalendar import current_years, year_days
 from settings import Settings
@@ -82,6 +83,12 @@ async def case_worker(
                 await client.get_workflow_handle(handle.id).terminate("test finished")
             except RPCError:
                 pass  # already closed
+
+
+def replayer(workflows: Iterable[type] | None = None, *, strict: bool = True) -> Replayer:
+    """worker.replayer with the tests' assertion key: histories replayed as the worker runs them."""
+    key = os.environ["ZHIDU_ASSERTION_KEY"].encode("utf-8")
+    return worker.replayer([key], workflows, strict=strict)
 
 
 async def save_histories(client: Client, workflow_id: str) -> None:

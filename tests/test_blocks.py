@@ -12,9 +12,7 @@ from typing import Any
 import chinese_calendar
 import pytest
 from pydantic import ValidationError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
-from temporalio.worker import Replayer
 
 from activities.signing import Sealer, verify_signature
 from store import models
@@ -30,12 +28,12 @@ from tests.helpers import (
     open_task,
     penalties,
     refused,
+    replayer,
     rows,
     skip,
     sleep_to,
     state,
 )
-from worker import workflow_runner
 from workflows.model import CHINA_TZ, Actor, CaseStart, PauseTaskInput
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -353,11 +351,7 @@ async def test_signed_record_and_sampling(ts_env, session_factory, clean_db, set
         for s in sigs:
             assert (await verify_signature(session_factory, s.id, key)).ok
         history = await h.fetch_history()
-    await Replayer(
-        workflows=[BlocksWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(strict=True),
-    ).replay_workflow(history)
+    await replayer([BlocksWorkflow]).replay_workflow(history)
 
 
 async def test_message_to_another_case_once_per_key(

@@ -9,8 +9,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
 from activities.workcalendar import current_years, year_days
 from starter.cases import case_histories
@@ -22,11 +20,11 @@ from tests.helpers import (
     complete,
     eventually,
     library_calendar,
+    replayer,
     rows,
     save_histories,
     state,
 )
-from worker import workflow_runner
 from workflows.model import Actor, CalendarData, CalendarUpdatedInput, CaseMessage, CaseStart
 from workflows.registry import RegulationEntry, ScheduleSpec
 from workflows.reports import REPORT, ReportWorkflow
@@ -91,13 +89,8 @@ async def test_open_tasks_and_messages_survive_continue_as_new(
         assert await h.result() == "closed"
         runs = await case_histories(env.client, "blocks-N1")
     assert len(runs) >= 2
-    replayer = Replayer(
-        workflows=[BlocksWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(strict=True),
-    )
     for hist in runs:
-        await replayer.replay_workflow(hist)
+        await replayer([BlocksWorkflow]).replay_workflow(hist)
 
 
 async def test_schedule_starts_a_report_case(
@@ -153,11 +146,9 @@ async def test_schedule_starts_a_report_case(
             assert {n.recipient for n in notes} == {"role:clerk"}
             [case] = await rows(session_factory, models.Case, id=wf_id)
             assert case.regulation == "report" and case.status == "done"
-            await Replayer(
-                workflows=[ReportWorkflow],
-                data_converter=pydantic_data_converter,
-                workflow_runner=workflow_runner(strict=True),
-            ).replay_workflow(await env.client.get_workflow_handle(wf_id).fetch_history())
+            await replayer([ReportWorkflow]).replay_workflow(
+                await env.client.get_workflow_handle(wf_id).fetch_history()
+            )
         finally:
             await handle.delete()
     await asyncio.sleep(0)

@@ -23,15 +23,12 @@ import pytest
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
 from activities.workcalendar import current_years, year_days
 from starter.cases import case_histories
 from store import models
 from store.db import SessionFactory
-from worker import workflow_runner
-from workflows import REGISTRY
+from tests.helpers import replayer
 from workflows.model import (
     Actor,
     CalendarData,
@@ -203,11 +200,7 @@ async def test_kill_the_worker_while_timers_fire_and_updates_arrive_then_replay_
             except Exception:
                 pass
 
-    replayer = Replayer(
-        workflows=[e.workflow for e in REGISTRY.values()],
-        data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(),
-    )
+    production = replayer(strict=False)  # the production sandbox, as the crashed worker ran
     replayed = failures = timed_out = updates = fired_then_update = 0
     for wid in ids:
         for hist in await case_histories(client, wid):
@@ -215,7 +208,7 @@ async def test_kill_the_worker_while_timers_fire_and_updates_arrive_then_replay_
             timed_out += types.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
             updates += types.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
             fired_then_update += _fired_then_update(types)
-            result = await replayer.replay_workflow(hist, raise_on_replay_failure=False)
+            result = await production.replay_workflow(hist, raise_on_replay_failure=False)
             replayed += 1
             if result.replay_failure is not None:
                 failures += 1

@@ -9,12 +9,9 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from tests.helpers import TEST_REGISTRY
-from worker import workflow_runner
+from tests.helpers import TEST_REGISTRY, replayer
 from workflows.model import CaseStart
 from workflows.revisit import RevisitWorkflow
 
@@ -38,12 +35,10 @@ async def test_there_are_committed_histories_of_every_regulation():
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_committed_history_replays(path: Path):
-    replayer = Replayer(
-        workflows=[e.workflow for e in TEST_REGISTRY.values()],
-        data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(strict=True),
-    )
-    await replayer.replay_workflow(load(path))
+    """Replayed as the worker runs it: the sandbox and the assertion verifier (with the tests'
+    key), so a change to either that would break a running case fails here. The histories
+    include one recorded by the code before messages were signed (revisit-O1, ca5ef89)."""
+    await replayer([e.workflow for e in TEST_REGISTRY.values()]).replay_workflow(load(path))
 
 
 @workflow.defn(name="zhidu.revisit")
@@ -61,10 +56,5 @@ class ChangedRevisit(RevisitWorkflow):
 
 async def test_a_changed_regulation_is_caught():
     path = next(p for p in HISTORIES if p.name.startswith("revisit"))
-    replayer = Replayer(
-        workflows=[ChangedRevisit],
-        data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(strict=True),
-    )
     with pytest.raises(NondeterminismError):
-        await replayer.replay_workflow(load(path))
+        await replayer([ChangedRevisit]).replay_workflow(load(path))
