@@ -257,7 +257,10 @@ class AssertionVerifier(WorkerInterceptor):
     ) -> type[WorkflowInboundInterceptor]:
         keys = self._keys
 
-        def problem(headers: Any, name: str, args: Sequence[Any]) -> str | None:
+        def problem(
+            headers: Any, name: str, args: Sequence[Any], at: float | None = None
+        ) -> str | None:
+            """Why the message's assertion does not hold at `at` (default: now), or None."""
             payload = headers.get(assertions.HEADER)
             token = workflow.payload_converter().from_payload(payload, str) if payload else None
             return assertions.check(
@@ -266,7 +269,7 @@ class AssertionVerifier(WorkerInterceptor):
                 workflow_id=workflow.info().workflow_id,
                 name=name,
                 args=args,
-                now=workflow.now().timestamp(),
+                now=workflow.now().timestamp() if at is None else at,
             )
 
         class Checked(WorkflowInboundInterceptor):
@@ -286,7 +289,10 @@ class AssertionVerifier(WorkerInterceptor):
             async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
                 new_case = workflow.info().continued_run_id is None  # not a next run
                 if self._enforce() and new_case:
-                    why = problem(input.headers, "start", input.args)
+                    # Judged when Temporal accepted the start, not when a worker first runs it
+                    # (a case started while no worker runs must not expire meanwhile).
+                    accepted = workflow.info().workflow_start_time.timestamp()
+                    why = problem(input.headers, "start", input.args, accepted)
                     if why:
                         raise ApplicationError(why, type="Forbidden", non_retryable=True)
                 return await super().execute_workflow(input)

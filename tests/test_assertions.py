@@ -22,7 +22,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from store import models
 from tests.blocks_regulation import BlocksInput, BlocksPolicy
-from tests.helpers import STARTED, case_worker, eventually, library_calendar, rows, state
+from tests.helpers import (
+    STARTED,
+    case_worker,
+    eventually,
+    eventually_rows,
+    library_calendar,
+    rows,
+    state,
+)
 from worker import AssertionSigner, header
 from workflows import assertions
 from workflows.model import (
@@ -166,3 +174,38 @@ async def test_unsigned_forged_misdirected_changed_and_expired_messages_are_refu
         assert "not signed" in str(failed.value.cause)
         assert not await rows(session_factory, models.Case, id=rogue.id)
         _ = PauseTaskInput
+
+
+async def test_a_case_started_while_no_worker_runs_goes_on(
+    local_env, session_factory, clean_db, settings_factory
+):
+    """A start's assertion is judged at the time Temporal accepted the start, not when a worker
+    first runs the case: a case started during a deploy (no worker for longer than an
+    assertion lives) is not refused later."""
+    import asyncio
+
+    env = local_env
+    queue = f"late-{uuid.uuid4().hex[:6]}"
+    # Signed so that the assertion expires 8 s from now; no worker serves the queue yet.
+    late = await raw_client(
+        env, [AssertionSigner(KEY, clock=lambda: time.time() - assertions.TTL_SECONDS + 8)]
+    )
+    handle = await late.start_workflow(
+        "test.blocks",
+        CaseStart(
+            input=BlocksInput(
+                customer_id=f"LA{uuid.uuid4().hex[:5]}", units=["fix"], deposit_yuan=0
+            ).model_dump(mode="json"),
+            policy=BlocksPolicy().model_dump(mode="json"),
+            started_by="staff",
+            calendar=library_calendar(await env.get_current_time()),
+        ),
+        id=f"blocks-late-{uuid.uuid4().hex[:5]}",
+        task_queue=queue,
+    )
+    STARTED.append(handle)
+    await asyncio.sleep(12)  # the worker comes back after the assertion expired
+    async with case_worker(env.client, session_factory, settings_factory(), queue):
+        view = await eventually(lambda: state(handle), lambda v: bool(v.tasks), within=20)
+        assert view.status == "open" and view.tasks
+        assert await eventually_rows(session_factory, models.Case, 1, id=handle.id)
