@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -89,6 +90,23 @@ def replayer(workflows: Iterable[type] | None = None, *, strict: bool = True) ->
     """worker.replayer with the tests' assertion key: histories replayed as the worker runs them."""
     key = os.environ["ZHIDU_ASSERTION_KEY"].encode("utf-8")
     return worker.replayer([key], workflows, strict=strict)
+
+
+async def sent_code(session_factory: SessionFactory, case_id: str) -> str | None:
+    """The one-time signing code of the newest code message the outbox holds for a case (what
+    the customer reads out), or None."""
+    async with session_factory() as s:
+        body = await s.scalar(
+            select(models.Notification.body)
+            .where(
+                models.Notification.case_id == case_id,
+                models.Notification.key.like("sigcode/%"),
+            )
+            .order_by(models.Notification.id.desc())
+            .limit(1)
+        )
+    found = re.search(r"验证码：(\d{6})", body or "")
+    return found.group(1) if found else None
 
 
 async def save_histories(client: Client, workflow_id: str) -> None:

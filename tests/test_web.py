@@ -23,7 +23,7 @@ from sqlalchemy import update
 from starter import users
 from starter.api import SESSION_COOKIE, create_app
 from store.models import Task, WebSession
-from tests.helpers import TEST_REGISTRY, case_worker, eventually
+from tests.helpers import TEST_REGISTRY, case_worker, eventually, sent_code
 from workflows.model import CHINA_TZ
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -423,16 +423,8 @@ async def test_pause_resume_and_customer_signatures(web, session_factory) -> Non
         assert sent.status_code == 303, sent.text[:3000]
         page = await staff.get(sent.headers["location"])
         assert "验证码已发送" in page.text
-        async with session_factory() as s:
-            from sqlalchemy import select
-
-            from store.models import Notification
-
-            body = await s.scalar(
-                select(Notification.body).where(Notification.case_id == by_code,
-                                                Notification.key.like("sigcode/%"))
-            )  # fmt: skip
-        code = re.search(r"(\d{6})", body or "").group(1)  # type: ignore[union-attr]
+        code = await sent_code(session_factory, by_code)
+        assert code is not None
         url = f"/cases/{by_code}/tasks/{intake2}/complete"
         form = {"outcome": "done", "data.room": "B-2", "data.content": "门锁",
                 "sig.signer_name": "业主王五", "sig.method": "otp", "csrftoken": token_of(page)}  # fmt: skip
@@ -1089,16 +1081,8 @@ async def test_signature_method_and_code_next_to_its_input(web, session_factory)
         soon = await http.post(url, data=typed)
         assert soon.status_code == 429 and "请" in soon.text and "秒后再试" in soon.text
         assert 'value="C-3"' in soon.text
-        async with session_factory() as s:
-            from sqlalchemy import select
-
-            from store.models import Notification
-
-            body = await s.scalar(
-                select(Notification.body).where(Notification.case_id == case_id,
-                                                Notification.key.like("sigcode/%"))
-            )  # fmt: skip
-        code = re.search(r"(\d{6})", body or "").group(1)  # type: ignore[union-attr]
+        code = await sent_code(session_factory, case_id)
+        assert code is not None
         done = await http.post(
             f"/cases/{case_id}/tasks/{intake}/complete",
             data={**typed, "sig.code": code, "csrftoken": token_of(sent)},
