@@ -216,7 +216,13 @@ async def test_start_state_and_duplicate(api, session_factory, local_env) -> Non
 
     desc = await local_env.client.get_workflow_handle(case_id).describe()
     attrs = {k.name: v for k, v in desc.typed_search_attributes if k.name != "BuildIds"}
-    assert attrs == {"Regulation": "fake", "CustomerId": customer, "CaseStatus": "open"}
+    # Temporal's own TemporalChangeVersion names the patches the run took (worker.py).
+    assert attrs == {
+        "Regulation": "fake",
+        "CustomerId": customer,
+        "CaseStatus": "open",
+        "TemporalChangeVersion": ["zhidu-signed-assertions"],
+    }
 
     view = await eventually(
         lambda: http.get(f"/api/cases/{case_id}", headers=h),
