@@ -17,6 +17,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -213,6 +214,11 @@ async def test_kill_the_worker_while_timers_fire_and_updates_arrive_then_replay_
             if result.replay_failure is not None:
                 failures += 1
                 print(f"{wid}: {result.replay_failure}")
+                keep = os.environ.get("ZHIDU_KEEP_FAILED_HISTORIES")
+                if keep:  # for a post-mortem: the history that did not replay
+                    await asyncio.to_thread(
+                        Path(keep, f"{wid}_{hist.run_id}.json").write_text, hist.to_json()
+                    )
     print(f"crash drill: {replayed} runs replayed, {failures} failed; {timed_out} workflow tasks "
           f"lost with a killed worker; {updates} updates; {fired_then_update} timers fired while "
           "the worker was down and handled with an update in the same workflow task")  # fmt: skip
