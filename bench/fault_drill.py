@@ -401,6 +401,9 @@ class Traffic:
                 payload = resp.text
         self.status[str(status)] += 1
         self.by_route[(route, str(status))] += 1
+        if status == 403:  # the drill acts with authority: a refusal is worth a look
+            detail = payload.get("detail") if isinstance(payload, dict) else payload
+            say(f"403 {method} {path}: {str(detail)[:240]}")
         if isinstance(status, int) and status >= 500 and status != 503:
             detail = payload.get("detail") if isinstance(payload, dict) else payload
             key = f"{status} {route}: {str(detail)[:60]}"
