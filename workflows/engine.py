@@ -148,8 +148,9 @@ def plain_error(err: Any) -> dict[str, Any]:
     }
 
 
-def local_text(dt: datetime | None) -> str:
-    return dt.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if dt else "—"
+def local_text(dt: datetime | None, seconds: bool = False) -> str:
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return dt.astimezone(CHINA_TZ).strftime(fmt) if dt else "—"
 
 
 def sha256_text(text: str) -> str:
@@ -1401,12 +1402,15 @@ class CaseWorkflow:
         best = max(roles, key=lambda r: task.extend_limits[r])  # type: ignore[arg-type,return-value]
         limit = task.extend_limits[best]
         if limit is not None and inp.new_due > limit:
+            # Within the same minute the two times would read alike: then say the seconds.
+            fine = local_text(limit) == local_text(inp.new_due)
+            most, asked = local_text(limit, fine), local_text(inp.new_due, fine)
             raise refuse(
                 "Forbidden",
-                f"{role_zh(best)} may extend task {task.id} to {local_text(limit)} at "
-                f"the latest; {local_text(inp.new_due)} needs higher approval ({task.clause})",
-                f"{role_zh(best)}最晚只能将任务 {task.id} 延至 {local_text(limit)}；"
-                f"延至 {local_text(inp.new_due)} 需要更高一级批准（{task.clause}）",
+                f"{role_zh(best)} may extend task {task.id} to {most} at the latest; {asked} "
+                f"needs higher approval ({task.clause})",
+                f"{role_zh(best)}最晚只能将任务 {task.id} 延至 {most}；"
+                f"延至 {asked} 需要更高一级批准（{task.clause}）",
             )
         return best
 
