@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import unquote
@@ -45,9 +44,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from settings import Settings
-from starter import cases, catalog, sessions, sigcodes, users
+from starter import cases, catalog, sessions, sigcodes, throttle, users
 from starter.cases import Registry
-from starter.errors import Forbidden, Invalid, NotFound, ServiceError, invalid_from
+from starter.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceError,
+    error_field,
+    invalid_from,
+)
 from store import queries
 from store.db import SessionFactory, is_unavailable
 from store.models import User
@@ -58,8 +64,6 @@ log = logging.getLogger("zhidu.api")
 SESSION_COOKIE = "zhidu_session"
 MAX_BODY = 1_000_000  # bytes; a drawn signature is well below
 RETRY_AFTER = "5"
-LOGIN_FAILURES = 5  # per login within LOGIN_WINDOW, then 429
-LOGIN_WINDOW = 15 * 60
 
 
 class ErrorBody(BaseModel):
@@ -83,7 +87,9 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         503: "A service (database or Temporal) does not answer; retry later",
         504: "No worker answered in time",
     }
-    return {c: {"model": ErrorBody, "description": text[c]} for c in (*codes, 413, 503)}
+    # 400: a body that is not UTF-8, a Cookie header that cannot be read, a path that is no
+    # route's (any route may meet one); 413 and 503: any route, any time.
+    return {c: {"model": ErrorBody, "description": text[c]} for c in (400, *codes, 413, 503)}
 
 
 # ---- app state and dependencies -----------------------------------------------------------------
@@ -96,7 +102,6 @@ class AppState:
     client: Client | None = None
     session_factory: SessionFactory | None = None
     public_key_b64: str | None = None
-    login_failures: dict[str, list[float]] = field(default_factory=dict)
 
 
 def app_state(request: Request) -> AppState:
@@ -229,26 +234,39 @@ _LOGIN_BODY = {
 }
 
 
-def login_wait(st: AppState, login: str) -> int:
-    """Seconds until `login` may try a password again (0: now)."""
-    key = login.strip().lower()
-    now = time.monotonic()
-    recent = [t for t in st.login_failures.get(key, []) if now - t < LOGIN_WINDOW]
-    st.login_failures[key] = recent
-    return int(LOGIN_WINDOW - (now - recent[0])) + 1 if len(recent) >= LOGIN_FAILURES else 0
+class TooManyTries(ServiceError):
+    """429: the sign-in throttle says wait (starter.throttle); `wait` seconds."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            429,
+            f"too many wrong passwords; try again in {wait} s",
+            "login",
+            f"密码错误次数过多，请 {wait} 秒后再试",
+        )
+        self.wait = wait
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: run uvicorn with
+    --proxy-headers and --forwarded-allow-ips so this is the real client's)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def sign_in(
-    st: AppState, factory: SessionFactory, login: str, password: str
+    st: AppState, factory: SessionFactory, login: str, password: str, address: str
 ) -> tuple[User, str] | None:
-    """Check the password of `login` (a failure counts towards `login_wait`, a success clears
-    it); the user and the token of their new session, or None. API and pages alike."""
-    key = login.strip().lower()
+    """Check the password of `login` (id or e-mail) through the throttle; the user and the
+    token of their new session, None for a wrong login or password, TooManyTries when the
+    throttle says wait. API and pages alike."""
+    account = await throttle.account_of(factory, login)
+    wait = await throttle.reserve(factory, account, address)
+    if wait:
+        raise TooManyTries(wait)
     user = await users.authenticate(factory, login, password)
     if user is None:
-        st.login_failures.setdefault(key, []).append(time.monotonic())
         return None
-    st.login_failures.pop(key, None)
+    await throttle.succeeded(factory, account, address)
     return user, await sessions.create_session(factory, st.settings, user.id)
 
 
@@ -261,12 +279,14 @@ async def sign_in(
 )
 async def login(request: Request, st: StateDep) -> JSONResponse:
     """Sign in with user id (or e-mail) and password, as JSON or a form; sets the session
-    cookie. After 5 wrong passwords for a login within 15 minutes: 429."""
+    cookie. Wrong passwords slow further tries down (429 with Retry-After): from the same
+    address after 5, for the account after 100 an hour, for an address after 30 on any
+    accounts (starter/throttle.py)."""
     raw: Any
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             raw = await request.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise Invalid("body is not valid JSON", "body") from exc
     else:
         raw = dict(await request.form())
@@ -276,10 +296,8 @@ async def login(request: Request, st: StateDep) -> JSONResponse:
         body = LoginBody.model_validate(dict(raw))
     except ValidationError as exc:
         raise invalid_from(exc) from exc
-    wait = login_wait(st, body.login)
-    if wait:
-        raise ServiceError(429, f"too many wrong passwords; try again in {wait} s", "login")
-    signed = await sign_in(st, get_session_factory(st), body.login, body.password)
+    factory = get_session_factory(st)
+    signed = await sign_in(st, factory, body.login, body.password, client_address(request))
     if signed is None:
         raise ServiceError(401, "wrong login or password / 用户名或密码错误")
     user, token = signed
@@ -323,6 +341,59 @@ async def me(user: CurrentUser) -> dict[str, Any]:
         **users.user_dict(user),
         "role_names": {r: users.ROLES.get(r, (r, r)) for r in user.roles or []},
     }
+
+
+class PasswordBody(Form):
+    current_password: str = Field(min_length=1, max_length=200, description="当前密码")
+    new_password: str = Field(min_length=1, max_length=200, description="新密码（至少 12 个字符）")
+
+
+class NewPasswordBody(Form):
+    new_password: str = Field(min_length=1, max_length=200, description="新密码（至少 12 个字符）")
+
+
+@router.post(
+    "/me/password",
+    tags=["auth"],
+    status_code=204,
+    summary="修改密码 / Change my password",
+    responses=errors(401, 403, 422),
+)
+async def change_my_password(
+    body: PasswordBody,
+    factory: SessionFactoryDep,
+    user: CurrentUser,
+    cookie: Annotated[str | None, Depends(_cookie)] = None,
+) -> Response:
+    """Needs the current password; every other session of yours ends (the one this request
+    comes from stays signed in)."""
+    await users.change_password(
+        factory, user.id, body.current_password, body.new_password, keep_session=cookie
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/users/{user_id}/password",
+    tags=["auth"],
+    status_code=204,
+    summary="重设用户密码 / Set a user's password (administrator)",
+    responses=errors(401, 403, 404, 422),
+)
+async def set_user_password(
+    user_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: NewPasswordBody,
+    factory: SessionFactoryDep,
+    user: CurrentUser,
+) -> Response:
+    """For an administrator: every session of that user ends."""
+    if "admin" not in (user.roles or []):
+        raise Forbidden(
+            f"{user.id} may not set passwords: it needs the role admin",
+            message_zh=f"{user.id} 不能重设密码：需要角色「系统管理员」",
+        )
+    await users.set_password(factory, user_id, body.new_password)
+    return Response(status_code=204)
 
 
 @router.get(
@@ -570,7 +641,7 @@ async def tasks_mine(factory: SessionFactoryDep, user: CurrentUser) -> list[dict
     "/signatures/{signature_id:path}/verify",
     tags=["signatures"],
     summary="验证签名 / Verify a signature",
-    responses=errors(401, 422),
+    responses=errors(401, 404, 422),
 )
 async def verify_signature(
     signature_id: Annotated[str, Path(min_length=1, max_length=300)],
@@ -656,8 +727,14 @@ def _unavailable(where: str, exc: BaseException) -> JSONResponse:
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    headers = {"Retry-After": RETRY_AFTER} if exc.status == 503 else {}
-    return _error(exc.status, exc.message, exc.field, **headers)
+    return _error(exc.status, exc.message, exc.field, **retry_after(exc))
+
+
+def retry_after(exc: ServiceError) -> dict[str, str]:
+    """The Retry-After header of a refusal that passes with time (503, 429), else none."""
+    if isinstance(exc, TooManyTries):
+        return {"Retry-After": str(exc.wait)}
+    return {"Retry-After": RETRY_AFTER} if exc.status == 503 else {}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -674,7 +751,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if len(loc) > 1 and loc[0] in ("body", "path", "query", "header", "cookie"):
         loc = loc[1:]
     more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
-    return _error(422, f"{first.get('msg', 'invalid')}{more}", ".".join(loc) or "body")
+    msg = str(first.get("msg", "invalid"))
+    return _error(422, f"{msg}{more}", error_field(tuple(loc), msg))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -684,9 +762,46 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _error(500, "internal error", None)
 
 
+MAX_JSON_DEPTH = 64  # nesting of a JSON body; every form of zhidu is a few levels deep
+
+
+def json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deep the arrays and objects of a JSON text nest, counted without parsing it (a
+    parser recurses per level); stops counting past `limit`."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def _is_json(scope: Mapping[str, Any]) -> bool:
+    media = bytes(dict(scope.get("headers") or []).get(b"content-type", b""))
+    media = media.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
 def _guard(app: Any) -> Any:
-    """ASGI middleware: request bodies over MAX_BODY bytes are refused (413); control
-    characters in the path or the query string are refused (422), before any route runs."""
+    """ASGI middleware: control characters in the path or the query string are refused (422);
+    the request body is read here first, so one over MAX_BODY bytes is refused (413) whether
+    it says its length or comes in chunks, and a JSON body nested deeper than MAX_JSON_DEPTH
+    is refused (422) before any parser recurses into it."""
 
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -700,21 +815,36 @@ def _guard(app: Any) -> Any:
                 scope, receive, send
             )
             return
+        too_large = _error(413, f"the request body is larger than {MAX_BODY} bytes", "body")
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            await _error(413, f"the request body is larger than {MAX_BODY} bytes", "body")(
-                scope, receive, send
-            )
+            await too_large(scope, receive, send)
             return
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
+        chunks: list[bytes] = []
+        seen, more = 0, True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
             if seen > MAX_BODY:
-                raise ServiceError(413, f"the request body is larger than {MAX_BODY} bytes", "body")
-            return message
+                await too_large(scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body and _is_json(scope) and json_depth(body) > MAX_JSON_DEPTH:
+            await _error(422, f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
+                         "body")(scope, receive, send)  # fmt: skip
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
         started = False
 
@@ -724,7 +854,7 @@ def _guard(app: Any) -> Any:
             await send(message)
 
         try:
-            await app(scope, counted, tracked)
+            await app(scope, replay, tracked)
         except Exception as exc:
             # A database or Temporal that does not answer is the client's "try later", not a
             # server error: answered here, before Starlette's error page and its traceback.

@@ -3,6 +3,7 @@ the field it is about. The CLI prints them as one line."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from starter.zh import pydantic_zh
@@ -68,14 +69,25 @@ REFUSALS: dict[str, type[NotFound | Forbidden | Conflict | Invalid]] = {
 }
 
 
+INNER = re.compile(r" \(in ([^()]+)\)$")
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "body"
+
+
+def error_field(loc: tuple[int | str, ...], msg: str) -> str:
+    """The field a pydantic error is about; a check of a whole mapping names the key inside it
+    in its message (workflows.model._clean: "... (in note)")."""
+    path = field_path(loc)
+    inner = INNER.search(msg)
+    return f"{path}.{inner.group(1)}" if inner else path
 
 
 def invalid_from(exc: ValidationError, prefix: str = "") -> Invalid:
     """The first error of a pydantic ValidationError, naming its field path."""
     err = exc.errors()[0]
-    path = field_path(tuple(err["loc"]))
+    path = error_field(tuple(err["loc"]), str(err.get("msg") or ""))
     if prefix:
         path = f"{prefix}.{path}" if path != "body" else prefix
     more = exc.error_count() - 1

@@ -67,6 +67,8 @@ PYDANTIC: dict[str, str] = {
 # Known ValueError texts of the models (regex on the English text -> Chinese).
 VALUE_ERRORS: tuple[tuple[str, str], ...] = (
     (r"control characters", "不能包含控制字符（如 NUL）"),
+    (r"valid Unicode", "包含无法识别的字符，请重新输入"),
+    (r"nested deeper than", "层级过深"),
     (r"between (the years )?2000 and 2100", "须为 2000 年到 2100 年之间的真实日期"),
     (r"needs a time zone", "须带时区（如 2026-12-01T10:00:00+08:00）"),
     (r"evidence of a \w+ signature must start with", "签字凭据与签字方式不符"),

@@ -38,18 +38,30 @@ MAX_TEXT = 20_000  # any string a person sends, unless its field says otherwise
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
-def _clean(value: Any, where: str = "") -> None:
-    """Refuse control characters anywhere in a value (strings in lists and dicts included)."""
+MAX_DEPTH = 16  # nesting of lists and objects in what a person sends (forms are 2-4 deep)
+
+
+def _clean(value: Any, where: str = "", depth: int = 0) -> None:
+    """Refuse control characters and text that is not Unicode (a lone surrogate such as
+    "\\udc80", which no UTF-8 store can hold) anywhere in a value, and nesting deeper than
+    MAX_DEPTH (a deep structure costs every reader and the data converter a recursion); `where`
+    names the inner key for the refusal."""
     if isinstance(value, str):
         if CONTROL.search(value):
             raise ValueError(f"control characters (such as NUL) are not allowed{where}")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _clean(k, where)
-            _clean(v, f" (in {k})" if not where else where)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            _clean(v, where)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"text must be valid Unicode (no lone surrogates){where}") from None
+    elif isinstance(value, dict | list | tuple):
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels{where}")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for k, v in items:
+            inner = f"{where[5:-1]}.{k}" if where else str(k)
+            if isinstance(k, str):
+                _clean(k, f" (in {inner})", depth + 1)
+            _clean(v, f" (in {inner})", depth + 1)
 
 
 class Form(BaseModel):
@@ -325,6 +337,9 @@ class CaseState(BaseModel):
     jobs: list[Job] = Field(default_factory=list)
     ledger_ids: list[str] = Field(default_factory=list)  # booked entries (each booked once)
     message_keys: list[str] = Field(default_factory=list)  # messages from other cases, seen
+    # Nonces of the signed assertions this case accepted -> their expiry (unix s): an assertion
+    # is good once (worker.AssertionVerifier keeps them until they expire).
+    nonces: dict[str, int] = Field(default_factory=dict)
     vars: dict[str, Any] = Field(default_factory=dict)  # the regulation's own state
     calendar: CalendarData = Field(default_factory=CalendarData)
     calendar_years_pending: list[int] = Field(default_factory=list)
