@@ -8,6 +8,7 @@ the interpreter at exit (temporalio/sdk-python#300); `dev`, `worker` and `web` e
 
     zhidu dev | worker | web [--host H --port P] | migrate
     zhidu users list | add ID --name N --role R [--role R2] --password P | token ID [--name N]
+                | password ID [--password P]
                 | revoke TOKEN_ID | demo
     zhidu regulations
     zhidu start CODE --as USER --input JSON|@file
@@ -117,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     rev = usub.add_parser("revoke")
     rev.add_argument("token", help="token id or the token itself")
     usub.add_parser("demo", help="create the demo users (one per role of R1)")
+    pw = usub.add_parser(
+        "password", help="set a user's password (ends the user's sessions); asks for it"
+    )
+    pw.add_argument("id")
+    pw.add_argument("--password", help="the new password (default: asked on the terminal)")
 
     st = sub.add_parser("start", help="start a case")
     st.add_argument("code")
@@ -273,6 +279,16 @@ async def cmd_users(args: argparse.Namespace, ctx: Context) -> int:
     elif args.users_cmd == "revoke":
         row = await users.revoke_token(f, args.token)
         print(f"revoked token {row.id} ({row.name}) of {row.user_id}")
+    elif args.users_cmd == "password":
+        new = args.password
+        if new is None:
+            import getpass
+
+            new = getpass.getpass(f"new password for {args.id}: ")
+            if getpass.getpass("again: ") != new:
+                raise Invalid("the two passwords differ", "--password")
+        await users.set_password(f, args.id, new)
+        print(f"password of {args.id} set; their sessions have ended")
     elif args.users_cmd == "demo":
         print("demo users (id / password / roles):")
         for uid, password, roles in await users.ensure_demo_users(f):

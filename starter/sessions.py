@@ -75,3 +75,16 @@ async def revoke_session(session_factory: SessionFactory, token: str | None) -> 
             .values(revoked_at=datetime.now(UTC))
         )
         await s.commit()
+
+
+async def end_sessions(
+    session_factory: SessionFactory, user_id: str, keep: str | None = None
+) -> int:
+    """End every live session of `user_id` but the one whose token is `keep`; how many."""
+    stmt = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    if keep:
+        stmt = stmt.where(WebSession.id != _id(keep))
+    async with session_factory() as s:
+        result = await s.execute(stmt.values(revoked_at=datetime.now(UTC)))
+        await s.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -16,7 +16,9 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, or_, select, update
 
+from starter import throttle
 from starter.errors import Conflict, Forbidden, Invalid, NotFound
+from starter.sessions import end_sessions
 from store.models import ApiToken, User
 from workflows.roles import ROLES as ROLES  # re-exported for the CLI and the API
 
@@ -158,15 +160,62 @@ async def authenticate(session_factory: SessionFactory, login: str, password: st
     return user
 
 
+MIN_PASSWORD = 12  # a password a person chooses (OWASP ASVS 2.1.1)
+
+
+def check_new_password(password: str, old: str | None = None) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(
+            f"a new password has at least {MIN_PASSWORD} characters",
+            "new_password",
+            f"新密码至少 {MIN_PASSWORD} 个字符",
+        )
+    if len(password) > 200:
+        raise Invalid(
+            "a password has at most 200 characters", "new_password", "密码最多 200 个字符"
+        )
+    if old is not None and password == old:
+        raise Invalid(
+            "the new password is the current one", "new_password", "新密码不能与当前密码相同"
+        )
+
+
 async def set_password(session_factory: SessionFactory, user_id: str, password: str) -> None:
-    if len(password) < 6:
-        raise Invalid("a password has at least 6 characters", "password")
+    """An administrator sets a user's password: every session of that user ends (they sign in
+    again with the new one) and their sign-in throttle counts are cleared; the user's API
+    tokens stay (they are not the password)."""
+    check_new_password(password)
     async with session_factory() as session:
         user = await session.get(User, user_id)
         if user is None:
-            raise NotFound(f"no user {user_id}", "id")
+            raise NotFound(f"no user {user_id}", "id", f"没有用户 {user_id}")
         user.password_hash = hash_password(password)
         await session.commit()
+    await end_sessions(session_factory, user_id)
+    await throttle.forget(session_factory, [user_id])
+
+
+async def change_password(
+    session_factory: SessionFactory,
+    user_id: str,
+    current: str,
+    new: str,
+    keep_session: str | None = None,
+) -> int:
+    """The user changes their own password (the current one proves it is them); every other
+    session of theirs ends (`keep_session`: the token of the one they are using). Returns the
+    number of sessions ended."""
+    async with session_factory() as session:
+        user = await session.get(User, user_id)
+    if user is None or not verify_password(current, user.password_hash)[0]:
+        raise Forbidden("the current password is wrong", "current_password", "当前密码不正确")
+    check_new_password(new, current)
+    async with session_factory() as session:
+        await session.execute(
+            update(User).where(User.id == user_id).values(password_hash=hash_password(new))
+        )
+        await session.commit()
+    return await end_sessions(session_factory, user_id, keep=keep_session)
 
 
 # ---- API tokens -----------------------------------------------------------------------------

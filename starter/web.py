@@ -998,29 +998,26 @@ async def login_post(request: Request) -> Response:
     nxt = local_path(str(form.get("next") or ""))
     st = state(request)
     lang = lang_of(request)
-    error = None
-    wait = api.login_wait(st, login) if login else 0
-    if wait:
-        error = (
-            f"too many wrong passwords; try again in {wait} s"
-            if lang == "en"
-            else f"密码错误次数过多，请 {wait} 秒后再试"
-        )
-    elif not login or not password or CONTROL.search(login + password):
-        error = "用户名或密码错误"
-    else:
-        signed = await api.sign_in(st, factory(request), login, password)
-        if signed is None:
-            error = "用户名或密码错误"
-        else:
-            response = redirect(nxt)
-            api.set_session_cookie(response, st.settings, signed[1])
-            return response
-    status = 429 if wait else 401
-    return render(
-        request, "login.html", None, status=status, next=nxt, expired=False, asked=False,
-        error=error, login=login,
+    error, wait = "用户名或密码错误", 0
+    if login and password and not CONTROL.search(login + password):
+        try:
+            signed = await api.sign_in(
+                st, factory(request), login, password, api.client_address(request)
+            )
+        except api.TooManyTries as exc:
+            signed, wait = None, exc.wait
+            error = exc.message if lang == "en" else str(exc.message_zh)
+        if signed is not None:
+            done = redirect(nxt)
+            api.set_session_cookie(done, st.settings, signed[1])
+            return done
+    page = render(
+        request, "login.html", None, status=429 if wait else 401, next=nxt, expired=False,
+        asked=False, error=error, login=login,
     )  # fmt: skip
+    if wait:
+        page.headers["retry-after"] = str(wait)
+    return page
 
 
 @router.post("/logout")

@@ -88,6 +88,18 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account and client address, per account and per address
+    (starter.throttle): counted before the password is checked, under a row lock, so parallel
+    attempts cannot slip past the count."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Case(Base):
     """One running (or finished) regulation case; id = the Temporal workflow id (business key
     or case number)."""
@@ -256,6 +268,9 @@ class Signature(Base):
     evidence_sha256: Mapped[str | None] = mapped_column(String(64))
     seal: Mapped[str] = mapped_column(Text)  # base64 Ed25519 signature over the sealed payload
     public_key: Mapped[str] = mapped_column(Text)  # base64 raw public key that sealed it
+    # What the seal covers (activities.signing): 1 = signatures made before every column of the
+    # record and of this row was covered, 2 = every column.
+    scheme: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class SignatureCode(Base):
