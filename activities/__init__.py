@@ -32,7 +32,12 @@ def build_activities(
     from activities.workcalendar import WorkCalendar
 
     sealer = Sealer.load_or_create(settings.signing_key_file)
-    store = CaseStore(session_factory, sealer, channels=parse_channels(settings.notify_channels))
+    store = CaseStore(
+        session_factory,
+        sealer,
+        channels=parse_channels(settings.notify_channels),
+        registry=registry,
+    )
     activities: list[Any] = [
         store.record_step,
         WorkCalendar(session_factory).calendar,

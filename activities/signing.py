@@ -1,8 +1,9 @@
 """Ed25519 sealing of signatures and their verification.
 
-A signature row seals {id, record_id, record_sha256, signer, role, method, signed_at,
-evidence_sha256} with the server's private key. Verifying recomputes the record's SHA-256 from
-what the database holds now, so any later change to the signed record is detected.
+A signature row seals every one of its columns (but the seal and the public key) with the
+server's private key; one of them is the SHA-256 of every column of the record it signs.
+Verifying recomputes the record's SHA-256 from what the database holds now, so any later change
+to the signed record, or to the signature row, is detected.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,70 +35,55 @@ def sha256_hex(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
 
 
-def record_digest(
-    *,
-    id: str,
-    case_id: str,
-    kind: str,
-    title: str,
-    data: dict[str, Any],
-    created_by: str | None,
-    created_at: datetime,
-) -> str:
-    """SHA-256 of the whole record — its case, kind, title, data, author and time — so a
-    signature covers all of what was signed, not only the data."""
-    return sha256_hex(
-        {
-            "id": id,
-            "case_id": case_id,
-            "kind": kind,
-            "title": title,
-            "data": data,
-            "created_by": created_by,
-            "created_at": _iso(_to_utc(created_at)),
-        }
-    )
+# Sealing schemes. 1 (signatures made before this one): the record's case, kind, title, data,
+# author and time; the signature's own fields but its case. 2: every column a reader is shown,
+# derived from the tables, so a column added later is covered without anyone remembering it.
+SCHEME = 2
+RECORD_SCHEME_1 = ("id", "case_id", "kind", "title", "data", "created_by", "created_at")
+SIGNATURE_SCHEME_1 = (
+    "id", "record_id", "record_sha256", "signer", "role", "method", "signed_at",
+    "evidence_sha256",
+)  # fmt: skip
 
 
-def stored_record_digest(record: models.Record) -> str:
-    return record_digest(
-        id=record.id,
-        case_id=record.case_id,
-        kind=record.kind,
-        title=record.title,
-        data=record.data,
-        created_by=record.created_by,
-        created_at=record.created_at,
-    )
+def record_columns() -> tuple[str, ...]:
+    """The record columns a seal of scheme 2 covers: all but the digest itself."""
+    return tuple(c.name for c in models.Record.__table__.columns if c.name != "sha256")
+
+
+def signature_columns() -> tuple[str, ...]:
+    """The signature columns a seal of scheme 2 covers: all but the seal and its key (the
+    key is checked against the trusted one, the seal is what is checked)."""
+    skip = ("seal", "public_key")
+    return tuple(c.name for c in models.Signature.__table__.columns if c.name not in skip)
+
+
+def _plain(value: Any) -> Any:
+    """A value as it is sealed: times in UTC (what PostgreSQL gives back prints the same)."""
+    return _iso(_to_utc(value)) if isinstance(value, datetime) else value
+
+
+def record_digest(values: Mapping[str, Any], scheme: int = SCHEME) -> str:
+    """SHA-256 of the whole record (`values`: column -> value, as stored), so a signature covers
+    all of what was signed, not only the data."""
+    names = RECORD_SCHEME_1 if scheme == 1 else record_columns()
+    sealed = {name: _plain(values.get(name)) for name in names}
+    return sha256_hex(sealed if scheme == 1 else {**sealed, "scheme": scheme})
+
+
+def stored_record_digest(record: models.Record, scheme: int = SCHEME) -> str:
+    return record_digest({c: getattr(record, c) for c in record_columns()}, scheme)
 
 
 def _iso(dt: datetime) -> str:
     return dt.isoformat()
 
 
-def signature_payload(
-    *,
-    id: str,
-    record_id: str,
-    record_sha256: str,
-    signer: str,
-    role: str,
-    method: str,
-    signed_at: datetime,
-    evidence_sha256: str | None,
-) -> dict[str, Any]:
-    """The exact dict that is sealed; both sealing and verifying build it here."""
-    return {
-        "id": id,
-        "record_id": record_id,
-        "record_sha256": record_sha256,
-        "signer": signer,
-        "role": role,
-        "method": method,
-        # Normalised to UTC so a value read back from PostgreSQL prints the same.
-        "signed_at": _iso(_to_utc(signed_at)),
-        "evidence_sha256": evidence_sha256,
-    }
+def signature_payload(values: Mapping[str, Any], scheme: int = SCHEME) -> dict[str, Any]:
+    """The exact dict that is sealed (`values`: column -> value); sealing and verifying both
+    build it here."""
+    names = SIGNATURE_SCHEME_1 if scheme == 1 else signature_columns()
+    return {name: _plain(values.get(name)) for name in names}
 
 
 def _to_utc(dt: datetime) -> datetime:
@@ -174,12 +161,14 @@ class VerifyResult(BaseModel):
 async def verify_signature(
     session_factory: SessionFactory, signature_id: str, trusted_public_key_b64: str
 ) -> VerifyResult:
-    """Check a stored signature: trusted key, intact seal, and the record unchanged since."""
+    """Check a stored signature: trusted key, intact seal over every column of the signature,
+    and the record unchanged since (every column, its stored digest included)."""
     async with session_factory() as session:
         sig = await session.get(models.Signature, signature_id)
         if sig is None:
             return VerifyResult(ok=False, reason="unknown signature", signature_id=signature_id)
         record = await session.get(models.Record, sig.record_id)
+    scheme = sig.scheme if sig.scheme in (1, SCHEME) else SCHEME
     result = VerifyResult(
         ok=False,
         reason="",
@@ -190,21 +179,12 @@ async def verify_signature(
         method=sig.method,
         signed_at=sig.signed_at,
         record_sha256_signed=sig.record_sha256,
-        record_sha256_now=stored_record_digest(record) if record is not None else None,
+        record_sha256_now=stored_record_digest(record, scheme) if record is not None else None,
     )
     if sig.public_key != trusted_public_key_b64:
         result.reason = "signed by a key this server does not trust"
         return result
-    payload = signature_payload(
-        id=sig.id,
-        record_id=sig.record_id,
-        record_sha256=sig.record_sha256,
-        signer=sig.signer,
-        role=sig.role,
-        method=sig.method,
-        signed_at=sig.signed_at,
-        evidence_sha256=sig.evidence_sha256,
-    )
+    payload = signature_payload({c: getattr(sig, c) for c in signature_columns()}, scheme)
     if not verify_seal(sig.public_key, payload, sig.seal):
         result.reason = "seal does not match (the signature row was altered)"
         return result
@@ -214,6 +194,13 @@ async def verify_signature(
     if result.record_sha256_now != sig.record_sha256:
         result.reason = "record changed since it was signed"
         return result
+    if record.sha256 not in (stored_record_digest(record, 1), stored_record_digest(record)):
+        result.reason = "record changed since it was signed (its stored digest was altered)"
+        return result
     result.ok = True
     result.reason = "signature valid: sealed by this server and the record is unchanged"
+    if scheme == 1:
+        result.reason += (
+            " (sealed before every column was covered: case, kind, title, data, author, time)"
+        )
     return result

@@ -8,7 +8,7 @@ activity (same payload) leaves exactly the rows of one successful call and notif
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import String, func, select
@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.notify import parse_channels
 from activities.signing import (
+    SCHEME,
     Sealer,
     canonical_json,
     record_digest,
@@ -28,7 +29,9 @@ from activities.signing import (
 )
 from store import models
 from store.db import SessionFactory
-from workflows.model import CONTROL, CaseWrite, StepChanges, TaskState
+from store.queries import unfit_person
+from workflows.model import CONTROL, SYSTEM_ACTOR_ID, CaseWrite, StepChanges, TaskState
+from workflows.registry import RegulationEntry, registry_or_default
 
 
 def json_safe(data: dict[str, Any]) -> dict[str, Any]:
@@ -81,9 +84,11 @@ class CaseStore:
         session_factory: SessionFactory,
         sealer: Sealer,
         channels: Sequence[str] | str | None = None,
+        registry: Mapping[str, RegulationEntry] | None = None,
     ) -> None:
         self._sf = session_factory
         self._sealer = sealer
+        self._registry = registry_or_default(registry)
         if channels is None:
             from settings import get_settings
 
@@ -99,7 +104,16 @@ class CaseStore:
         long as it takes); data the database refuses is not: the step is written once more with
         its text repaired (control characters removed, over-long values cut) and the repairs
         are returned, so the case can be marked for attention. If even that is refused, the
-        failure is final (BadData) and the case is told."""
+        failure is final (BadData) and the case is told.
+
+        The first step of a case (it carries the input) is written only if the people the
+        start names are active users holding their roles and whoever started it may start the
+        regulation (or is the system); otherwise nothing is written and the refusal is returned
+        (`refused_start`): the workflow then fails, leaving no trace."""
+        if changes.case.input is not None:
+            why = await self._start_refusal(changes.case)
+            if why is not None:
+                return {"refused_start": why}
         try:
             async with self._sf() as session, session.begin():
                 await self._write(session, changes)
@@ -121,6 +135,25 @@ class CaseStore:
                 non_retryable=True,
             ) from None
         return {"refused": refused, "repairs": repairs}
+
+    async def _start_refusal(self, case: CaseWrite) -> str | None:
+        """Why a case's start names someone it may not, or None (checked again here, whatever
+        the starter checked: a start can reach Temporal by other routes)."""
+        entry = self._registry.get(case.regulation)
+        if entry is None:
+            return None
+        bad = await unfit_person(self._sf, entry.people, case.input or {})
+        if bad is not None:
+            return f"{bad[0]}: no active user {bad[1]!r} with the role {bad[2]}"
+        who = case.started_by
+        if who is None or who == SYSTEM_ACTOR_ID:
+            return None
+        async with self._sf() as s:
+            user = await s.get(models.User, who)
+        roles = set(user.roles or []) if user is not None and user.active else None
+        if roles is None or (entry.start_roles and not roles & set(entry.start_roles)):
+            return f"started_by: {who!r} may not start {entry.code}"
+        return None
 
     async def _write(self, s: AsyncSession, changes: StepChanges) -> None:
         case = changes.case
@@ -144,31 +177,19 @@ class CaseStore:
         if changes.records:
             rows = []
             for r in changes.records:
-                data = json_safe(r.data)
-                digest = record_digest(
-                    id=r.id,
-                    case_id=case.id,
-                    kind=r.kind,
-                    title=r.title,
-                    data=data,
-                    created_by=r.created_by,
-                    created_at=r.created_at,
-                )
-                rows.append(
-                    {
-                        "id": r.id,
-                        "case_id": case.id,
-                        "regulation": case.regulation,
-                        "kind": r.kind,
-                        "title": r.title,
-                        "customer_id": case.customer_id,
-                        "category": r.category,
-                        "data": data,
-                        "sha256": digest,
-                        "created_by": r.created_by,
-                        "created_at": r.created_at,
-                    }
-                )
+                row = {
+                    "id": r.id,
+                    "case_id": case.id,
+                    "regulation": case.regulation,
+                    "kind": r.kind,
+                    "title": r.title,
+                    "customer_id": case.customer_id,
+                    "category": r.category,
+                    "data": json_safe(r.data),
+                    "created_by": r.created_by,
+                    "created_at": r.created_at,
+                }
+                rows.append({**row, "sha256": record_digest(row)})
             await s.execute(INSERT_RECORDS, rows)
         if changes.signatures:
             await self._insert_signatures(s, changes)
@@ -305,32 +326,20 @@ class CaseStore:
                     type="UnknownRecord",
                     non_retryable=False,
                 )
-            record_sha = stored[sig.record_id]
-            payload = signature_payload(
-                id=sig.id,
-                record_id=sig.record_id,
-                record_sha256=record_sha,
-                signer=sig.signer,
-                role=sig.role,
-                method=sig.method,
-                signed_at=sig.signed_at,
-                evidence_sha256=sig.evidence_sha256,
-            )
-            rows.append(
-                {
-                    "id": sig.id,
-                    "case_id": changes.case.id,
-                    "record_id": sig.record_id,
-                    "signer": sig.signer,
-                    "role": sig.role,
-                    "method": sig.method,
-                    "signed_at": sig.signed_at,
-                    "record_sha256": record_sha,
-                    "evidence_sha256": sig.evidence_sha256,
-                    "seal": self._sealer.seal(payload),
-                    "public_key": self._sealer.public_key_b64,
-                }
-            )
+            row = {
+                "id": sig.id,
+                "case_id": changes.case.id,
+                "record_id": sig.record_id,
+                "signer": sig.signer,
+                "role": sig.role,
+                "method": sig.method,
+                "signed_at": sig.signed_at,
+                "record_sha256": stored[sig.record_id],
+                "evidence_sha256": sig.evidence_sha256,
+                "scheme": SCHEME,
+            }
+            seal = self._sealer.seal(signature_payload(row))
+            rows.append({**row, "seal": seal, "public_key": self._sealer.public_key_b64})
         await s.execute(INSERT_SIGNATURES, rows)
 
 

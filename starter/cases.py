@@ -53,7 +53,7 @@ from starter.policy import load_policy
 from starter.zh import refusal_zh
 from store.db import is_unavailable
 from store.models import CalendarYear, Case, CaseNumber, Task, User
-from store.queries import jsonable
+from store.queries import jsonable, unfit_person
 from workflows.model import CHINA_TZ, Actor, CalendarData, CaseStart, CaseView
 from workflows.registry import ActionSpec, Registry, RegulationEntry, registry_or_default
 from workflows.roles import role_zh
@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 
 # How long an update may wait for a worker to accept and answer it.
 UPDATE_TIMEOUT = timedelta(seconds=30)
+# How long a look at a case may take before Temporal counts as not answering (503).
+DESCRIBE_TIMEOUT = timedelta(seconds=10)
 
 
 def get_entry(code: str, registry: Registry | None = None) -> RegulationEntry:
@@ -100,28 +102,21 @@ async def check_people(
     """Every person a case or an action names (`people`: field -> role code) must be an active
     user holding that role. `values` is the validated input model (or a mapping); fields whose
     value is None are not checked. Invalid (422) naming the first bad field."""
-    wanted: list[tuple[str, str, str]] = []
-    for name, role in people.items():
-        value = values.get(name) if isinstance(values, Mapping) else getattr(values, name, None)
-        if value is not None:
-            wanted.append((name, str(value), role))
-    if not wanted:
+    if not any(
+        (values.get(n) if isinstance(values, Mapping) else getattr(values, n, None)) is not None
+        for n in people
+    ):
         return
     if session_factory is None:
         raise ServiceError(503, "checking the people a case names needs the database")
-    async with session_factory() as session:
-        found = (
-            await session.scalars(select(User).where(User.id.in_({uid for _, uid, _ in wanted})))
-        ).all()
-    by_id = {u.id: u for u in found}
-    for name, uid, role in wanted:
-        user = by_id.get(uid)
-        if user is None or not user.active or role not in (user.roles or []):
-            raise Invalid(
-                f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}",
-                name,
-                f"没有角色为「{role_zh(role)}」的在职用户 {json.dumps(uid, ensure_ascii=False)}",
-            )
+    bad = await unfit_person(session_factory, people, values)
+    if bad is not None:
+        name, uid, role = bad
+        raise Invalid(
+            f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}",
+            name,
+            f"没有角色为「{role_zh(role)}」的在职用户 {json.dumps(uid, ensure_ascii=False)}",
+        )
 
 
 # ---- starting a case ----------------------------------------------------------------------------
@@ -398,7 +393,7 @@ async def resolve_case(client: Client, case_id: str, registry: Registry | None =
     authority that also survives an id scheme change)."""
     handle = client.get_workflow_handle(case_id)
     try:
-        desc = await handle.describe()
+        desc = await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)
     except RPCError as exc:
         raise _rpc_failure(exc, f"case {case_id}", f"no case {case_id}") from exc
     entry = next(

@@ -51,6 +51,31 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+async def unfit_person(
+    session_factory: SessionFactory, people: Mapping[str, str], values: Any
+) -> tuple[str, str, str] | None:
+    """The first person a case or an action names who is not an active user holding the role
+    (`people`: field -> role code; `values`: a model or a mapping; None values are not
+    checked): (field, user id, role), or None when everyone fits."""
+    wanted: list[tuple[str, str, str]] = []
+    for name, role in people.items():
+        value = values.get(name) if isinstance(values, Mapping) else getattr(values, name, None)
+        if value is not None:
+            wanted.append((name, str(value), role))
+    if not wanted:
+        return None
+    async with session_factory() as session:
+        found = (
+            await session.scalars(select(User).where(User.id.in_({uid for _, uid, _ in wanted})))
+        ).all()
+    by_id = {u.id: u for u in found}
+    for name, uid, role in wanted:
+        user = by_id.get(uid)
+        if user is None or not user.active or role not in (user.roles or []):
+            return name, uid, role
+    return None
+
+
 def row_dict(obj: Any) -> dict[str, Any]:
     """A mapped row as plain JSON values (columns only)."""
     return {c.key: jsonable(getattr(obj, c.key)) for c in obj.__table__.columns}
