@@ -61,6 +61,11 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 _TRANSPORT_WORDS = ("transport error", "tcp connect error", "connection refused", "broken pipe")
+# SQLSTATEs of a database that does not answer now but will: connection exceptions (class 08),
+# the server shutting down, starting or refusing connections (57P01-57P03, "the database is
+# not currently accepting connections" 55000 with ALLOW_CONNECTIONS false), too many
+# connections (53300).
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
 
 
 def _unavailable_itself(exc: BaseException) -> bool:
@@ -78,8 +83,16 @@ def _unavailable_itself(exc: BaseException) -> bool:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             return True
         text = exc.message.lower()
+        if exc.status == RPCStatusCode.CANCELLED:
+            # The client gave up waiting ("Timeout expired": a frozen or overloaded server).
+            return "timeout" in text or "timed out" in text
         return exc.status == RPCStatusCode.UNKNOWN and any(w in text for w in _TRANSPORT_WORDS)
     if isinstance(exc, OSError) and exc.errno is not None:
+        return True
+    state = str(getattr(exc, "sqlstate", "") or "")
+    if state.startswith("08") or state in _UNAVAILABLE_STATES:
+        return True
+    if state == "55000" and "accepting connections" in str(exc):
         return True
     return type(exc).__name__ in (
         "CannotConnectNowError",
