@@ -242,40 +242,59 @@ class _Signer(ClientOutbound):
 # Marks the runs that check signed assertions (workflow.patched): runs started by the code before
 # messages were signed (ca5ef89 and earlier) carry no marker and are not checked.
 ASSERTIONS_PATCH = "zhidu-signed-assertions"
+# Marks a run started with a schedule assertion of the kind that was not bound to its arguments
+# (before d3f6c83's successor): recorded runs replay as they ran, a new start with one is refused.
+LEGACY_SCHEDULE_PATCH = "zhidu-schedule-bound"
+
+
+def scheduled_types() -> frozenset[str]:
+    """The workflow types the registry's schedules start (a schedule's assertion starts no
+    other)."""
+    from workflows import REGISTRY
+
+    return frozenset(d.workflow_name for e in REGISTRY.values() for d in e.schedules)
 
 
 class AssertionVerifier(WorkerInterceptor):
     """Worker side: a start, signal or update without a valid assertion is refused before the
     workflow sees it (a start fails the case, a signal is dropped, an update is rejected with
-    the reason, leaving no trace in the case)."""
+    the reason, leaving no trace in the case). An assertion is good once: the nonces a run
+    accepted are kept until they expire (in the case's carried state, so a next run knows
+    them too)."""
 
-    def __init__(self, keys: Sequence[bytes]) -> None:
+    def __init__(self, keys: Sequence[bytes], schedule_types: Iterable[str] | None = None) -> None:
         self._keys = list(keys)
+        self._types = scheduled_types() if schedule_types is None else frozenset(schedule_types)
 
     def workflow_interceptor_class(
         self, input: WorkflowInterceptorClassInput
     ) -> type[WorkflowInboundInterceptor]:
-        keys = self._keys
+        keys, types = self._keys, self._types
 
-        def problem(
+        def verdict(
             headers: Any, name: str, args: Sequence[Any], at: float | None = None
-        ) -> str | None:
-            """Why the message's assertion does not hold at `at` (default: now), or None."""
+        ) -> assertions.Verdict:
+            """What the message's assertion holds at `at` (default: now)."""
             payload = headers.get(assertions.HEADER)
             token = workflow.payload_converter().from_payload(payload, str) if payload else None
+            info = workflow.info()
             return assertions.check(
                 keys,
                 token,
-                workflow_id=workflow.info().workflow_id,
+                workflow_id=info.workflow_id,
                 name=name,
                 args=args,
                 now=workflow.now().timestamp() if at is None else at,
+                workflow_type=info.workflow_type,
+                scheduled_types=types,
             )
 
         class Checked(WorkflowInboundInterceptor):
             def __init__(self, next: WorkflowInboundInterceptor) -> None:
                 super().__init__(next)
                 self._enforced: bool | None = None
+                self._own_nonces: dict[str, int] = {}
+                self._pending: set[str] = set()  # accepted by a validator, handler not run yet
 
             def _enforce(self) -> bool:
                 """Whether this run checks assertions. A run that began before zhidu signed
@@ -286,32 +305,71 @@ class AssertionVerifier(WorkerInterceptor):
                     self._enforced = workflow.patched(ASSERTIONS_PATCH)
                 return self._enforced
 
+            def _nonces(self) -> dict[str, int]:
+                """The nonces this case accepted: the case's carried state when it has one
+                (they survive continue-as-new), else this run's own."""
+                try:
+                    state = getattr(workflow.instance(), "s", None)
+                except Exception:  # no instance yet
+                    state = None
+                found = getattr(state, "nonces", None)
+                return found if isinstance(found, dict) else self._own_nonces
+
+            def _used(self, v: assertions.Verdict) -> str | None:
+                if v.nonce is not None and (v.nonce in self._nonces() or v.nonce in self._pending):
+                    return "the message's assertion was already used (a replayed message)"
+                return None
+
+            def _remember(self, v: assertions.Verdict) -> None:
+                if v.nonce is None:
+                    return
+                nonces, now = self._nonces(), workflow.now().timestamp()
+                for old in [n for n, e in nonces.items() if e < now]:
+                    del nonces[old]
+                nonces[v.nonce] = v.expires
+                self._pending.discard(v.nonce)
+
             async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
                 new_case = workflow.info().continued_run_id is None  # not a next run
                 if self._enforce() and new_case:
                     # Judged when Temporal accepted the start, not when a worker first runs it
                     # (a case started while no worker runs must not expire meanwhile).
                     accepted = workflow.info().workflow_start_time.timestamp()
-                    why = problem(input.headers, "start", input.args, accepted)
+                    v = verdict(input.headers, "start", input.args, accepted)
+                    why = v.problem
+                    if v.legacy_schedule and workflow.patched(LEGACY_SCHEDULE_PATCH):
+                        why = "a schedule's assertion must name what it starts (re-sync schedules)"
                     if why:
                         raise ApplicationError(why, type="Forbidden", non_retryable=True)
                 return await super().execute_workflow(input)
 
             async def handle_signal(self, input: HandleSignalInput) -> None:
-                why = problem(input.headers, input.signal, input.args) if self._enforce() else None
-                if why:
-                    workflow.logger.warning("signal %s dropped: %s", input.signal, why)
-                    return
+                if self._enforce():
+                    v = verdict(input.headers, input.signal, input.args)
+                    why = v.problem or self._used(v)
+                    if why:
+                        workflow.logger.warning("signal %s dropped: %s", input.signal, why)
+                        return
+                    self._remember(v)
                 await super().handle_signal(input)
 
             def handle_update_validator(self, input: HandleUpdateInput) -> None:
                 # A validator may not record the marker: it checks unless the run is known to
                 # predate signing (validators run only for new updates, never on replay).
                 if self._enforced is not False:
-                    why = problem(input.headers, input.update, input.args)
+                    v = verdict(input.headers, input.update, input.args)
+                    why = v.problem or self._used(v)
                     if why:
                         raise ApplicationError(why, type="Forbidden", non_retryable=True)
+                    if v.nonce is not None:
+                        self._pending.add(v.nonce)
                 super().handle_update_validator(input)
+
+            async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+                # Runs on replay too, so the accepted nonces are the same after a restart.
+                if self._enforced is not False:
+                    self._remember(verdict(input.headers, input.update, input.args, 0))
+                return await super().handle_update_handler(input)
 
         return Checked
 

@@ -68,8 +68,10 @@ def _schedule(settings: Settings, registry: Registry, duty: DutySpec) -> Schedul
         typed_search_attributes=attrs,
         static_summary=duty.title_zh,
     )
-    # The schedule's standing assertion: it starts only runs whose ids begin with its own.
-    action.headers = {assertions.HEADER: header(assertions.sign_schedule(key, duty.id))}
+    # The schedule's standing assertion, readable by anyone who may describe the schedule: it
+    # starts nothing but this workflow type with exactly this argument, under this schedule's ids.
+    token = assertions.sign_schedule(key, duty.id, duty.workflow_name, [arg])
+    action.headers = {assertions.HEADER: header(token)}
     return Schedule(action=action, spec=spec)
 
 

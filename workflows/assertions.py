@@ -6,12 +6,15 @@ the Temporal frontend (`temporal workflow update execute ...`) could claim to be
 So every start, signal and update that zhidu's own clients send carries, in a Temporal header,
 an assertion signed with a key from the settings (HMAC-SHA256):
 
-    {"w": workflow id, "m": message name, "h": SHA-256 of the arguments, "e": expiry (unix s)}
+    {"w": workflow id, "m": message name, "h": SHA-256 of the arguments, "e": expiry (unix s),
+     "n": a random nonce}
 
 bound to the case, the message and its exact arguments (the actor among them), valid for a few
-minutes. The worker's interceptor (worker.AssertionInterceptor) checks it before a validator or
-signal handler runs and refuses anything unsigned, forged, sent to another case or message,
-changed, or expired. Pure functions over data: passed through the workflow sandbox.
+minutes and once: the case remembers the nonces it accepted until they expire. The worker's
+interceptor (worker.AssertionVerifier) checks it before a validator or signal handler runs and
+refuses anything unsigned, forged, sent to another case or message, changed, expired or used
+before. Pure functions over data (the nonce is drawn by the signer, outside any workflow):
+passed through the workflow sandbox.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+import secrets
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,7 +38,9 @@ SCHEDULE_PREFIX = "schedule:"
 def digest(args: Sequence[Any]) -> str:
     """SHA-256 of the arguments as JSON (models dumped the way the data converter does; null
     and empty values left out, so a message sent as a plain object and the model the workflow
-    reads it into hash alike as long as the client gave every non-default value)."""
+    reads it into hash alike as long as the client gave every non-default value). Text that is
+    not valid Unicode (a lone surrogate) hashes too instead of failing: the models refuse it,
+    the digest never crashes on it."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, BaseModel):
@@ -45,7 +52,7 @@ def digest(args: Sequence[Any]) -> str:
         return value
 
     text = json.dumps(plain(list(args)), sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _b64(raw: bytes) -> str:
@@ -56,18 +63,50 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(key: bytes, workflow_id: str, name: str, args: Sequence[Any], now: float) -> str:
-    claims = {"w": workflow_id, "m": name, "h": digest(args), "e": int(now) + TTL_SECONDS}
-    body = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
-    mac = hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
-    return f"{body}.{_b64(mac)}"
-
-
-def sign_schedule(key: bytes, schedule_id: str) -> str:
-    """The standing assertion of a schedule's starts: runs' ids begin with the schedule id."""
-    claims = {"w": schedule_id, "m": SCHEDULE_PREFIX + schedule_id, "h": "", "e": 0}
+def _token(key: bytes, claims: dict[str, Any]) -> str:
     body = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
     return f"{body}.{_b64(hmac.new(key, body.encode('ascii'), hashlib.sha256).digest())}"
+
+
+def sign(key: bytes, workflow_id: str, name: str, args: Sequence[Any], now: float) -> str:
+    """An assertion for one message: bound to the case, the message name, its arguments and a
+    short expiry, and single-use (a random nonce the case remembers until the expiry)."""
+    claims = {
+        "w": workflow_id,
+        "m": name,
+        "h": digest(args),
+        "e": int(now) + TTL_SECONDS,
+        "n": secrets.token_urlsafe(12),
+    }
+    return _token(key, claims)
+
+
+def sign_schedule(key: bytes, schedule_id: str, workflow_type: str, args: Sequence[Any]) -> str:
+    """The standing assertion of a schedule's starts. Anyone who may describe the schedule can
+    read it, so it vouches for nothing but what the schedule itself starts: that workflow type
+    with exactly those arguments, under an id that begins with the schedule's (Temporal names a
+    scheduled run `<schedule id>-<time>`); the worker also checks the schedule id and the type
+    against the registry's schedules (only a workflow type a declared schedule starts)."""
+    claims = {
+        "w": schedule_id,
+        "m": SCHEDULE_PREFIX + schedule_id,
+        "t": workflow_type,
+        "h": digest(args),
+        "e": 0,
+    }
+    return _token(key, claims)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `check` found: `problem` (why not, for the refusal) or None; the nonce and expiry
+    of an accepted single-use assertion; `legacy_schedule` for a schedule assertion made before
+    schedules were bound to their arguments (accepted only where a recorded run used one)."""
+
+    problem: str | None
+    nonce: str | None = None
+    expires: int = 0
+    legacy_schedule: bool = False
 
 
 def check(
@@ -78,30 +117,55 @@ def check(
     name: str,
     args: Sequence[Any],
     now: float,
-) -> str | None:
-    """None if `token` vouches for this message; else why not (for the refusal)."""
+    workflow_type: str | None = None,
+    scheduled_types: Collection[str] | None = None,
+) -> Verdict:
+    """Whether `token` vouches for this message (`scheduled_types`: the workflow types that
+    the registry's schedules start; None = not checked)."""
     if not token or "." not in token or len(token) > 2000:
-        return "the message is not signed by a zhidu service"
+        return Verdict("the message is not signed by a zhidu service")
     body, mac = token.rsplit(".", 1)
     try:
         given = _unb64(mac)
         claims = json.loads(_unb64(body))
     except (ValueError, TypeError):
-        return "the message's assertion is unreadable"
+        return Verdict("the message's assertion is unreadable")
     if not any(
         hmac.compare_digest(given, hmac.new(k, body.encode("ascii"), hashlib.sha256).digest())
         for k in keys
     ):
-        return "the message's assertion is forged (not signed with this system's key)"
+        return Verdict("the message's assertion is forged (not signed with this system's key)")
     if not isinstance(claims, dict):
-        return "the message's assertion is unreadable"
+        return Verdict("the message's assertion is unreadable")
     if str(claims.get("m", "")).startswith(SCHEDULE_PREFIX):
-        ok = name == "start" and workflow_id.startswith(str(claims.get("w")))
-        return None if ok else "a schedule's assertion only starts that schedule's runs"
+        return _check_schedule(claims, workflow_id, name, args, workflow_type, scheduled_types)
     if claims.get("w") != workflow_id or claims.get("m") != name:
-        return "the message's assertion was made for another case or message"
+        return Verdict("the message's assertion was made for another case or message")
     if claims.get("h") != digest(args):
-        return "the message was changed after it was signed"
+        return Verdict("the message was changed after it was signed")
     if not isinstance(claims.get("e"), int) or claims["e"] < now:
-        return "the message's assertion has expired"
-    return None
+        return Verdict("the message's assertion has expired")
+    nonce = claims.get("n")
+    return Verdict(None, nonce if isinstance(nonce, str) else None, claims["e"])
+
+
+def _check_schedule(
+    claims: Mapping[str, Any],
+    workflow_id: str,
+    name: str,
+    args: Sequence[Any],
+    workflow_type: str | None,
+    scheduled_types: Collection[str] | None,
+) -> Verdict:
+    schedule_id = str(claims.get("w"))
+    if name != "start" or not workflow_id.startswith(f"{schedule_id}-"):
+        return Verdict("a schedule's assertion only starts that schedule's runs")
+    if "t" not in claims:
+        return Verdict(None, legacy_schedule=True)
+    if scheduled_types is not None and claims["t"] not in scheduled_types:
+        return Verdict(f"no schedule of this system starts {claims['t']}")
+    if workflow_type is not None and claims["t"] != workflow_type:
+        return Verdict(f"the schedule {schedule_id} starts {claims['t']}, not {workflow_type}")
+    if claims.get("h") != digest(args):
+        return Verdict(f"the start differs from what the schedule {schedule_id} starts")
+    return Verdict(None)

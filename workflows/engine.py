@@ -246,6 +246,7 @@ class CaseWorkflow:
         self._timers: list[datetime] = []
         self._jobs_running: set[int] = set()
         self._finished: str | None = None
+        self._refused: str | None = None  # the first step's store refused the start
         self._early: list[CaseMessage] = []  # messages that arrived before the case began
         # Restored here, before any message handler runs (a signal-with-start delivers its
         # signal before the run method starts).
@@ -289,6 +290,10 @@ class CaseWorkflow:
             self.s.run += 1
             self.event("run_continued", None, None, run=self.s.run)
         while True:
+            if self._refused is not None:
+                # The people the start names do not hold their roles: the case fails, nothing
+                # of it was stored (activities/store_step.py).
+                raise ApplicationError(self._refused, type="Forbidden", non_retryable=True)
             await self._load_pending_calendar()
             self._tick()
             self._start_jobs()
@@ -1678,6 +1683,8 @@ class CaseWorkflow:
                     retry_policy=STORE_RETRY,
                     result_type=dict,
                 )
+                if result and result.get("refused_start"):
+                    self._refused = str(result["refused_start"])
                 if result and result.get("repairs"):
                     self.needs_attention(
                         f"数据库拒绝了部分数据（{result.get('refused')}），已清理后保存："
