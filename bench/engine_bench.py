@@ -84,6 +84,16 @@ class MinimalWorkflow:
 # ---- the worker subprocess -----------------------------------------------------------------------
 
 
+async def bench_people(sf: Any) -> None:
+    """The people the bench's R1 cases name: the worker checks them before a case's first step
+    is stored, as it does for every start."""
+    from starter.users import create_user
+
+    for uid, role in (("bench-owner", "staff"), ("bench-supervisor", "supervisor"),
+                      ("bench-starter", "staff")):  # fmt: skip
+        await create_user(sf, uid, uid, secrets.token_urlsafe(12), [role])
+
+
 def bench_settings(address: str, database_url: str, data_dir: Path) -> Any:
     """Settings of the worker and of the measuring client. They share `data_dir`, so both use
     the same signing key and actor-assertion key (data_dir/assertion_key)."""
@@ -701,6 +711,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         address = env.client.service_client.config.target_host
         engine = make_engine(db_url)
         sf = make_session_factory(engine)
+        await bench_people(sf)
         # The measuring client is the project's own (worker.connect): it signs every start with
         # the actor-assertion key the worker checks.
         settings = bench_settings(address, db_url, workdir)

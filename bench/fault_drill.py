@@ -1,7 +1,8 @@
 """Fault drill: R1 cases with a policy in seconds, worked through the HTTP API while the worker is
-killed three times, the Temporal dev server is restarted and PostgreSQL is stopped for 30 s; then
-every step the workflows sent to `zhidu.record_step` is compared with the database, the cases
-are checked for being stuck and every run of every case is replayed.
+killed three times, the Temporal dev server is restarted, PostgreSQL is stopped for 30 s, then
+refuses connections for 20 s (ALLOW_CONNECTIONS false) and the Temporal server is frozen
+(SIGSTOP) for 20 s; then every step the workflows sent to `zhidu.record_step` is compared with
+the database, the cases are checked for being stuck and every run of every case is replayed.
 
 Run from the project root:
 
@@ -13,7 +14,8 @@ Everything runs in a temporary directory: an embedded PostgreSQL of its own (nev
 server: the drill stops it), a Temporal dev server whose history is a sqlite file there (so a
 restart keeps every case), `zhidu worker` and `zhidu web` as subprocesses with their logs there.
 Progress goes to stderr, the summary block to stdout. Exit status 0 only when nothing was lost,
-duplicated, stuck or failed to replay; 1 otherwise; 2 when the drill itself could not run.
+duplicated, stuck or failed to replay and no request was answered with a 5xx other than 503
+(a service that does not answer); 1 otherwise; 2 when the drill itself could not run.
 
 Nobody sends a `state` query to a case here: a query answered at a killed worker's sticky queue
 is the Temporal core defect of tests/test_sdk_stale_query.py. Cases are read from the API and
@@ -68,12 +70,14 @@ class Sizes:
     worker_down: tuple[float, float]  # a killed worker stays dead this long
     temporal_down: float  # seconds between stopping and starting the dev server
     pg_down: float  # PostgreSQL outage
+    refusing: float  # the database refuses connections (ALLOW_CONNECTIONS false) this long
+    frozen: float  # the Temporal server is stopped (SIGSTOP) this long
     settle: float  # no traffic, everything running, before the checks
     agents: int  # concurrent API clients
 
 
-FULL = Sizes(30, 20, (10, 20), (3, 6), 5, 30, 60, 6)
-QUICK = Sizes(10, 10, (5, 8), (2, 4), 3, 10, 40, 4)
+FULL = Sizes(30, 20, (10, 20), (3, 6), 5, 30, 20, 20, 60, 6)
+QUICK = Sizes(10, 10, (5, 8), (2, 4), 3, 10, 8, 8, 40, 4)
 KILLS = 3
 # A case is stuck when, after settling, its newest run has a pending activity past this attempt,
 # or an open task that should have lapsed this long ago is still open in the database.
@@ -892,6 +896,8 @@ class Drill:
     kills: int = 0
     temporal_restarts: int = 0
     pg_outage: float = 0.0
+    refused_for: float = 0.0
+    frozen_for: float = 0.0
     faults: list[str] = field(default_factory=list)
     traffic: Traffic | None = None
     tokens: dict[str, str] = field(default_factory=dict)  # user -> bearer token
@@ -1023,6 +1029,57 @@ class Drill:
             say(f"!! PostgreSQL came back at another address: {url} (was {old_url})")
         say(f"PostgreSQL started again (down {self.pg_outage:.1f} s)")
 
+    async def database_refuses(self) -> None:
+        """The database stays up but refuses connections (ALLOW_CONNECTIONS false, its
+        backends ended): asyncpg's "not currently accepting connections" must read as
+        "does not answer" (503), never a 500."""
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        from store.db import make_engine
+
+        url = make_url(self.stack.database_url)
+        name = url.database
+        admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
+        alter = 'ALTER DATABASE "{}" ALLOW_CONNECTIONS {}'
+
+        async def sql(*statements: str) -> None:
+            async with admin.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                for statement in statements:
+                    await conn.execute(text(statement))
+
+        try:
+            t0 = time.monotonic()
+            await sql(
+                alter.format(name, "false"),
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
+            )
+            self.mark("db-refusing")
+            say(f"the database refuses connections for {self.sizes.refusing:.0f} s")
+            await self.watch(self.sizes.refusing)
+            await sql(alter.format(name, "true"))
+            self.refused_for = time.monotonic() - t0
+            say(f"the database accepts connections again ({self.refused_for:.1f} s)")
+        finally:
+            await admin.dispose()
+
+    async def freeze_temporal(self) -> None:
+        """The Temporal server hangs (SIGSTOP): calls time out ("Timeout expired") and must be
+        answered 503, not 502 or 500; then it goes on (SIGCONT)."""
+        st = self.stack
+        assert st.temporal is not None
+        t0 = time.monotonic()
+        st.temporal.send_signal(signal.SIGSTOP)
+        self.mark("temporal-frozen")
+        say(f"Temporal dev server frozen (SIGSTOP) for {self.sizes.frozen:.0f} s")
+        try:
+            await self.watch(self.sizes.frozen)
+        finally:
+            st.temporal.send_signal(signal.SIGCONT)
+        self.frozen_for = time.monotonic() - t0
+        say(f"Temporal dev server goes on (SIGCONT; frozen {self.frozen_for:.1f} s)")
+
     async def run(self) -> int:
         rng = random.Random(self.seed)
         await self.setup()
@@ -1043,6 +1100,10 @@ class Drill:
         await self.kill_worker(rng)
         await self.pause(rng)
         await self.postgres_outage()
+        await self.pause(rng)
+        await self.database_refuses()
+        await self.pause(rng)
+        await self.freeze_temporal()
         await self.pause(rng)
         traffic.stop.set()
         say("traffic stopping")
@@ -1081,7 +1142,10 @@ class Drill:
 
     def report(self, f: Findings) -> int:
         t = self.traffic
-        ok = not (f.lost or f.duplicated or f.unmatched or f.stuck or f.replay_failures)
+        server_errors = sum(t.error_kinds.values()) if t else 0  # 5xx but 503
+        ok = not (
+            f.lost or f.duplicated or f.unmatched or f.stuck or f.replay_failures or server_errors
+        )
         statuses = (
             " ".join(f"{k}×{v}" for k, v in sorted(t.status.items(), key=lambda kv: kv[0]))
             if t
@@ -1102,6 +1166,8 @@ class Drill:
             f"  kills                {self.kills}",
             f"  temporal restarts    {self.temporal_restarts}",
             f"  postgres outage      {self.pg_outage:.1f} s",
+            f"  db refusing          {self.refused_for:.1f} s (ALLOW_CONNECTIONS false)",
+            f"  temporal frozen      {self.frozen_for:.1f} s (SIGSTOP)",
             f"  faults               {' '.join(self.faults)}",
             f"  api requests         {sum(t.status.values()) if t else 0}: {statuses}",
             f"  api 5xx by route     {', '.join(f'{k}×{v}' for k, v in sorted(fivexx.items())) or 'none'}",

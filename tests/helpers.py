@@ -63,6 +63,8 @@ async def case_worker(
 ) -> AsyncIterator[str]:
     """Run every regulation workflow and the real activities on a (fresh) task queue."""
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
+    # The worker checks that the people a start names exist with their roles.
+    await ensure_people(session_factory)
     # Cases a workflow starts (messages to other cases) go to this worker's queue.
     settings = settings.model_copy(update={"temporal_task_queue": queue})
     try:
@@ -84,6 +86,27 @@ async def case_worker(
                 await client.get_workflow_handle(handle.id).terminate("test finished")
             except RPCError:
                 pass  # already closed
+
+
+# The tests' actors besides the demo users: a second staff member and three supervisors.
+TEST_PEOPLE = (
+    ("bob", ["staff"], "客户服务部"),
+    ("boss", ["supervisor"], "客户服务部"),
+    ("sup2", ["supervisor"], "客户服务部"),
+    ("sup3", ["supervisor"], "工程部"),
+)
+
+
+async def ensure_people(session_factory: SessionFactory) -> None:
+    """The demo users and the tests' other actors (TEST_PEOPLE), those that are missing."""
+    from starter import users
+
+    await users.ensure_demo_users(session_factory)
+    for uid, roles, department in TEST_PEOPLE:
+        if await users.get_user(session_factory, uid) is None:
+            await users.create_user(
+                session_factory, uid, f"测试 {uid}", f"{uid}-password", roles, department
+            )
 
 
 def replayer(workflows: Iterable[type] | None = None, *, strict: bool = True) -> Replayer:

@@ -44,7 +44,8 @@ async def http(local_env, session_factory, settings_factory, clean_db) -> AsyncI
 
 
 async def login(http: Any, session_factory: Any, uid: str, roles: list[str]) -> dict[str, str]:
-    await users.create_user(session_factory, uid, f"用户 {uid}", f"{uid}-pass-1", roles)
+    if await users.get_user(session_factory, uid) is None:  # the worker made the demo users
+        await users.create_user(session_factory, uid, f"用户 {uid}", f"{uid}-pass-1", roles)
     token = await users.issue_token(session_factory, uid, "test")
     return {"Authorization": f"Bearer {token}"}
 

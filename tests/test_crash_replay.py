@@ -29,7 +29,7 @@ from activities.workcalendar import current_years, year_days
 from starter.cases import case_histories
 from store import models
 from store.db import SessionFactory
-from tests.helpers import replayer
+from tests.helpers import ensure_people, replayer
 from workflows.model import (
     Actor,
     CalendarData,
@@ -159,6 +159,7 @@ async def test_kill_the_worker_while_timers_fire_and_updates_arrive_then_replay_
     rng = random.Random(20261128)
     now = datetime.now(UTC)
     calendar = CalendarData(years={y: year_days(y) for y in current_years(now)})
+    await ensure_people(session_factory)  # the worker checks the people a start names
     worker = spawn(address, queue, database_url, str(tmp_path))
     ids = []
     try:

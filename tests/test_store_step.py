@@ -15,6 +15,7 @@ from activities.signing import Sealer, stored_record_digest, verify_signature
 from activities.store_step import CaseStore
 from store import models
 from store.db import SessionFactory
+from tests.helpers import ensure_people
 from workflows.model import (
     CaseWrite,
     EventState,
@@ -31,6 +32,12 @@ from workflows.model import (
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+async def people(clean_db: SessionFactory) -> None:
+    """The first step of a case is stored only when who started it may (the demo users)."""
+    await ensure_people(clean_db)
 
 
 def step(status: str = "open") -> StepChanges:
