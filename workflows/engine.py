@@ -102,6 +102,7 @@ with workflow.unsafe.imports_passed_through():
         ApproveData,
         DeadlineRef,
         LadderSpec,
+        RecordSpec,
         RejectData,
         TaskSpec,
         on_result,
@@ -508,18 +509,7 @@ class CaseWorkflow:
             data=data,
             created_at=now,
             pausable_by=list(spec.pausable_by),
-            signatures=[
-                SignatureReq(
-                    party=s.party,
-                    role=s.role,
-                    methods=list(s.methods),
-                    required=bool(data.get(s.required))
-                    if isinstance(s.required, str)
-                    else s.required,
-                    outcomes=list(s.outcomes),
-                )
-                for s in spec.signatures
-            ],
+            signatures=self._signature_reqs(spec, data),
         )
         self._set_clocks(task, spec, start)
         for r, lim in spec.extend.items():
@@ -529,6 +519,28 @@ class CaseWorkflow:
             task.status, task.closed_at = "cancelled", now
         self.s.tasks.append(task)
         self._touch(task)
+        self._announce_opened(task, role, due, provisional)
+        self._wake = True
+        return task
+
+    @staticmethod
+    def _signature_reqs(spec: TaskSpec, data: dict[str, Any]) -> list[SignatureReq]:
+        """The signatures a new task asks for (`required` may name a key of its data)."""
+        return [
+            SignatureReq(
+                party=s.party,
+                role=s.role,
+                methods=list(s.methods),
+                required=bool(data.get(s.required)) if isinstance(s.required, str) else s.required,
+                outcomes=list(s.outcomes),
+            )
+            for s in spec.signatures
+        ]
+
+    def _announce_opened(
+        self, task: TaskState, role: str, due: datetime | None, provisional: bool
+    ) -> None:
+        """The timeline event of a new task and, unless it opened cancelled, its notice."""
         self.event(
             "task_opened",
             task.clause,
@@ -550,8 +562,6 @@ class CaseWorkflow:
                 f"{'（暂定：该年度法定节假日尚未发布）' if provisional else ''}\n"
                 f"依据：{task.clause}\n案件：{self.s.case_id}",
             )
-        self._wake = True
-        return task
 
     def _set_clocks(self, task: TaskState, spec: TaskSpec, start: datetime) -> None:
         """Reminder (never earlier than half-way to the due) and lapse from the due."""
@@ -1248,43 +1258,51 @@ class CaseWorkflow:
             late=bool(task.due_at and self.now > task.due_at),
         )
         if spec.record is not None and inp.outcome in spec.record.outcomes:
-            unit = self.unit(task.unit)
-            category = (
-                self.person(spec.record.category, unit=unit) if spec.record.category else None
-            )
-            rid = self.record(
-                spec.record.kind,
-                spec.record.title,
-                {**self.record_context(task), **given},
-                created_by=inp.actor.id,
-                category=category,
-                clause=task.clause,
-            )
-            task.data["record_id"] = rid
-            for req in task.signatures:
-                if req.outcomes and inp.outcome not in req.outcomes:
-                    continue
-                if req.party == "actor":
-                    self.sign(
-                        rid,
-                        signer=inp.actor.id,
-                        role=req.role,
-                        method="staff_login",
-                        clause=task.clause,
-                    )
-                    continue
-                for sig in (g for g in inp.signatures if g.party == req.party):
-                    self.sign(
-                        rid,
-                        signer=sig.signer_name,
-                        role=req.role,
-                        method=sig.method,
-                        evidence=sig.evidence,
-                        clause=task.clause,
-                    )
+            self._record_completion(task, spec.record, inp, given)
         self._closed(task)
         self._wake = True
         return task
+
+    def _record_completion(
+        self, task: TaskState, spec: RecordSpec, inp: CompleteTaskInput, given: dict[str, Any]
+    ) -> None:
+        """The record a completed task writes (its id goes on the task), and its signatures."""
+        unit = self.unit(task.unit)
+        category = self.person(spec.category, unit=unit) if spec.category else None
+        rid = self.record(
+            spec.kind,
+            spec.title,
+            {**self.record_context(task), **given},
+            created_by=inp.actor.id,
+            category=category,
+            clause=task.clause,
+        )
+        task.data["record_id"] = rid
+        self._sign_completion(task, rid, inp)
+
+    def _sign_completion(self, task: TaskState, rid: str, inp: CompleteTaskInput) -> None:
+        """Sign the record `rid`: the actor by login, the customer as the update brought it."""
+        for req in task.signatures:
+            if req.outcomes and inp.outcome not in req.outcomes:
+                continue
+            if req.party == "actor":
+                self.sign(
+                    rid,
+                    signer=inp.actor.id,
+                    role=req.role,
+                    method="staff_login",
+                    clause=task.clause,
+                )
+                continue
+            for sig in (g for g in inp.signatures if g.party == req.party):
+                self.sign(
+                    rid,
+                    signer=sig.signer_name,
+                    role=req.role,
+                    method=sig.method,
+                    evidence=sig.evidence,
+                    clause=task.clause,
+                )
 
     @complete_task.validator
     def _validate_complete(self, inp: CompleteTaskInput) -> None:
