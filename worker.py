@@ -130,7 +130,8 @@ def worker_engine(database_url: str) -> AsyncEngine:
 
 
 # Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
-# defined twice would make two different `Deadline`s).
+# defined twice would make two different `Deadline`s). A listed package passes its submodules
+# through with it (the engine's core, clock, tasks, ..., blocks.*).
 SHARED_WORKFLOW_MODULES = (
     "workflows.assertions",
     "workflows.model",

@@ -1,6 +1,6 @@
 """Chinese for the validation messages the pages show: pydantic errors by their `type` (and
 `ctx`), the known `ValueError` texts of the models, a refusal's Chinese text carried in the
-details of the workflow's ApplicationError (see `refuse` in workflows/engine.py).
+details of the workflow's ApplicationError (see `refuse` in workflows/engine/common.py).
 
 The API and the CLI keep the English messages; the pages show these when the person reads
 Chinese (see `ServiceError.message_zh` in starter/errors.py)."""
