@@ -132,7 +132,7 @@ def worker_engine(database_url: str) -> AsyncEngine:
 # Models, specs and the engine: stateless, imported once even in a strict sandbox (a class
 # defined twice would make two different `Deadline`s). A listed package passes its submodules
 # through with it (the engine's core, clock, tasks, ..., blocks.*).
-SHARED_WORKFLOW_MODULES = (
+ENGINE_MODULES = (
     "workflows.assertions",
     "workflows.model",
     "workflows.calendar",
@@ -141,9 +141,16 @@ SHARED_WORKFLOW_MODULES = (
     "workflows.registry",
     "workflows.authority",
     "workflows.roles",
+    "workflows.labels",
     "workflows.search",
-    "workflows.revisit_forms",
 )
+
+
+def shared_workflow_modules() -> tuple[str, ...]:
+    """The engine's modules and every regulation's forms, labels and people (the registry)."""
+    from workflows import REGISTRY
+
+    return ENGINE_MODULES + tuple(m for e in REGISTRY.values() for m in e.shared_modules)
 
 
 def workflow_runner(strict: bool = False) -> SandboxedWorkflowRunner:
@@ -151,7 +158,7 @@ def workflow_runner(strict: bool = False) -> SandboxedWorkflowRunner:
     engine and every regulation) is imported once and passed through, instead of being
     re-imported for every run: that re-import cost ~55 ms per case start. `strict` re-imports
     it per run, so the sandbox also checks our own workflow code; the test suite runs strict."""
-    shared = SHARED_WORKFLOW_MODULES if strict else ("workflows",)
+    shared = shared_workflow_modules() if strict else ("workflows",)
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*shared)
     )

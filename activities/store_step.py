@@ -31,7 +31,8 @@ from store import models
 from store.db import SessionFactory
 from store.queries import unfit_person
 from workflows.model import CONTROL, SYSTEM_ACTOR_ID, CaseWrite, StepChanges, TaskState
-from workflows.registry import RegulationEntry, registry_or_default
+from workflows.registry import RegulationEntry
+from workflows.regulations import registry_or_default
 
 
 def json_safe(data: dict[str, Any]) -> dict[str, Any]:

@@ -455,7 +455,7 @@ def r1_plans(ctx: Ctx, n: int, label: str, policy: Any = None) -> list[Any]:
     from starter.cases import StartPlan
     from workflows import REGISTRY
     from workflows.model import CHINA_TZ, CaseStart
-    from workflows.revisit_forms import Contact, RevisitInput, RevisitPolicy
+    from workflows.regulations.revisit.forms import Contact, RevisitInput, RevisitPolicy
     from workflows.search import CASE_STATUS, CUSTOMER_ID, REGULATION
 
     entry = REGISTRY["revisit"]
@@ -544,7 +544,7 @@ async def breach_lag(ctx: Ctx, n: int, rate: float) -> dict[str, Any]:
     """n R1 cases whose plan is due 5 s after the start; due_at -> 【超时】 notice stored."""
     from starter.cases import launch
     from workflows.model import Deadline
-    from workflows.revisit_forms import RevisitPolicy
+    from workflows.regulations.revisit.forms import RevisitPolicy
 
     policy = RevisitPolicy(plan_due=Deadline(seconds=5), reminder_before=Deadline(seconds=1))
     plans = r1_plans(ctx, n, "lag", policy)

@@ -211,7 +211,7 @@ class CaseRows:
 
 
 def build(now: datetime, seed: int = 20261128) -> Data:
-    from workflows.revisit_forms import RevisitPolicy
+    from workflows.regulations.revisit.forms import RevisitPolicy
 
     rng = random.Random(seed)
     policy = _j(RevisitPolicy().model_dump(mode="json"))

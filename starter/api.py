@@ -339,7 +339,7 @@ async def logout(st: StateDep, cookie: Annotated[str | None, Depends(_cookie)] =
 async def me(user: CurrentUser) -> dict[str, Any]:
     return {
         **users.user_dict(user),
-        "role_names": {r: users.ROLES.get(r, (r, r)) for r in user.roles or []},
+        "role_names": {r: users.ROLE_BOOK.pair(r) for r in user.roles or []},
     }
 
 

@@ -55,8 +55,8 @@ from store.db import is_unavailable
 from store.models import CalendarYear, Case, CaseNumber, Task, User
 from store.queries import jsonable, unfit_person
 from workflows.model import CHINA_TZ, Actor, CalendarData, CaseStart, CaseView
-from workflows.registry import ActionSpec, Registry, RegulationEntry, registry_or_default
-from workflows.roles import role_zh
+from workflows.registry import ActionSpec, Registry, RegulationEntry
+from workflows.regulations import ROLE_BOOK, registry_or_default
 from workflows.search import CASE_STATUS, CUSTOMER_ID, REGULATION
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ async def check_people(
         raise Invalid(
             f"no active user {json.dumps(uid, ensure_ascii=False)} with role {role}",
             name,
-            f"没有角色为「{role_zh(role)}」的在职用户 {json.dumps(uid, ensure_ascii=False)}",
+            f"没有角色为「{ROLE_BOOK.zh(role)}」的在职用户 {json.dumps(uid, ensure_ascii=False)}",
         )
 
 
@@ -440,7 +440,7 @@ async def act(
             f"{user.id} may not {action} on {case_id}: needs one of the roles "
             f"{', '.join(spec.roles)}",
             message_zh=f"{user.id} 不能在案件 {case_id} 上执行此操作：需要角色 "
-            + "、".join(role_zh(r) for r in spec.roles),
+            + "、".join(ROLE_BOOK.zh(r) for r in spec.roles),
         )
     if not isinstance(payload, Mapping):
         raise Invalid("the action payload must be a JSON object", "body")

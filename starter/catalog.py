@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from starter.errors import NotFound
 from starter.policy import load_policy
 from workflows.engine import outcome_schema
-from workflows.registry import Registry, RegulationEntry, registry_or_default
+from workflows.registry import Registry, RegulationEntry
+from workflows.regulations import registry_or_default
 
 if TYPE_CHECKING:
     from settings import Settings

@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
     sc = sub.add_parser(
-        "sign-code", help="send the customer a one-time code to sign a visit record (otp)"
+        "sign-code", help="send the customer a one-time code to sign a task's record (otp)"
     )
     sc.add_argument("case_id")
     sc.add_argument("task_id", help="full task id or the short form after the slash (t3)")
@@ -292,7 +292,7 @@ async def cmd_users(args: argparse.Namespace, ctx: Context) -> int:
     elif args.users_cmd == "demo":
         print("demo users (id / password / roles):")
         for uid, password, roles in await users.ensure_demo_users(f):
-            names = "、".join(users.ROLES.get(r, (r, r))[0] for r in roles)
+            names = "、".join(users.ROLE_BOOK.zh(r) for r in roles)
             print(f"  {uid:<11} {password:<16} {','.join(roles)}  {names}")
     return 0
 
@@ -337,7 +337,7 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     open_tasks = [t for t in view["tasks"] if t["status"] == "open"]
     print(f"open tasks ({len(open_tasks)}):")
     for t in open_tasks:
-        who = t["assignee"] or users.ROLES.get(t["role"], (t["role"], t["role"]))[0]
+        who = t["assignee"] or users.ROLE_BOOK.zh(t["role"])
         due = _local(t["due_at"]) + (" 暂定" if t["provisional"] else "")
         short = t["id"].rsplit("/", 1)[-1]
         print(f"  {short}  due {due}  {who}  [{t['clause']}]  {t['title']}")

@@ -24,8 +24,9 @@ from starter.policy import load_policy
 from worker import header
 from workflows import assertions
 from workflows.model import CaseStart
-from workflows.registry import Registry, registry_or_default
+from workflows.registry import Registry
 from workflows.registry import ScheduleSpec as DutySpec
+from workflows.regulations import registry_or_default
 from workflows.search import CASE_STATUS, REGULATION
 
 if TYPE_CHECKING:

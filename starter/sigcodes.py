@@ -33,8 +33,8 @@ from starter.cases import full_task_id
 from starter.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from store.models import Case, Notification, SignatureCode, Task, User
 from workflows.authority import may_act
-from workflows.registry import ActionSpec, Registry, registry_or_default
-from workflows.roles import role_zh
+from workflows.registry import ActionSpec, Registry
+from workflows.regulations import ROLE_BOOK, registry_or_default
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -129,7 +129,7 @@ async def _task_for(session_factory: SessionFactory, task_id: str, user: User) -
         raise NotFound(f"no task {task_id}", "task_id", f"没有任务 {task_id}")
     if not may_act(task.role, task.assignee, user.id, list(user.roles or [])):
         who = f"role {task.role}" + (f" and user {task.assignee}" if task.assignee else "")
-        who_zh = f"角色「{role_zh(task.role)}」" + (
+        who_zh = f"角色「{ROLE_BOOK.zh(task.role)}」" + (
             f"，且须为 {task.assignee}" if task.assignee else ""
         )
         raise Forbidden(

@@ -20,7 +20,8 @@ from starter import throttle
 from starter.errors import Conflict, Forbidden, Invalid, NotFound
 from starter.sessions import end_sessions
 from store.models import ApiToken, User
-from workflows.roles import ROLES as ROLES  # re-exported for the CLI and the API
+from workflows.regulations import ROLE_BOOK, demo_people
+from workflows.roles import RoleBook
 
 if TYPE_CHECKING:
     from store.db import SessionFactory
@@ -74,13 +75,17 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_hex(8))
 
 
-def check_roles(roles: Sequence[str]) -> list[str]:
-    unknown = [r for r in roles if r not in ROLES]
+def check_roles(roles: Sequence[str], book: RoleBook | None = None) -> list[str]:
+    """The roles, each one a regulation declares (`book`, default: every regulation's,
+    workflows.regulations.ROLE_BOOK)."""
+    book = book or ROLE_BOOK
+    unknown = [r for r in roles if r not in book]
     if unknown:
+        known = ", ".join(book.names)
         raise Invalid(
-            f"unknown role {unknown[0]!r} (roles: {', '.join(ROLES)})",
+            f"unknown role {unknown[0]!r} (roles: {known})",
             "roles",
-            f"未知角色 {unknown[0]!r}（可选：{', '.join(ROLES)}）",
+            f"未知角色 {unknown[0]!r}（可选：{known}）",
         )
     return list(dict.fromkeys(roles))
 
@@ -97,6 +102,8 @@ async def create_user(
     department: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    *,
+    book: RoleBook | None = None,
 ) -> User:
     """Create a user; Conflict if the id is taken, Invalid for an unknown role or empty
     password."""
@@ -112,7 +119,7 @@ async def create_user(
         id=id,
         name=name.strip(),
         password_hash=hash_password(password),
-        roles=check_roles(roles),
+        roles=check_roles(roles, book),
         department=department,
         email=email,
         phone=phone,
@@ -305,18 +312,6 @@ async def user_for_token(session_factory: SessionFactory, token: str) -> User | 
 
 # ---- demo users -------------------------------------------------------------------------------
 
-# (id, display name, roles, department) — one per role of R1 (公司客户回访管理规定).
-DEMO_USERS: tuple[tuple[str, str, list[str], str], ...] = (
-    ("staff", "张晓明（销售/客服人员）", ["staff"], "客户服务部"),
-    ("supervisor", "李国华（部门主管）", ["supervisor"], "客户服务部"),
-    ("clerk", "王丽（客服文员）", ["clerk"], "客户服务部"),
-    ("division", "赵建国（分管领导）", ["division_leader"], "公司领导"),
-    ("president", "陈静（总裁办）", ["president_office", "quality_specialist"], "总裁办"),
-    ("rd", "刘工（研发技术部门）", ["rd"], "研发技术部"),
-    ("finance", "孙会计（财务管理部）", ["finance"], "财务管理部"),
-    ("admin", "系统管理员", ["admin"], "信息中心"),
-)
-
 
 def demo_password(user_id: str) -> str:
     return f"{user_id}-demo"
@@ -326,23 +321,24 @@ async def ensure_demo_users(session_factory: SessionFactory) -> list[tuple[str, 
     """Create the demo users that are missing; return every demo user as
     (id, password, roles). Passwords are `<id>-demo` (a user who already existed keeps theirs)."""
     out: list[tuple[str, str, list[str]]] = []
+    people = demo_people()
     async with session_factory() as session:
         existing = set(
-            await session.scalars(select(User.id).where(User.id.in_([d[0] for d in DEMO_USERS])))
+            await session.scalars(select(User.id).where(User.id.in_([p.id for p in people])))
         )
-        for user_id, name, roles, department in DEMO_USERS:
-            if user_id not in existing:
+        for p in people:
+            if p.id not in existing:
                 session.add(
                     User(
-                        id=user_id,
-                        name=name,
-                        password_hash=hash_password(demo_password(user_id)),
-                        roles=roles,
-                        department=department,
+                        id=p.id,
+                        name=p.name,
+                        password_hash=hash_password(demo_password(p.id)),
+                        roles=list(p.roles),
+                        department=p.department,
                         active=True,
                     )
                 )
-            out.append((user_id, demo_password(user_id), roles))
+            out.append((p.id, demo_password(p.id), list(p.roles)))
         await session.commit()
     return out
 
@@ -362,9 +358,14 @@ def user_dict(user: User) -> dict[str, Any]:
 # ---- administration -------------------------------------------------------------------------
 
 
-async def set_roles(session_factory: SessionFactory, user_id: str, roles: Sequence[str]) -> User:
+async def set_roles(
+    session_factory: SessionFactory,
+    user_id: str,
+    roles: Sequence[str],
+    book: RoleBook | None = None,
+) -> User:
     """Replace a user's roles (unknown roles refused)."""
-    return await _change_user(session_factory, user_id, roles=check_roles(roles))
+    return await _change_user(session_factory, user_id, roles=check_roles(roles, book))
 
 
 async def set_active(session_factory: SessionFactory, user_id: str, active: bool) -> User:

@@ -23,6 +23,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Callable, Coroutine, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
@@ -45,9 +46,12 @@ from store import queries
 from store.db import SessionFactory, is_unavailable
 from store.models import User
 from workflows.authority import may_act
+from workflows.engine.labels import LABELS as ENGINE_LABELS
+from workflows.labels import Labels, merge
 from workflows.model import CHINA_TZ, CONTROL, Deadline, is_deadline
-from workflows.registry import RegulationEntry, registry_or_default
-from workflows.roles import ROLES, outranks
+from workflows.registry import RegulationEntry
+from workflows.regulations import labels_of, registry_or_default, roles_of
+from workflows.roles import RoleBook
 
 log = logging.getLogger("zhidu.web")
 
@@ -245,165 +249,6 @@ STATUS: dict[str, tuple[str, str]] = {
     "sent": ("已发送", "sent"),
 }
 
-OUTCOMES: dict[str, tuple[str, str]] = {
-    "done": ("完成", "Done"),
-    "unreachable": ("联系不上", "Unreachable"),
-    "agreed": ("已约定", "Agreed"),
-    "declined": ("客户未同意", "Declined"),
-    "accept": ("通过", "Accept"),
-    "commend": ("表扬", "Commend"),
-    "criticise": ("批评", "Criticise"),
-    "fine_request": ("申请罚款", "Request a fine"),
-    "approve": ("批准", "Approve"),
-    "reject": ("驳回", "Reject"),
-    "decline": ("不批准", "Decline"),
-    "accepted": ("采纳", "Accepted"),
-    "rejected": ("不采纳", "Rejected"),
-    "project": ("立项", "Start a project"),
-    "no_project": ("不立项", "No project"),
-    "paid": ("已支付", "Paid"),
-    "resolved": ("已解决", "Resolved"),
-    "escalate": ("上报", "Escalate"),
-}
-
-# Labels of fields whose model gives no description (the JSON Schema title is then English).
-FIELD_LABELS: dict[str, str] = {
-    "purposes": "回访目的",
-    "methods": "回访方式",
-    "content": "内容",
-    "contact_person": "受访人",
-    "method": "方式",
-    "product_needs": "产品需求",
-    "service_rating": "服务评分（1–5）",
-    "valuable_suggestion": "客户提出中肯意见或良好建议",
-    "problems": "客户反映的问题",
-    "route": "处理方式",
-    "summary": "回访总结",
-    "evaluation": "评价",
-    "note": "备注",
-    "expenses": "费用明细",
-    "item": "项目",
-    "amount_yuan": "金额（元）",
-    "receipt_no": "票据号",
-    "guidance": "指导意见",
-    "charge_to": "扣款对象（用户名）",
-    "charge_yuan": "扣款金额（元）",
-    "severity": "情节",
-    "complete": "资料完整",
-    "appointment_at": "预约时间",
-    "place": "地点",
-    "text": "内容",
-    "room": "房号",
-    "reason": "理由",
-    "customer_id": "客户编号",
-    "customer_name": "客户名称",
-    "customer_class": "客户类别",
-    "owner": "负责人（用户名）",
-    "volume": "数量",
-    "scope": "范围",
-    "deposit_yuan": "押金（元）",
-    "complaints": "投诉",
-    "phone": "电话",
-    "units": "工作单元",
-    "reason_code": "原因",
-    "new_due": "新截止时间",
-    "amount": "金额",
-    "comment": "意见",
-    # R1 (workflows/revisit.py): what a record adds to what people typed (record_context),
-    # and fields whose model description is not a short label.
-    "staff": "经办人员（用户名）",
-    "usage": "产品使用情况",
-    "questions": "问题原文",
-    "suggestions": "意见与建议",
-    "contacts": "客户联系人",
-    "name": "姓名",
-    "title": "职务",
-    "email": "邮箱",
-    "visit_kind": "回访类型",
-    "visited_at": "回访时间",
-    "go_live": "产品安装或上线日期",
-    "supervisor": "部门主管（用户名）",
-    "department": "部门",
-    "first_phone_at": "首次电话回访时间",
-    "routine_phone_every": "常规电话回访周期",
-    "onsite_every": "现场回访周期",
-    "next_visit": "下次回访",
-    "kind": "类型",
-    "planned_at": "计划时间",
-    "plan_record": "回访计划记录",
-    "sanction": "处分（降薪/降职/调岗/辞退）",
-    "problem": "问题",
-    "visit_task": "回访任务",
-    "visit_unit": "回访",
-    "items": "费用明细",
-    "claim": "报销单",
-    "total_yuan": "合计（元）",
-    "cap_yuan": "报销额度（元）",
-    "reimbursed_yuan": "报销金额（元）",
-    "borne_by_staff_yuan": "个人承担（元）",
-}
-
-ENUM_LABELS: dict[str, tuple[str, str]] = {
-    "product_use": ("产品使用情况", "Product use"),
-    "archive_service": ("档案服务", "Archive service"),
-    "relationship": ("客户关系", "Relationship"),
-    "phone": ("电话", "Phone"),
-    "letter": ("信函", "Letter"),
-    "email": ("电子邮件", "E-mail"),
-    "im": ("即时通讯", "Instant messaging"),
-    "onsite": ("现场", "On site"),
-    "solved": ("当场解决", "Solved"),
-    "rd_feedback": ("反馈研发", "To R&D"),
-    "president_office": ("报总裁办", "To the president's office"),
-    "falsification": ("弄虚作假", "Falsification"),
-    "serious": ("情节特别严重", "Serious"),
-    "regular": ("普通客户", "Regular"),
-    "large": ("大客户", "Large"),
-    "key": ("特大或重要客户", "Key"),
-    "internal": ("内部", "Internal"),
-    "group": ("集团", "Group"),
-    # R1 visit kinds (workflows/revisit.py VISITS)
-    "first_phone": ("首次电话回访", "First phone revisit"),
-    "routine_phone": ("常规电话回访", "Routine phone revisit"),
-    "onsite_suggestion": (
-        "上门回访（客户提出中肯意见或良好建议）",
-        "On-site revisit (a suggestion)",
-    ),
-    "onsite_problem": ("现场回访（电话无法解决的问题）", "On-site revisit (a problem)"),
-    "supervisory": ("投诉处理后的监督调查性电话回访", "Supervisory phone revisit"),
-}
-
-EVENTS: dict[str, tuple[str, str]] = {
-    "case_started": ("案件发起", "Case started"),
-    "plan_started": ("回访计划开始", "Plan started"),
-    "task_opened": ("任务开启", "Task opened"),
-    "task_completed": ("任务完成", "Task completed"),
-    "task_cancelled": ("任务取消", "Task cancelled"),
-    "task_paused": ("暂停计时", "Clock paused"),
-    "task_resumed": ("恢复计时", "Clock resumed"),
-    "deadline_extended": ("期限延长", "Deadline extended"),
-    "deadline_moved": ("期限调整", "Deadline moved"),
-    "deadline_recomputed": ("期限重新计算", "Deadline recomputed"),
-    "reminder": ("到期提醒", "Reminder"),
-    "breach": ("超期", "Breach"),
-    "lapsed": ("失效", "Lapsed"),
-    "record": ("生成记录", "Record"),
-    "signed": ("签字", "Signed"),
-    "ledger": ("台账登记", "Ledger entry"),
-    "approval_requested": ("提交审批", "Approval requested"),
-    "escalated": ("上报", "Escalated"),
-    "attention": ("需要关注", "Needs attention"),
-    "calendar_updated": ("工作日历更新", "Calendar updated"),
-    "visit_scheduled": ("安排回访", "Visit scheduled"),
-    "visit_due": ("回访到期", "Visit due"),
-    "unit_opened": ("工作单元开启", "Unit opened"),
-    "unit_closed": ("工作单元结束", "Unit closed"),
-    "message_received": ("收到消息", "Message received"),
-    "message_sent": ("发送消息", "Message sent"),
-    "plan_closed": ("计划结束", "Plan closed"),
-    "status": ("状态变更", "Status"),
-}
-
 METHODS: dict[str, tuple[str, str]] = {
     "staff_login": ("登录签字", "Sign-in"),
     "drawing": ("手写签名", "Drawn"),
@@ -422,6 +267,28 @@ FLASH: dict[str, str] = {
     "deactivated": "用户已停用",
     "reactivated": "用户已启用",
 }
+
+
+# The words of the regulations the app serves (their folders' labels over the engine's), for
+# the request being answered (PageRoute sets them).
+_WORDS: dict[int, tuple[Labels, RoleBook]] = {}
+WORDS: ContextVar[tuple[Labels, RoleBook] | None] = ContextVar("zhidu_words", default=None)
+
+
+def words_for(registry: Mapping[str, RegulationEntry] | None) -> tuple[Labels, RoleBook]:
+    key = id(registry)
+    if key not in _WORDS:
+        _WORDS[key] = (merge(ENGINE_LABELS, labels_of(registry)), roles_of(registry))
+    return _WORDS[key]
+
+
+def words() -> Labels:
+    return (WORDS.get() or words_for(None))[0]
+
+
+def book() -> RoleBook:
+    """The roles of the regulations the app serves."""
+    return (WORDS.get() or words_for(None))[1]
 
 
 def lang_of(request: Request) -> str:
@@ -448,7 +315,7 @@ VERIFY_REASONS: dict[str, str] = {
 
 
 def role_name(code: str, lang: str) -> str:
-    return pick(ROLES.get(code) or PARTIES.get(code), lang, code)
+    return pick(book().names.get(code) or PARTIES.get(code), lang, code)
 
 
 # ---- time ---------------------------------------------------------------------------------------
@@ -624,7 +491,7 @@ def _enum_options(prop: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     for v in values:
         if v is None:
             continue
-        label = pick(ENUM_LABELS.get(str(v)), lang) or described.get(str(v)) or str(v)
+        label = pick(words().enums.get(str(v)), lang) or described.get(str(v)) or str(v)
         out.append((str(v), label))
     return out
 
@@ -642,7 +509,7 @@ def _label(key: str, prop: Mapping[str, Any], lang: str) -> tuple[str, str]:
         short = re.split(r"[，,（(]", desc, maxsplit=1)[0].strip()
         if short and len(short) <= 24:
             return short, desc if short != desc else ""
-    return FIELD_LABELS.get(key, auto), desc
+    return words().fields.get(key, auto), desc
 
 
 def build_widgets(
@@ -817,6 +684,7 @@ class PageRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            WORDS.set(words_for(state(request).registry))
             try:
                 response = await original(request)
             except LoginRequired:
@@ -1183,7 +1051,7 @@ async def start_post(request: Request, code: str) -> Response:
 
 
 def _above(user_roles: set[str], role: str) -> bool:
-    return role in user_roles or outranks(user_roles, role)
+    return role in user_roles or book().outranks(user_roles, role)
 
 
 @dataclass
@@ -1212,9 +1080,9 @@ def task_panel(
     roles = set(user.roles or [])
     short = task["id"].rsplit("/", 1)[-1]
     mine = posted if posted is not None and posted.task == short else None
-    can_complete = may_act(task["role"], task.get("assignee"), user.id, list(roles)) or outranks(
-        roles, task["role"]
-    )
+    can_complete = may_act(
+        task["role"], task.get("assignee"), user.id, list(roles)
+    ) or book().outranks(roles, task["role"])
     limits: dict[str, Any] = meta.get("extend_limits") or {}
     extend_roles = [r for r in limits if _above(roles, r)]
     pausable = list(meta.get("pausable_by") or [])
@@ -1232,7 +1100,7 @@ def task_panel(
         outcomes.append(
             {
                 "name": outcome,
-                "label": pick(OUTCOMES.get(outcome), lang, outcome),
+                "label": pick(words().outcomes.get(outcome), lang, outcome),
                 "widgets": build_widgets(
                     schema, schema, values, errors, lang, "data.", f"{short}-{outcome}"
                 ),
@@ -1296,7 +1164,7 @@ def event_row(event: Mapping[str, Any], lang: str) -> dict[str, Any]:
     summary = "; ".join(parts)
     return {
         **event,
-        "label": pick(EVENTS.get(event["kind"]), lang, event["kind"]),
+        "label": pick(words().events.get(event["kind"]), lang, event["kind"]),
         "summary": summary[:400] + ("…" if len(summary) > 400 else ""),
     }
 
@@ -1337,7 +1205,7 @@ async def _case_page(
     events_hidden = view.get("event_count", len(events)) - len(events)
     closed = [
         {**t, "short": t["id"].rsplit("/", 1)[-1], "outcome_label": pick(
-            OUTCOMES.get(t.get("outcome") or ""), lang, t.get("outcome") or "")}
+            words().outcomes.get(t.get("outcome") or ""), lang, t.get("outcome") or "")}
         for t in done[closed_hidden:]
     ]  # fmt: skip
     inp = view.get("input") or {}
@@ -1548,7 +1416,7 @@ def flatten(value: Any) -> list[tuple[str, str]]:
 
 def label_path(path: str, lang: str, labels: Mapping[str, str] | None = None) -> str:
     """`problems[1].text` -> `客户反映的问题 1 · 问题原文`: each step by `labels` (dotted paths
-    without row numbers, see `schema_labels`), else FIELD_LABELS, else as it is."""
+    without row numbers, see `schema_labels`), else the regulations' field labels, else as it is."""
     if lang == "en":
         return path
     out, trail = [], []
@@ -1558,7 +1426,7 @@ def label_path(path: str, lang: str, labels: Mapping[str, str] | None = None) ->
             out.append(part)
             continue
         trail.append(m.group(1))
-        label = (labels or {}).get(".".join(trail)) or FIELD_LABELS.get(m.group(1), m.group(1))
+        label = (labels or {}).get(".".join(trail)) or words().fields.get(m.group(1), m.group(1))
         nums = " ".join(re.findall(r"\d+", m.group(2)))
         out.append(f"{label} {nums}".strip())
     return " · ".join(out)
@@ -1571,7 +1439,7 @@ def schema_labels(
     out: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The Chinese labels of a model's fields by dotted path without row numbers
-    (`contacts.name`): the model's own titles and descriptions first, then FIELD_LABELS."""
+    (`contacts.name`): the model's own titles and descriptions first, then the regulations' field labels."""
     root = schema if root is None else root
     out = {} if out is None else out
     for key, raw in (_resolve(schema, root).get("properties") or {}).items():
@@ -1656,7 +1524,7 @@ def shown_value(value: Any, lang: str) -> str:
     if isinstance(value, str):
         if re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value) and parse_time(value):
             return local(value)
-        return pick(ENUM_LABELS.get(value), lang, value)
+        return pick(words().enums.get(value), lang, value)
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -1796,7 +1664,7 @@ async def cases_list(request: Request) -> Response:
         regulation=regulation if regulation in regs else None,
         status=status[:30] or None,
         customer=customer or None,
-        role=role if role in ROLES else None,
+        role=role if role in book() else None,
         overdue=overdue,
         page=page,
         per_page=PER_PAGE,
@@ -1813,7 +1681,7 @@ async def cases_list(request: Request) -> Response:
         next_url=f"/cases?{urlencode({**params, 'page': page + 1})}" if page < pages else None,
         regulation=regulation, status_filter=status, customer=customer, role=role, overdue=overdue,
         titles={c: (e.title_en if lang == "en" else e.title_zh) for c, e in regs.items()},
-        roles=list(ROLES), statuses=["open", "closed", "done"],
+        roles=list(book().names), statuses=["open", "closed", "done"],
     )  # fmt: skip
 
 
@@ -1835,7 +1703,7 @@ async def _users_page(
     people = await users.list_users(factory(request))
     return render(
         request, "admin_users.html", user, status=error.status if error else 200,
-        people=people, roles=list(ROLES),
+        people=people, roles=list(book().names),
         error=said(error, lang_of(request), USER_LABELS) if error else None,
         error_field=error.field if error else None, values=values or {},
     )  # fmt: skip
@@ -1861,7 +1729,7 @@ async def admin_users_create(request: Request) -> Response:
         await users.create_user(
             factory(request), values["id"], values["name"], password, roles,
             department=values["department"] or None, email=values["email"] or None,
-            phone=values["phone"] or None,
+            phone=values["phone"] or None, book=book(),
         )  # fmt: skip
     except ServiceError as exc:
         return await _users_page(request, user, exc, {**values, "roles": roles})
@@ -1872,7 +1740,7 @@ async def admin_users_create(request: Request) -> Response:
 async def admin_users_roles(request: Request, user_id: str) -> Response:
     await admin_user(request)
     roles = [str(r) for r in (await request.form()).getlist("roles")]
-    await users.set_roles(factory(request), user_id, roles)
+    await users.set_roles(factory(request), user_id, roles, book())
     return redirect("/admin/users?msg=roles_saved")
 
 

@@ -27,8 +27,10 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
     from workflows.engine import CasePolicy, CaseWorkflow, refuse
+    from workflows.labels import Labels
     from workflows.model import Actor, CaseMessage, CaseStart, Deadline, TaskState, UnitState, Yuan
     from workflows.registry import ActionSpec, RegulationEntry
+    from workflows.roles import RoleBook
     from workflows.spec import (
         ApprovalSpec,
         Book,
@@ -51,6 +53,25 @@ with workflow.unsafe.imports_passed_through():
     )
 
 CODE = "blocks"
+
+# The roles this test regulation needs (a regulation declares its own in its folder).
+ROLES = RoleBook(
+    {
+        "staff": ("销售/客服人员", "Sales / service staff"),
+        "finance": ("财务管理部", "Finance"),
+        "clerk": ("销售/客服文员", "Clerk"),
+        "center_head": ("物业服务中心负责人", "Service center head"),
+        "director": ("主任", "Director"),
+        "department_head": ("部门负责人", "Department head"),
+        "company_leader": ("公司领导", "Company leader"),
+        "board": ("董事会", "Board"),
+        "vice_president": ("副总裁", "Vice president"),
+        "general_manager": ("总经理", "General manager"),
+        "property_manager": ("物业经理", "Property manager"),
+        "security_supervisor": ("保安主管", "Security supervisor"),
+    },
+    above={"center_head": ("director",), "department_head": ("company_leader",)},
+)
 
 
 class BlocksInput(BaseModel):
@@ -187,6 +208,7 @@ class BlocksVars(BaseModel):
 @workflow.defn(name="test.blocks")
 class BlocksWorkflow(CaseWorkflow):
     REGULATION = CODE
+    ROLES = ROLES
     TITLE = "积木测试：{customer_name}"
     INPUT = BlocksInput
     POLICY = BlocksPolicy
@@ -353,5 +375,18 @@ BLOCKS = RegulationEntry(
         ActionSpec("settle_deposit", DepositInput, ("finance",)),
         ActionSpec("close_deal", DealInput, ("staff",)),
         ActionSpec("send_ping", PingInput, ("staff",)),
+    ),
+    roles=ROLES,
+    labels=Labels(
+        fields={
+            "room": "房号",
+            "volume": "数量",
+            "scope": "范围",
+            "deposit_yuan": "押金（元）",
+            "complaints": "投诉",
+            "units": "工作单元",
+            "reason_code": "原因",
+        },
+        enums={"internal": ("内部", "Internal"), "group": ("集团", "Group")},
     ),
 )

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import CasePolicy, CaseWorkflow
     from workflows.model import Actor, CaseStart, Deadline, Form, TaskState
     from workflows.registry import ActionSpec, RegulationEntry
+    from workflows.regulations.revisit.people import ROLES
     from workflows.spec import NoteData, TaskSpec, after
 
 WORKFLOW_NAME = "test.fake"
@@ -39,6 +40,7 @@ class NoteInput(Form):
 @workflow.defn(name=WORKFLOW_NAME)
 class FakeWorkflow(CaseWorkflow):
     REGULATION = "fake"
+    ROLES = ROLES
     TITLE = "测试：{customer_name}"
     INPUT = FakeInput
     POLICY = FakePolicy

@@ -527,10 +527,10 @@ def test_one_table_per_fact() -> None:
     import worker
     from starter import api, cases
     from workflows import search
-    from workflows.roles import ROLES
+    from workflows.regulations import ROLE_BOOK
 
-    assert users.ROLES is ROLES
-    assert ROLES["clerk"] == ("销售/客服文员", "Clerk")
+    assert users.ROLE_BOOK is ROLE_BOOK
+    assert ROLE_BOOK.names["clerk"] == ("销售/客服文员", "Clerk")
     assert not hasattr(api, "_full_task_id")
     assert cases.full_task_id("c-1", "t3") == "c-1/t3"
     assert cases.full_task_id("c-1", "c-1/t3") == "c-1/t3"

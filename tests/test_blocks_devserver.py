@@ -27,7 +27,8 @@ from tests.helpers import (
 )
 from workflows.model import Actor, CalendarData, CalendarUpdatedInput, CaseMessage, CaseStart
 from workflows.registry import RegulationEntry, ScheduleSpec
-from workflows.reports import REPORT, ReportWorkflow
+from workflows.regulations.report import ENTRY as REPORT
+from workflows.regulations.report.clauses import ReportWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from starter import users
 from starter.cases import allocate_number, plan_start
 from workflows.model import CHINA_TZ
-from workflows.reports import REPORT
+from workflows.regulations.report import ENTRY as REPORT
 
 
 async def test_numbers_are_sequential_and_unique_under_concurrency(clean_db) -> None:

@@ -38,7 +38,7 @@ from workflows.model import (
     Deadline,
     ExtendDeadlineInput,
 )
-from workflows.revisit_forms import Contact, RevisitInput, RevisitPolicy
+from workflows.regulations.revisit.forms import Contact, RevisitInput, RevisitPolicy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -58,8 +58,8 @@ from worker import AssertionSigner, header, register_search_attributes
 from workflows import assertions
 from workflows.model import CaseStart, ExtendDeadlineInput
 from workflows.registry import RegulationEntry, ScheduleSpec
-from workflows.reports import REPORT
-from workflows.revisit_forms import Contact, RevisitInput, RevisitPolicy
+from workflows.regulations.report import ENTRY as REPORT
+from workflows.regulations.revisit.forms import Contact, RevisitInput, RevisitPolicy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -13,7 +13,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.helpers import TEST_REGISTRY, replayer
 from workflows.model import CaseStart
-from workflows.revisit import RevisitWorkflow
+from workflows.regulations.revisit.clauses import RevisitWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

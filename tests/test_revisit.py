@@ -39,7 +39,7 @@ from tests.helpers import (
     state,
 )
 from workflows.model import CHINA_TZ, Actor, CalendarUpdatedInput, CaseStart, Deadline
-from workflows.revisit_forms import (
+from workflows.regulations.revisit.forms import (
     ClosePlanInput,
     ComplaintHandledInput,
     Contact,

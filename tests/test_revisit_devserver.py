@@ -26,7 +26,7 @@ from tests.helpers import (
     state,
 )
 from workflows.model import CaseStart, Deadline
-from workflows.revisit_forms import ClosePlanInput, Contact, RevisitInput, RevisitPolicy
+from workflows.regulations.revisit.forms import ClosePlanInput, Contact, RevisitInput, RevisitPolicy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

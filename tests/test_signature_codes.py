@@ -39,7 +39,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import CasePolicy, CaseWorkflow
     from workflows.model import CaseStart
     from workflows.registry import RegulationEntry
-    from workflows.revisit_forms import Contact
+    from workflows.regulations.revisit.forms import Contact
+    from workflows.regulations.revisit.people import ROLES
     from workflows.spec import NoteData, RecordSpec, Sign, TaskData, TaskSpec
 
 from activities import build_activities
@@ -82,6 +83,7 @@ class SigWorkflow(CaseWorkflow):
     call (no signature)."""
 
     REGULATION = "sigtest"
+    ROLES = ROLES
     TITLE = "签字测试：{customer_name}"
     INPUT = SigInput
     POLICY = CasePolicy

@@ -25,6 +25,7 @@ from starter.api import SESSION_COOKIE, create_app
 from store.models import Task, WebSession
 from tests.helpers import TEST_REGISTRY, case_worker, eventually, sent_code
 from workflows.model import CHINA_TZ
+from workflows.regulations import roles_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -72,7 +73,9 @@ def token_of(page: httpx.Response) -> str:
 
 
 async def add_user(sf: Any, uid: str, roles: list[str], **kw: Any) -> None:
-    await users.create_user(sf, uid, f"用户 {uid}", f"{uid}-pass-1", roles, **kw)
+    await users.create_user(
+        sf, uid, f"用户 {uid}", f"{uid}-pass-1", roles, **kw, book=roles_of(TEST_REGISTRY)
+    )
 
 
 async def sign_in(http: httpx.AsyncClient, uid: str, nxt: str = "/work") -> httpx.Response:

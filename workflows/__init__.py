@@ -1,9 +1,7 @@
-"""Regulations as workflows. `REGISTRY` maps a regulation code to its entry."""
+"""Regulations as workflows: the engine (workflows/engine/), one folder per regulation
+(workflows/regulations/<code>/) and the registry that lists them (`REGISTRY`)."""
 
 from workflows.registry import ActionSpec, RegulationEntry, ScheduleSpec
-from workflows.reports import REPORT
-from workflows.revisit import REVISIT
-
-REGISTRY: dict[str, RegulationEntry] = {entry.code: entry for entry in (REVISIT, REPORT)}
+from workflows.regulations import REGISTRY
 
 __all__ = ["REGISTRY", "ActionSpec", "RegulationEntry", "ScheduleSpec"]

@@ -1,4 +1,5 @@
-"""The regulation registry: one row per regulation. CLI, API, UI and worker are generic over it."""
+"""What a registry entry is: one row per regulation (workflows/regulations/__init__.py lists
+them). CLI, API, UI, worker and tests are generic over it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from workflows.labels import Labels
 from workflows.model import CompleteTaskInput, ExtendDeadlineInput, PauseTaskInput
+from workflows.roles import DemoPerson, RoleBook
 
 ALL_STAFF_ROLES: tuple[str, ...] = ()  # empty = any signed-in user
 
@@ -53,6 +56,16 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class Clause:
+    """A clause of the regulation's text and what carries it: a task kind, a handler, a record,
+    a schedule, a policy value — or "guidance only" (shown, not enforced)."""
+
+    ref: str  # as the regulation numbers it: "4.2(1)", "第6条"
+    text: str  # the clause in a few words (Chinese)
+    carried_by: str
+
+
+@dataclass(frozen=True)
 class RegulationEntry:
     code: str
     title_zh: str
@@ -77,22 +90,51 @@ class RegulationEntry:
     # users holding that role; checked by the starter before the case is started.
     people: dict[str, str] = field(default_factory=dict)
     schedules: tuple[ScheduleSpec, ...] = ()
+    # What the folder declares besides: its words on the pages, its roles and demo people,
+    # its clause list.
+    labels: Labels = field(default_factory=Labels)
+    roles: RoleBook = field(default_factory=RoleBook)
+    demo: tuple[DemoPerson, ...] = ()
+    clauses: tuple[Clause, ...] = ()
 
     @property
     def numbered(self) -> bool:
         return self.workflow_id is None
 
+    @property
+    def shared_modules(self) -> tuple[str, ...]:
+        """The modules of the regulation's folder besides its clauses (forms, labels, people):
+        passed through the sandbox so their pydantic models are defined once per process, while
+        the clauses are re-imported per run in the strict sandbox (which so checks them)."""
+        folder = self.workflow.__module__.rsplit(".", 1)[0]
+        return tuple(f"{folder}.{name}" for name in ("forms", "labels", "people"))
+
     def all_actions(self) -> dict[str, ActionSpec]:
         return {a.name: a for a in (*GENERIC_ACTIONS, *self.actions)}
 
 
+def regulation(workflow_class: Any, *, title: tuple[str, str], **more: Any) -> RegulationEntry:
+    """A registry entry from the regulation's class and folder: its code, Temporal name, input
+    and policy models, case title and roles come from the class; `title` is (中文, English)."""
+    defn = getattr(workflow_class, "__temporal_workflow_definition")
+    template = workflow_class.TITLE
+    derived: dict[str, Any] = {
+        "code": workflow_class.REGULATION,
+        "title_zh": title[0],
+        "title_en": title[1],
+        "workflow": workflow_class,
+        "workflow_name": defn.name,
+        "input_model": workflow_class.INPUT,
+        "policy_model": workflow_class.POLICY,
+        "case_title": lambda inp: template.format_map(_Fields(inp.model_dump())),
+        "roles": workflow_class.ROLES,
+    }
+    return RegulationEntry(**{**derived, **more})
+
+
+class _Fields(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 Registry = Mapping[str, RegulationEntry]
-
-
-def registry_or_default(registry: Registry | None = None) -> Registry:
-    """`registry`, or every regulation (workflows.REGISTRY, imported on first use)."""
-    if registry is not None:
-        return registry
-    from workflows import REGISTRY
-
-    return REGISTRY

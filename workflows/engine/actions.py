@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
         TaskState,
         TaskView,
     )
-    from workflows.roles import role_zh
     from workflows.spec import RecordSpec
 
 MAX_MESSAGE_KEYS = 2000  # remembered keys of messages from other cases (deduplication)
@@ -240,7 +239,7 @@ class ActionsMixin(CaseBase):
             f"{task.id}/extended/{ext.seq}",
             task.assignee or f"role:{task.role}",
             f"【延期】{task.title} 截止改为 {local_text(inp.new_due)}",
-            f"批准人：{inp.actor.id}（{role_zh(granted_role)}）\n理由：{inp.reason}",
+            f"批准人：{inp.actor.id}（{self._book.zh(granted_role)}）\n理由：{inp.reason}",
         )
         self._wake = True
         return task
@@ -266,7 +265,7 @@ class ActionsMixin(CaseBase):
                     f"任务 {task.id} 的期限不可延长（{task.clause}）",
                 )
             held = [r for r in task.extend_limits if r in inp.actor.roles]
-            allowed = "、".join(role_zh(r) for r in task.extend_limits)
+            allowed = "、".join(self._book.zh(r) for r in task.extend_limits)
             reason = self.why_not(inp.actor, held[0]) if held else f"only {allowed} may"
             reason_zh = (
                 self.why_not(inp.actor, held[0], zh=True) if held else f"只有{allowed}可以延期"
@@ -287,9 +286,9 @@ class ActionsMixin(CaseBase):
             most, asked = local_text(limit, fine), local_text(inp.new_due, fine)
             raise refuse(
                 "Forbidden",
-                f"{role_zh(best)} may extend task {task.id} to {most} at the latest; {asked} "
+                f"{self._book.zh(best)} may extend task {task.id} to {most} at the latest; {asked} "
                 f"needs higher approval ({task.clause})",
-                f"{role_zh(best)}最晚只能将任务 {task.id} 延至 {most}；"
+                f"{self._book.zh(best)}最晚只能将任务 {task.id} 延至 {most}；"
                 f"延至 {asked} 需要更高一级批准（{task.clause}）",
             )
         return best
@@ -322,7 +321,7 @@ class ActionsMixin(CaseBase):
                     f"the clock of task {task.id} cannot be paused ({task.clause})",
                     f"任务 {task.id} 的计时不可暂停（{task.clause}）",
                 )
-            allowed = "、".join(role_zh(r) for r in task.pausable_by)
+            allowed = "、".join(self._book.zh(r) for r in task.pausable_by)
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id} may not pause or resume task {task.id}: only {allowed} may",

@@ -11,7 +11,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.base import CaseBase
     from workflows.engine.common import refuse
     from workflows.model import Actor, TaskState
-    from workflows.roles import outranks, role_zh
 
 STATUS_ZH = {"done": "完成", "cancelled": "取消", "lapsed": "失效", "closed": "结束"}
 
@@ -42,7 +41,7 @@ class AuthorityMixin(CaseBase):
         return task
 
     def _above(self, actor: Actor, role: str) -> bool:
-        return outranks(actor.roles, role)
+        return self._book.outranks(actor.roles, role)
 
     def acts_as(self, actor: Actor, role: str) -> bool:
         """Whether `actor` may act in `role` on this case (see ROLE_HOLDERS)."""
@@ -62,13 +61,17 @@ class AuthorityMixin(CaseBase):
         holder = self.person(self.ROLE_HOLDERS.get(role))
         if role in actor.roles and holder is not None and not holder.startswith("role:"):
             if zh:
-                return f"本案件的{role_zh(role)}是 {holder}"
-            return f"the case's {role_zh(role)} is {holder}"
+                return f"本案件的{self._book.zh(role)}是 {holder}"
+            return f"the case's {self._book.zh(role)} is {holder}"
         if role in actor.roles and role in self.ROLE_HOLDERS and self.DEPARTMENT:
             if zh:
-                return f"需要{self.person(self.DEPARTMENT)}的{role_zh(role)}"
-            return f"it needs a {role_zh(role)} of {self.person(self.DEPARTMENT)}"
-        return f"需要角色「{role_zh(role)}」" if zh else f"it needs the role {role_zh(role)}"
+                return f"需要{self.person(self.DEPARTMENT)}的{self._book.zh(role)}"
+            return f"it needs a {self._book.zh(role)} of {self.person(self.DEPARTMENT)}"
+        return (
+            f"需要角色「{self._book.zh(role)}」"
+            if zh
+            else f"it needs the role {self._book.zh(role)}"
+        )
 
     def _authorized(self, task: TaskState, actor: Actor) -> bool:
         """The task's role (in this case) is required; a named assignee must also be that

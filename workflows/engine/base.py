@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         TaskState,
         UnitState,
     )
+    from workflows.roles import RoleBook
     from workflows.spec import AmountRef, ApprovalSpec, DeadlineRef, LadderSpec, TaskSpec
 
 
@@ -45,6 +46,7 @@ class CaseBase:
     _ladders: ClassVar[dict[str, LadderSpec]]
     _ladder_of: ClassVar[dict[str, tuple[str, int, str]]]
     _handlers: ClassVar[dict[tuple[str, str], Callable[..., Any]]]
+    _book: ClassVar[RoleBook]  # the regulation's roles with the generic ones
 
     # The run's state (set by core.CaseWorkflow.__init__).
     s: CaseState

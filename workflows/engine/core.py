@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         TaskState,
         UnitState,
     )
+    from workflows.roles import GENERIC, RoleBook
     from workflows.spec import ApprovalSpec, ApproveData, LadderSpec, RejectData, TaskSpec
 
 
@@ -80,9 +81,12 @@ class CaseWorkflow(
     LADDERS: ClassVar[tuple[LadderSpec, ...]] = ()
     # Roles bound to the case: role -> person ref naming who holds it for this case (e.g. the
     # case's supervisor). When nobody is named, only holders of the role in the case's
-    # DEPARTMENT act in it. A role above (roles.ROLES_ABOVE) may always act in its place.
+    # DEPARTMENT act in it. A role above (ROLES.above) may always act in its place.
     ROLE_HOLDERS: ClassVar[dict[str, str]] = {}
     DEPARTMENT: ClassVar[str | None] = None
+    # The regulation's roles (its folder's people.py): names in refusals and titles, and which
+    # role stands above which.
+    ROLES: ClassVar[RoleBook] = RoleBook()
 
     _specs: ClassVar[dict[str, TaskSpec]]
     _approvals: ClassVar[dict[str, ApprovalSpec]]
@@ -114,6 +118,7 @@ class CaseWorkflow(
         cls._approvals = {a.key: a for a in cls.APPROVALS}
         cls._ladders = {lad.key: lad for lad in cls.LADDERS}
         cls._ladder_of = ladder_of
+        cls._book = GENERIC | cls.ROLES
         handlers: dict[tuple[str, str], Callable[..., Any]] = {}
         for klass in reversed(cls.__mro__):
             for fn in vars(klass).values():

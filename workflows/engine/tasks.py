@@ -18,7 +18,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.base import CaseBase
     from workflows.engine.common import local_text
     from workflows.model import Deadline, SignatureReq, TaskState, UnitState, yuan
-    from workflows.roles import role_zh
     from workflows.spec import AmountRef, DeadlineRef, TaskSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -250,7 +249,7 @@ class TaskMixin(CaseBase):
                     who,
                     f"【超时】{task.title}",
                     f"{self.title}\n任务已超过截止时间 {local_text(task.due_at)}\n"
-                    f"承办：{task.assignee or role_zh(task.role)}\n依据：{task.clause}",
+                    f"承办：{task.assignee or self._book.zh(task.role)}\n依据：{task.clause}",
                 )
         for b in spec.breach.book:
             party = self.person(b.party, unit=unit, task=task) or b.party

@@ -11,7 +11,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from workflows.engine.base import CaseBase
     from workflows.model import TaskState, UnitState
-    from workflows.roles import role_zh
     from workflows.spec import ApprovalSpec
 
 
@@ -58,7 +57,7 @@ class ApprovalsMixin(CaseBase):
             spec.task_kind,
             unit,
             role=role,
-            title=f"{spec.title.format_map(self._format_fields(unit))}（{role_zh(role)}）",
+            title=f"{spec.title.format_map(self._format_fields(unit))}（{self._book.zh(role)}）",
             data={"approval": spec.key, "record_id": record_id, "step": step},
         )
 

@@ -3,7 +3,7 @@
 One case per customer (`revisit-<customer id>`), running for as long as the customer is served.
 Each visit is a unit of work of its own; visits, the supervisory revisit after a complaint,
 expense claims and 总裁办 decisions overlap freely. This module is the clauses; what people type
-(the input, the policy with every number, each outcome's data) is in workflows/revisit_forms.py.
+(the input, the policy with every number, each outcome's data) is in forms.py beside it.
 
 Choices where the text is silent (a careful customer-service manager's reading):
 - Every number is a `RevisitPolicy` field. Durations the text does not give (plan 3 working
@@ -46,8 +46,7 @@ with workflow.unsafe.imports_passed_through():
         TaskState,
         UnitState,
     )
-    from workflows.registry import ActionSpec, RegulationEntry, ScheduleSpec
-    from workflows.revisit_forms import (
+    from workflows.regulations.revisit.forms import (
         AppointmentData,
         ArchiveData,
         ClosePlanInput,
@@ -62,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         RevisitVars,
         VisitRecordData,
     )
+    from workflows.regulations.revisit.people import ROLES
     from workflows.spec import (
         ApprovalSpec,
         Book,
@@ -183,6 +183,7 @@ class RevisitWorkflow(CaseWorkflow):
     # The named supervisor acts as the case's supervisor; without one, a supervisor of the
     # case's department; a division leader always may (roles.ROLES_ABOVE).
     ROLE_HOLDERS = {"supervisor": "input.supervisor"}
+    ROLES = ROLES
     DEPARTMENT = "input.department"
     inp: RevisitInput
     policy: RevisitPolicy
@@ -688,58 +689,3 @@ class RevisitWorkflow(CaseWorkflow):
             )
         if self._finished:
             raise refuse("Conflict", "the plan is closed", "回访计划已经结束")
-
-
-def _contacts(inp: RevisitInput) -> list[str]:
-    return [a for c in inp.contacts for a in (c.phone, c.email) if a]
-
-
-REVISIT = RegulationEntry(
-    code=CODE,
-    title_zh="公司客户回访管理规定",
-    title_en="Customer revisits",
-    workflow=RevisitWorkflow,
-    workflow_name="zhidu.revisit",
-    input_model=RevisitInput,
-    policy_model=RevisitPolicy,
-    start_roles=("staff", "supervisor"),
-    people={"owner": "staff", "supervisor": "supervisor"},
-    workflow_id=lambda i: f"revisit-{i.customer_id}",
-    case_title=lambda i: f"客户回访：{i.customer_name}（{i.customer_id}）",
-    customer_id=lambda i: i.customer_id,
-    contacts=_contacts,
-    actions=(
-        ActionSpec(
-            "close_plan",
-            ClosePlanInput,
-            ("supervisor", "admin"),
-            "update",
-            "结束回访计划",
-            "Close the plan",
-        ),
-        ActionSpec(
-            "complaint_handled",
-            ComplaintHandledInput,
-            ("staff", "supervisor"),
-            "update",
-            "投诉已处理（安排监督回访）",
-            "Complaint handled (supervisory revisit)",
-            people={"regional_manager": "staff", "department_manager": "supervisor"},
-        ),
-    ),
-    source="seed/000_76f73c1f8f00814b.txt lines 11–161 (第1篇)",
-    schedules=(
-        ScheduleSpec(
-            "revisit-monthly-report",
-            "客户回访月度统计",
-            "zhidu.report",
-            {
-                "title": "客户回访月度统计",
-                "regulation": CODE,
-                "period": "month",
-                "recipients": ["role:supervisor", "role:president_office"],
-            },
-            cron="0 9 1 * *",
-        ),
-    ),
-)

@@ -1,9 +1,9 @@
 """R1 `revisit` — what people type: the case input, the policy (every number of the
 regulation), and the data of each task's outcomes. The clauses that use them are in
-workflows/revisit.py.
+clauses.py beside it.
 
 A module of its own, stateless: the worker passes it through the workflow sandbox
-(worker.SHARED_WORKFLOW_MODULES), so its pydantic classes are defined once per process, not
+(worker.shared_workflow_modules), so its pydantic classes are defined once per process, not
 once per case run."""
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.calendar import add_months
     from workflows.engine import CasePolicy, CaseWorkflow
     from workflows.model import CHINA_TZ, CaseStart, Form
-    from workflows.registry import RegulationEntry
     from workflows.spec import on_result
 
 CODE = "report"
@@ -94,17 +93,3 @@ class ReportWorkflow(CaseWorkflow):
                 f"{period['period_start'][:10]} — {period['period_end'][:10]}\n{line}\n记录：{rid}",
             )
         self.finish("done")
-
-
-REPORT = RegulationEntry(
-    code=CODE,
-    title_zh="统计报告",
-    title_en="Periodic report",
-    workflow=ReportWorkflow,
-    workflow_name="zhidu.report",
-    input_model=ReportInput,
-    policy_model=CasePolicy,
-    start_roles=("admin",),
-    case_title=lambda i: i.title,
-    source="REGULATIONS.md, cross-cutting rules: reports",
-)
