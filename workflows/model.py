@@ -313,6 +313,17 @@ class Job(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
+class Recurring(BaseModel):
+    """A duty that comes back on a grid (workflows/engine/blocks/recurrence.py): occurrence k
+    at `anchor + offset + k × every`, its `@at(name)` handler run `lead` before it."""
+
+    anchor: datetime
+    every: Deadline
+    offset: Deadline | None = None
+    name: str
+    lead: timedelta = timedelta(0)
+
+
 class CaseState(BaseModel):
     """The whole state of a case between steps: carried into the next run by continue-as-new,
     so open tasks, units, pending wake-ups and jobs survive it."""
@@ -342,6 +353,7 @@ class CaseState(BaseModel):
     nonces: dict[str, int] = Field(default_factory=dict)
     vars: dict[str, Any] = Field(default_factory=dict)  # the regulation's own state
     calendar: CalendarData = Field(default_factory=CalendarData)
+    recurring: dict[str, Recurring] = Field(default_factory=dict)  # duties on a grid, by key
     calendar_years_pending: list[int] = Field(default_factory=list)
 
 

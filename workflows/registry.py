@@ -1,43 +1,18 @@
 """What a registry entry is: one row per regulation (workflows/regulations/__init__.py lists
-them). CLI, API, UI, worker and tests are generic over it."""
+them; `ActionSpec`, declared on a regulation's class, is in workflows.spec). CLI, API, UI,
+worker and tests are generic over it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
 from workflows.labels import Labels
-from workflows.model import CompleteTaskInput, ExtendDeadlineInput, PauseTaskInput
 from workflows.roles import DemoPerson, RoleBook
-
-ALL_STAFF_ROLES: tuple[str, ...] = ()  # empty = any signed-in user
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    """A message a person may send to a running case."""
-
-    name: str
-    input_model: type[BaseModel]
-    roles: tuple[str, ...]  # roles allowed to send it (empty = any signed-in user; the
-    # workflow validator still decides per task)
-    kind: Literal["update", "signal"] = "update"
-    title_zh: str = ""
-    title_en: str = ""
-    # input field -> role code: the field names a person (a user id) who must be an active user
-    # holding that role; checked by the starter before the message is sent.
-    people: dict[str, str] = field(default_factory=dict)
-
-
-GENERIC_ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("complete_task", CompleteTaskInput, (), "update", "完成任务", "Complete a task"),
-    ActionSpec("extend_deadline", ExtendDeadlineInput, (), "update", "延期", "Extend a deadline"),
-    ActionSpec("pause_task", PauseTaskInput, (), "update", "暂停计时", "Pause the clock"),
-    ActionSpec("resume_task", PauseTaskInput, (), "update", "恢复计时", "Resume the clock"),
-)
+from workflows.spec import GENERIC_ACTIONS, ActionSpec
 
 
 @dataclass(frozen=True)
@@ -128,6 +103,7 @@ def regulation(workflow_class: Any, *, title: tuple[str, str], **more: Any) -> R
         "policy_model": workflow_class.POLICY,
         "case_title": lambda inp: template.format_map(_Fields(inp.model_dump())),
         "roles": workflow_class.ROLES,
+        "actions": workflow_class.ACTIONS,
     }
     return RegulationEntry(**{**derived, **more})
 
@@ -138,3 +114,6 @@ class _Fields(dict[str, Any]):
 
 
 Registry = Mapping[str, RegulationEntry]
+
+
+__all__ = ["GENERIC_ACTIONS", "ActionSpec", "Clause", "RegulationEntry", "Registry", "ScheduleSpec"]

@@ -21,7 +21,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.model import MAX_TEXT, Deadline, Form, LedgerKind
+from workflows.model import (
+    MAX_TEXT,
+    CompleteTaskInput,
+    Deadline,
+    ExtendDeadlineInput,
+    Form,
+    LedgerKind,
+    PauseTaskInput,
+)
 
 DeadlineRef = Deadline | str | None  # a Deadline, or a policy path to one
 AmountRef = Decimal | int | str  # an amount, or a policy path to one
@@ -172,9 +180,36 @@ class LadderSpec:
     levels: tuple[Level, ...]
 
 
+@dataclass(frozen=True)
+class ActionSpec:
+    """A message a person may send to a running case."""
+
+    name: str
+    input_model: type[BaseModel]
+    roles: tuple[str, ...]  # roles allowed to send it (empty = any signed-in user; the
+    # workflow validator still decides per task)
+    kind: Literal["update", "signal"] = "update"
+    title_zh: str = ""
+    title_en: str = ""
+    # input field -> role code: the field names a person (a user id) who must be an active user
+    # holding that role; checked by the starter before the message is sent. The workflow's
+    # validator asks `CaseWorkflow.check_action` (workflows.engine.rules), the pages too.
+    people: dict[str, str] = field(default_factory=dict)
+
+
+GENERIC_ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("complete_task", CompleteTaskInput, (), "update", "完成任务", "Complete a task"),
+    ActionSpec("extend_deadline", ExtendDeadlineInput, (), "update", "延期", "Extend a deadline"),
+    ActionSpec("pause_task", PauseTaskInput, (), "update", "暂停计时", "Pause the clock"),
+    ActionSpec("resume_task", PauseTaskInput, (), "update", "恢复计时", "Resume the clock"),
+)
+
+
 # ---- handlers --------------------------------------------------------------------------------
 
-HandlerKind = Literal["after", "at", "breach", "result", "message", "approval", "ladder", "check"]
+HandlerKind = Literal[
+    "after", "at", "breach", "result", "message", "approval", "ladder", "check", "join"
+]
 
 
 def _handler(kind: HandlerKind, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -197,6 +232,12 @@ def after(*kinds: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return fn
 
     return mark
+
+
+def after_all(*kinds: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs once per unit when every task of these kinds in it has closed (done or lapsed):
+    `handler(self, unit, closed)`, `closed` by kind (workflows/engine/blocks/join.py)."""
+    return _handler("join", "|".join(kinds))
 
 
 def at(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -1,13 +1,13 @@
-"""Who may act in a case: the open task an update names, a role held for this case
-(ROLE_HOLDERS, DEPARTMENT), a role above (workflows.roles), a named assignee
-(`workflows.authority.may_act`), and why not, for a refusal."""
+"""Who may act in a case: the open task an update names, and the case's side of the one rule
+(workflows/engine/rules.py: a role held for this case through ROLE_HOLDERS / DEPARTMENT, a role
+above, a named assignee, a regulation's action roles), and why not, for a refusal."""
 
 from __future__ import annotations
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.authority import may_act
+    from workflows.engine import rules
     from workflows.engine.base import CaseBase
     from workflows.engine.common import refuse
     from workflows.model import Actor, TaskState
@@ -43,41 +43,40 @@ class AuthorityMixin(CaseBase):
     def _above(self, actor: Actor, role: str) -> bool:
         return self._book.outranks(actor.roles, role)
 
+    def binding(self) -> rules.Binding:
+        """Who holds this case's bound roles (ROLE_HOLDERS, DEPARTMENT: refs to its input)."""
+        values = self.inp.model_dump() if self.inp is not None else {}
+        return rules.binding(self.ROLE_HOLDERS, self.DEPARTMENT, values)
+
     def acts_as(self, actor: Actor, role: str) -> bool:
-        """Whether `actor` may act in `role` on this case (see ROLE_HOLDERS)."""
-        if self._above(actor, role):
-            return True
-        if role not in actor.roles:
-            return False
-        holder = self.person(self.ROLE_HOLDERS.get(role))
-        if holder is not None and not holder.startswith("role:"):
-            return actor.id == holder
-        if role in self.ROLE_HOLDERS and self.DEPARTMENT:
-            return actor.department == self.person(self.DEPARTMENT)
-        return True
+        """Whether `actor` may act in `role` on this case (workflows.engine.rules)."""
+        return rules.acts_as(self._book, self.binding(), actor, role)
 
     def why_not(self, actor: Actor, role: str, zh: bool = False) -> str:
         """Why `actor` may not act in `role` here (for the refusal; in Chinese with `zh`)."""
-        holder = self.person(self.ROLE_HOLDERS.get(role))
-        if role in actor.roles and holder is not None and not holder.startswith("role:"):
-            if zh:
-                return f"本案件的{self._book.zh(role)}是 {holder}"
-            return f"the case's {self._book.zh(role)} is {holder}"
-        if role in actor.roles and role in self.ROLE_HOLDERS and self.DEPARTMENT:
-            if zh:
-                return f"需要{self.person(self.DEPARTMENT)}的{self._book.zh(role)}"
-            return f"it needs a {self._book.zh(role)} of {self.person(self.DEPARTMENT)}"
-        return (
-            f"需要角色「{self._book.zh(role)}」"
-            if zh
-            else f"it needs the role {self._book.zh(role)}"
-        )
+        return rules.why_not(self._book, self.binding(), actor, role, zh)
 
     def _authorized(self, task: TaskState, actor: Actor) -> bool:
         """The task's role (in this case) is required; a named assignee must also be that
         person, unless the actor holds the role above."""
-        if self._above(actor, task.role):
-            return True
-        return may_act(task.role, task.assignee, actor.id, actor.roles) and self.acts_as(
-            actor, task.role
+        return rules.may_complete(self._book, self.binding(), task.role, task.assignee, actor)
+
+    def check_action(self, name: str, actor: Actor) -> None:
+        """Refuse `actor` an action of the regulation (its `ACTIONS`) they may not send: the
+        roles the action declares, held for this case (the rule the starter and the pages
+        ask too)."""
+        spec = next(a for a in self.ACTIONS if a.name == name)
+        if rules.may_send(self._book, self.binding(), spec.roles, actor):
+            return
+        role = next((r for r in spec.roles if r in actor.roles), spec.roles[0])
+        names = "、".join(self._book.zh(r) for r in spec.roles)
+        why, why_zh = (
+            (self.why_not(actor, role), self.why_not(actor, role, zh=True))
+            if role in actor.roles
+            else (f"only {names} may", f"只有{names}可以")
+        )
+        raise refuse(
+            "Forbidden",
+            f"{actor.id} may not {spec.title_en.lower() or name}: {why}",
+            f"{actor.id} 不能{spec.title_zh or name}：{why_zh}",
         )

@@ -30,7 +30,14 @@ with workflow.unsafe.imports_passed_through():
         UnitState,
     )
     from workflows.roles import RoleBook
-    from workflows.spec import AmountRef, ApprovalSpec, DeadlineRef, LadderSpec, TaskSpec
+    from workflows.spec import (
+        ActionSpec,
+        AmountRef,
+        ApprovalSpec,
+        DeadlineRef,
+        LadderSpec,
+        TaskSpec,
+    )
 
 
 class CaseBase:
@@ -40,6 +47,7 @@ class CaseBase:
     # from them (core.CaseWorkflow).
     REGULATION: ClassVar[str]
     ROLE_HOLDERS: ClassVar[dict[str, str]]
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]]
     DEPARTMENT: ClassVar[str | None]
     _specs: ClassVar[dict[str, TaskSpec]]
     _approvals: ClassVar[dict[str, ApprovalSpec]]
@@ -47,6 +55,7 @@ class CaseBase:
     _ladder_of: ClassVar[dict[str, tuple[str, int, str]]]
     _handlers: ClassVar[dict[tuple[str, str], Callable[..., Any]]]
     _book: ClassVar[RoleBook]  # the regulation's roles with the generic ones
+    _joins: ClassVar[list[tuple[tuple[str, ...], Callable[..., Any]]]]  # @after_all handlers
 
     # The run's state (set by core.CaseWorkflow.__init__).
     s: CaseState
@@ -121,6 +130,10 @@ class CaseBase:
         # units.py
         def unit(self, unit_id: str | None) -> UnitState | None: ...
         def close_unit(self, unit: UnitState, status: str = "done", **detail: Any) -> None: ...
+        def wake_at(self, when: datetime, name: str, **data: Any) -> None: ...
+
+        # blocks/join.py
+        def _join_step(self, task: TaskState) -> None: ...
 
         # persistence.py
         @property

@@ -4,14 +4,18 @@ validators' refusals, times as text, the mapping titles are formatted with."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from workflows.model import CHINA_TZ
+
+M = TypeVar("M", bound=BaseModel)  # a model a helper reads data into
 
 
 # Persisting must survive a database outage: retry with backoff for as long as it takes.

@@ -22,7 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.actions import ActionsMixin
     from workflows.engine.authority import AuthorityMixin
     from workflows.engine.blocks.approvals import ApprovalsMixin
+    from workflows.engine.blocks.join import JoinMixin
     from workflows.engine.blocks.ladders import LaddersMixin
+    from workflows.engine.blocks.recurrence import RecurrenceMixin
     from workflows.engine.clock import ClockMixin
     from workflows.engine.common import _Format
     from workflows.engine.persistence import PersistenceMixin
@@ -43,7 +45,14 @@ with workflow.unsafe.imports_passed_through():
         UnitState,
     )
     from workflows.roles import GENERIC, RoleBook
-    from workflows.spec import ApprovalSpec, ApproveData, LadderSpec, RejectData, TaskSpec
+    from workflows.spec import (
+        ActionSpec,
+        ApprovalSpec,
+        ApproveData,
+        LadderSpec,
+        RejectData,
+        TaskSpec,
+    )
 
 
 class CasePolicy(BaseModel):
@@ -61,6 +70,8 @@ class CaseWorkflow(
     ActionsMixin,
     AuthorityMixin,
     ApprovalsMixin,
+    JoinMixin,
+    RecurrenceMixin,
     LaddersMixin,
     RecordsMixin,
     PersistenceMixin,
@@ -87,6 +98,9 @@ class CaseWorkflow(
     # The regulation's roles (its folder's people.py): names in refusals and titles, and which
     # role stands above which.
     ROLES: ClassVar[RoleBook] = RoleBook()
+    # The regulation's own actions (updates and signals besides the generic four): who may
+    # send each, declared once (CaseWorkflow.check_action, the starter and the pages ask it).
+    ACTIONS: ClassVar[tuple[ActionSpec, ...]] = ()
 
     _specs: ClassVar[dict[str, TaskSpec]]
     _approvals: ClassVar[dict[str, ApprovalSpec]]
@@ -125,6 +139,9 @@ class CaseWorkflow(
                 for mark in getattr(fn, "__zhidu_handlers__", ()):
                     handlers[mark] = fn
         cls._handlers = handlers
+        cls._joins = [
+            (tuple(name.split("|")), fn) for (kind, name), fn in handlers.items() if kind == "join"
+        ]
 
     @workflow.init
     def __init__(self, start: CaseStart) -> None:

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
     from workflows import calendar as cal
     from workflows.engine.base import CaseBase
-    from workflows.engine.common import local_text
+    from workflows.engine.common import M, local_text
     from workflows.model import Deadline, SignatureReq, TaskState, UnitState, yuan
     from workflows.spec import AmountRef, DeadlineRef, TaskSpec
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class TaskMixin(CaseBase):
@@ -280,6 +276,7 @@ class TaskMixin(CaseBase):
             self._approval_step(task)
         elif task.kind in self._ladder_of:
             self._ladder_step(task)
+        self._join_step(task)
         handler = self._handlers.get(("after", task.kind))
         if handler is not None:
             handler(self, task)

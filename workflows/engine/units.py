@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from workflows.engine.base import CaseBase
-    from workflows.engine.common import STORE_RETRY
+    from workflows.engine.common import STORE_RETRY, M
     from workflows.model import CaseMessage, Job, UnitState, Wakeup
     from workflows.spec import on_result
 
@@ -24,18 +24,27 @@ with workflow.unsafe.imports_passed_through():
 class UnitsMixin(CaseBase):
     """Units, wake-ups, jobs and messages to other cases (see the module docstring)."""
 
-    def open_unit(self, kind: str, title: str, /, **data: Any) -> UnitState:
+    def open_unit(
+        self, kind: str, title: str, model: BaseModel | None = None, /, **data: Any
+    ) -> UnitState:
+        """A unit of work; its data a model (kept as JSON, read back with `unit_data`) and/or
+        plain values."""
         self.s.unit_seq += 1
         unit = UnitState(
             id=f"{self.s.case_id}/u{self.s.unit_seq}",
             kind=kind,
             title=title,
-            data=data,
+            data={**(model.model_dump(mode="json") if model is not None else {}), **data},
             opened_at=self.now,
         )
         self.s.units.append(unit)
         self.event("unit_opened", None, None, unit=unit.id, kind=kind, title=title)
         return unit
+
+    @staticmethod
+    def unit_data(unit: UnitState, model: type[M]) -> M:
+        """A unit's data as its model (times and deadlines typed, what else it holds left)."""
+        return model.model_validate(unit.data)
 
     def unit(self, unit_id: str | None) -> UnitState | None:
         return next((u for u in self.s.units if u.id == unit_id), None) if unit_id else None

@@ -4,9 +4,9 @@ in people.py) and its clause list."""
 
 from __future__ import annotations
 
-from workflows.registry import ActionSpec, Clause, ScheduleSpec, regulation
+from workflows.registry import Clause, ScheduleSpec, regulation
 from workflows.regulations.revisit.clauses import CODE, RevisitWorkflow
-from workflows.regulations.revisit.forms import ClosePlanInput, ComplaintHandledInput, RevisitInput
+from workflows.regulations.revisit.forms import RevisitInput
 from workflows.regulations.revisit.labels import LABELS
 from workflows.regulations.revisit.people import DEMO
 
@@ -57,25 +57,6 @@ ENTRY = regulation(
     workflow_id=lambda i: f"revisit-{i.customer_id}",
     customer_id=lambda i: i.customer_id,
     contacts=_contacts,
-    actions=(
-        ActionSpec(
-            "close_plan",
-            ClosePlanInput,
-            ("supervisor", "admin"),
-            "update",
-            "结束回访计划",
-            "Close the plan",
-        ),
-        ActionSpec(
-            "complaint_handled",
-            ComplaintHandledInput,
-            ("staff", "supervisor"),
-            "update",
-            "投诉已处理（安排监督回访）",
-            "Complaint handled (supervisory revisit)",
-            people={"regional_manager": "staff", "department_manager": "supervisor"},
-        ),
-    ),  # fmt: skip
     schedules=(
         ScheduleSpec(
             "revisit-monthly-report",

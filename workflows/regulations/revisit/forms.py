@@ -186,6 +186,22 @@ class RevisitVars(BaseModel):
     next_visit: dict[str, Any] | None = None
 
 
+class VisitUnit(BaseModel):
+    """A visit (a unit of work): what kind, by whom, planned when, due within what (the
+    visits a problem or a suggestion brings, and 5.2's), and the complaint behind 5.2's."""
+
+    kind: str
+    visit_name: str
+    clause: str
+    planned_at: datetime
+    assignee: str
+    within: Deadline | None = None
+    reason: str = ""
+    complaint_ref: str | None = None
+    regional_manager: str | None = None
+    department_manager: str | None = None
+
+
 class ClosePlanInput(Form):
     actor: Actor
     reason: str = Field(min_length=2, max_length=1000)
