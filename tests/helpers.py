@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import select
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -33,6 +34,7 @@ from workflows import REGISTRY
 from workflows.model import (
     Actor,
     CalendarData,
+    CaseStart,
     CaseView,
     CompleteTaskInput,
     ExtendDeadlineInput,
@@ -95,6 +97,41 @@ TEST_PEOPLE = (
     ("sup2", ["supervisor"], "客户服务部"),
     ("sup3", ["supervisor"], "工程部"),
 )
+
+
+async def start_case(
+    env: Any,
+    queue: str,
+    regulation: str,
+    inp: BaseModel | dict[str, Any],
+    policy: BaseModel | None = None,
+    *,
+    started_by: str = "staff",
+    calendar: bool = True,
+    **options: Any,
+) -> WorkflowHandle[Any, Any]:
+    """Start a case of `regulation` (TEST_REGISTRY) as the starter does: the input validated,
+    the policy (default: the regulation's), the working-day calendar of now, the business key;
+    terminated when the test's worker stops. `options` go to `start_workflow`."""
+    entry = TEST_REGISTRY[regulation]
+    model = entry.input_model.model_validate(inp)
+    now = await env.get_current_time()
+    handle = await env.client.start_workflow(
+        entry.workflow_name,
+        CaseStart(
+            input=model.model_dump(mode="json"),
+            policy=(policy or entry.policy_model()).model_dump(mode="json"),
+            started_by=started_by,
+            calendar=library_calendar(now) if calendar else None,
+        ),
+        id=entry.workflow_id(model)
+        if entry.workflow_id
+        else f"{regulation}-{uuid.uuid4().hex[:8]}",
+        task_queue=queue,
+        **options,
+    )
+    STARTED.append(handle)
+    return handle
 
 
 async def ensure_people(session_factory: SessionFactory) -> None:

@@ -29,6 +29,7 @@ from tests.helpers import (
     eventually_rows,
     library_calendar,
     rows,
+    start_case,
     state,
 )
 from worker import AssertionSigner, header
@@ -72,21 +73,8 @@ async def raw_client(env: Any, interceptors: list[Any]) -> Client:
 
 
 async def start(env: Any, queue: str, customer: str) -> Any:
-    handle = await env.client.start_workflow(
-        "test.blocks",
-        CaseStart(
-            input=BlocksInput(customer_id=customer, units=["fix"], deposit_yuan=0).model_dump(
-                mode="json"
-            ),
-            policy=BlocksPolicy().model_dump(mode="json"),
-            started_by="staff",
-            calendar=library_calendar(await env.get_current_time()),
-        ),
-        id=f"blocks-{customer}",
-        task_queue=queue,
-    )
-    STARTED.append(handle)
-    return handle
+    inp = BlocksInput(customer_id=customer, units=["fix"], deposit_yuan=0)
+    return await start_case(env, queue, "blocks", inp)
 
 
 async def refused(coro: Any, text: str) -> None:

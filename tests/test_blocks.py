@@ -24,7 +24,6 @@ from tests.helpers import (
     eventually,
     eventually_rows,
     extend,
-    library_calendar,
     open_task,
     penalties,
     refused,
@@ -32,9 +31,10 @@ from tests.helpers import (
     rows,
     skip,
     sleep_to,
+    start_case,
     state,
 )
-from workflows.model import CHINA_TZ, Actor, CaseStart, PauseTaskInput
+from workflows.model import CHINA_TZ, Actor, PauseTaskInput
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -48,20 +48,7 @@ DRAWING = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAA
 async def start(
     env: Any, queue: str, customer: str, policy: BlocksPolicy | None = None, **inp: Any
 ) -> Any:
-    now = await env.get_current_time()
-    handle = await env.client.start_workflow(
-        "test.blocks",
-        CaseStart(
-            input=BlocksInput(customer_id=customer, **inp).model_dump(mode="json"),
-            policy=(policy or BlocksPolicy()).model_dump(mode="json"),
-            started_by="staff",
-            calendar=library_calendar(now),
-        ),
-        id=f"blocks-{customer}",
-        task_queue=queue,
-    )
-    STARTED.append(handle)
-    return handle
+    return await start_case(env, queue, "blocks", BlocksInput(customer_id=customer, **inp), policy)
 
 
 def china(dt: datetime) -> datetime:

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
 from activities.signing import verify_signature
 from store import models
+from tests import helpers
 from tests.helpers import (
     CLERK,
     DIVISION,
@@ -21,14 +22,12 @@ from tests.helpers import (
     PRESIDENT,
     RD,
     STAFF,
-    STARTED,
     SUPERVISOR,
     case_worker,
     complete,
     eventually,
     eventually_rows,
     extend,
-    library_calendar,
     open_task,
     penalties,
     records,
@@ -38,7 +37,7 @@ from tests.helpers import (
     sleep_to,
     state,
 )
-from workflows.model import CHINA_TZ, Actor, CalendarUpdatedInput, CaseStart, Deadline
+from workflows.model import CHINA_TZ, Actor, CalendarUpdatedInput, Deadline
 from workflows.regulations.revisit.forms import (
     ClosePlanInput,
     ComplaintHandledInput,
@@ -95,6 +94,7 @@ async def start_case(
     customer: str = "C1",
     supervisor: str | None = None,
 ) -> Any:
+    """An R1 case of 甲公司, gone live today unless said otherwise."""
     now = await env.get_current_time()
     inp = RevisitInput(
         customer_id=customer,
@@ -105,19 +105,7 @@ async def start_case(
         supervisor=supervisor,
         contacts=[Contact(name="王工", title="设备负责人", phone="13800000000")],
     )
-    handle = await env.client.start_workflow(
-        "zhidu.revisit",
-        CaseStart(
-            input=inp.model_dump(mode="json"),
-            policy=(policy or RevisitPolicy()).model_dump(mode="json"),
-            started_by="staff",
-            calendar=library_calendar(now),
-        ),
-        id=f"revisit-{customer}",
-        task_queue=queue,
-    )
-    STARTED.append(handle)
-    return handle
+    return await helpers.start_case(env, queue, "revisit", inp, policy)
 
 
 async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings_factory):

@@ -15,7 +15,6 @@ from tests.helpers import (
     OTHER_STAFF,
     RD,
     STAFF,
-    STARTED,
     SUPERVISOR,
     case_worker,
     complete,
@@ -23,9 +22,10 @@ from tests.helpers import (
     extend,
     open_task,
     rows,
+    start_case,
     state,
 )
-from workflows.model import CaseStart, Deadline
+from workflows.model import Deadline
 from workflows.regulations.revisit.forms import ClosePlanInput, Contact, RevisitInput, RevisitPolicy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -56,18 +56,8 @@ async def test_plan_continues_as_new_on_the_real_server(
             owner="staff",
             contacts=[Contact(name="李工")],
         )
-        h = await env.client.start_workflow(
-            "zhidu.revisit",
-            CaseStart(
-                input=inp.model_dump(mode="json"),
-                policy=SECONDS_POLICY.model_dump(mode="json"),
-                started_by="staff",
-            ),
-            id="revisit-D1",
-            task_queue=queue,
-            execution_timeout=timedelta(minutes=5),
-        )
-        STARTED.append(h)
+        h = await start_case(env, queue, "revisit", inp, SECONDS_POLICY, calendar=False,
+                             execution_timeout=timedelta(minutes=5))  # fmt: skip
         for _ in range(120):
             view = await state(h)
             plan = [t for t in view.tasks if t.kind == "plan"]
@@ -135,18 +125,8 @@ async def test_full_cycle_by_people_on_the_real_server(
             supervisor="supervisor",
             contacts=[Contact(name="赵工")],
         )
-        h = await env.client.start_workflow(
-            "zhidu.revisit",
-            CaseStart(
-                input=inp.model_dump(mode="json"),
-                policy=HUMAN_POLICY.model_dump(mode="json"),
-                started_by="staff",
-            ),
-            id="revisit-H1",
-            task_queue=queue,
-            execution_timeout=timedelta(minutes=5),
-        )
-        STARTED.append(h)
+        h = await start_case(env, queue, "revisit", inp, HUMAN_POLICY, calendar=False,
+                             execution_timeout=timedelta(minutes=5))  # fmt: skip
         plan = await open_task(h, "plan")
         with pytest.raises(WorkflowUpdateFailedError):
             await complete(h, plan, OTHER_STAFF, data={})
@@ -222,18 +202,8 @@ async def test_follow_up_after_continue_as_new(
             customer_id="F2", customer_name="丁公司", go_live="2026-11-01", owner="staff",
             supervisor="supervisor", contacts=[Contact(name="赵工")],
         )  # fmt: skip
-        h = await env.client.start_workflow(
-            "zhidu.revisit",
-            CaseStart(
-                input=inp.model_dump(mode="json"),
-                policy=policy.model_dump(mode="json"),
-                started_by="staff",
-            ),
-            id="revisit-F2",
-            task_queue=queue,
-            execution_timeout=timedelta(minutes=5),
-        )
-        STARTED.append(h)
+        h = await start_case(env, queue, "revisit", inp, policy, calendar=False,
+                             execution_timeout=timedelta(minutes=5))  # fmt: skip
         await complete(
             h,
             await open_task(h, "plan"),
