@@ -533,7 +533,7 @@ def _run_long(args: argparse.Namespace, settings: Settings) -> None:
             )
         import uvicorn
 
-        from starter.api import create_app
+        from starter.app import create_app
 
         uvicorn.run(
             create_app(settings),
@@ -573,7 +573,7 @@ def main(
 
             settings = get_settings()
         if args.cmd not in ("dev", "regulations"):  # `regulations` reads only the code
-            from starter.devstack import with_dev_database
+            from starter.stackfile import with_dev_database
 
             settings = with_dev_database(settings)
         if args.cmd in LONG_RUNNING:

@@ -9,7 +9,7 @@ model: no page ever sends a workflow query), `starter.sigcodes`, `starter.users`
 of each task outcome's data model, so a new regulation gets its pages without template work.
 
 Sign-in is the API's server-side session (cookie `zhidu_session`); every unsafe request carries
-the CSRF token of asgi-csrf (see `create_app` in starter/api.py).
+the CSRF token of asgi-csrf (see `create_app` in starter/app.py).
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ from pydantic_core import to_jsonable_python
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from starter import api, calendars, cases, catalog, sessions, sigcodes, users
+from starter import auth, calendars, cases, catalog, sessions, sigcodes, signatures, users
 from starter.errors import Forbidden, Invalid, NotFound, ServiceError
+from starter.refusals import RETRY_AFTER, refusal
+from starter.state import AppState, app_state, get_client, get_session_factory
 from store import queries
 from store.db import SessionFactory, is_unavailable
 from store.models import User
@@ -748,12 +750,12 @@ def csrf_token(request: Request) -> str:
     return str(make()) if callable(make) else ""
 
 
-def state(request: Request) -> api.AppState:
-    return api.app_state(request)
+def state(request: Request) -> AppState:
+    return app_state(request)
 
 
 def factory(request: Request) -> SessionFactory:
-    return api.get_session_factory(state(request))
+    return get_session_factory(state(request))
 
 
 def registry(request: Request) -> Mapping[str, RegulationEntry]:
@@ -761,7 +763,7 @@ def registry(request: Request) -> Mapping[str, RegulationEntry]:
 
 
 async def page_user(request: Request) -> User:
-    user = await api.user_from_request(request)
+    user = await auth.user_from_request(request)
     if user is None or not user.active:
         raise LoginRequired
     return user
@@ -821,7 +823,7 @@ def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
         detail = ""  # never a stack trace, nor an internal message
     response = render(request, "error.html", None, status=status, title=title, detail=detail)
     if status == 503:
-        response.headers["retry-after"] = api.RETRY_AFTER
+        response.headers["retry-after"] = RETRY_AFTER
     return response
 
 
@@ -843,18 +845,18 @@ async def home() -> Response:
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     nxt = local_path(request.query_params.get("next"))
-    user = await api.user_from_request(request)
+    user = await auth.user_from_request(request)
     if user is not None and user.active:
         return redirect(nxt)
     # "Expired" only when the browser sent a session that no longer holds; a first visit to a
     # page is asked to sign in.
-    stale = bool(request.cookies.get(api.SESSION_COOKIE))
+    stale = bool(request.cookies.get(auth.SESSION_COOKIE))
     asked = bool(request.query_params.get("next")) and not stale
     response = render(
         request, "login.html", None, next=nxt, expired=stale, asked=asked, error=None, login=""
     )
     if stale:  # said once: the stale cookie goes
-        api.clear_session_cookie(response)
+        auth.clear_session_cookie(response)
     return response
 
 
@@ -869,15 +871,15 @@ async def login_post(request: Request) -> Response:
     error, wait = "用户名或密码错误", 0
     if login and password and not CONTROL.search(login + password):
         try:
-            signed = await api.sign_in(
-                st, factory(request), login, password, api.client_address(request)
+            signed = await auth.sign_in(
+                st, factory(request), login, password, auth.client_address(request)
             )
-        except api.TooManyTries as exc:
+        except auth.TooManyTries as exc:
             signed, wait = None, exc.wait
             error = exc.message if lang == "en" else str(exc.message_zh)
         if signed is not None:
             done = redirect(nxt)
-            api.set_session_cookie(done, st.settings, signed[1])
+            auth.set_session_cookie(done, st.settings, signed[1])
             return done
     page = render(
         request, "login.html", None, status=429 if wait else 401, next=nxt, expired=False,
@@ -890,9 +892,9 @@ async def login_post(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout_post(request: Request) -> Response:
-    await sessions.revoke_session(factory(request), request.cookies.get(api.SESSION_COOKIE))
+    await sessions.revoke_session(factory(request), request.cookies.get(auth.SESSION_COOKIE))
     response = redirect("/login")
-    api.clear_session_cookie(response)
+    auth.clear_session_cookie(response)
     return response
 
 
@@ -1037,7 +1039,7 @@ async def start_post(request: Request, code: str) -> Response:
     st = state(request)
     try:
         case_id, _ = await cases.start_case(
-            api.get_client(st), st.settings, entry.code, values, user,
+            get_client(st), st.settings, entry.code, values, user,
             registry=st.registry, session_factory=st.session_factory,
         )  # fmt: skip
     except ServiceError as exc:
@@ -1251,7 +1253,7 @@ async def _act(
     st = state(request)
     try:
         await cases.act(
-            api.get_client(st), case_id, action,
+            get_client(st), case_id, action,
             {"task_id": cases.full_task_id(case_id, task), **payload}, user,
             registry=st.registry, session_factory=st.session_factory, settings=st.settings,
         )  # fmt: skip
@@ -1573,7 +1575,7 @@ async def record_page(request: Request, record_id: str) -> Response:
         if sig_id not in {s["id"] for s in record["signatures"]}:
             raise NotFound(f"no signature {sig_id} on this record")
         st = state(request)
-        verified = await api.verify_signature(sig_id, st, factory(request), user)
+        verified = await signatures.verify_signature(st, factory(request), sig_id)
         if lang == "zh":
             verified["reason"] = VERIFY_REASONS.get(verified["reason"], verified["reason"])
     labels = record_labels(registry(request).get(record.get("regulation") or ""), record["kind"])
@@ -1907,7 +1909,7 @@ async def admin_calendar_load(request: Request) -> Response:
     st = state(request)
 
     async def connect() -> Any:
-        return api.get_client(st)
+        return get_client(st)
 
     with tempfile.TemporaryDirectory(prefix="zhidu-cal-") as tmp:
         path = Path(tmp) / f"web-{filename}"
@@ -1925,7 +1927,7 @@ async def admin_schedules(request: Request) -> Response:
     from starter.schedules import describe_schedules
 
     st = state(request)
-    rows = await describe_schedules(api.get_client(st), st.registry)
+    rows = await describe_schedules(get_client(st), st.registry)
     for r in rows:
         r["console_url"] = st.settings.schedule_url(r["id"])
         r["next_local"] = [local(t) for t in r.get("next", [])]
@@ -2017,7 +2019,7 @@ async def _refused(
     """A request refused before the app: the API's error shape for /api, a page else."""
     response: Response
     if str(scope.get("path", "")).startswith("/api/"):
-        response = api._error(status, message, field)
+        response = refusal(status, message, field)
     else:
         request = Request(scope)
         response = render(request, "error.html", None, status=status, title=title, detail="")

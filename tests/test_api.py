@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 from activities import build_activities
 from settings import Settings
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from store.db import SessionFactory
 from store.models import ApiToken, Case, Event, Task, User
 from tests.fake_regulation import FAKE_REGISTRY, FakeWorkflow

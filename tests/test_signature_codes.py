@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
 from activities import build_activities
 from settings import Settings
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from starter.cli import main
 from starter.sigcodes import CODE_FIELD, MAX_CODE_ATTEMPTS
 from store.db import SessionFactory

@@ -21,7 +21,8 @@ import pytest_asyncio
 from sqlalchemy import update
 
 from starter import users
-from starter.api import SESSION_COOKIE, create_app
+from starter.app import create_app
+from starter.auth import SESSION_COOKIE
 from store.models import Task, WebSession
 from tests.helpers import TEST_REGISTRY, case_worker, eventually, sent_code
 from workflows.model import CHINA_TZ
