@@ -23,13 +23,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from settings import Settings
-from starter import api, web
+from starter import api
 from starter.auth import TooManyTries
 from starter.errors import ServiceError, error_field
 from starter.guard import GuardMiddleware
 from starter.refusals import RETRY_AFTER, refusal, unavailable
 from starter.stackfile import with_dev_database
 from starter.state import AppState
+from starter.web import router as page_router
+from starter.web.csrf import CsrfMiddleware
+from starter.web.pages import STATIC
 from store.db import SessionFactory, is_unavailable
 from workflows.registry import Registry
 
@@ -105,8 +108,8 @@ def _pages(app: FastAPI, settings: Settings) -> None:
     """The web pages (HTML, starter/web/), their CSS / JS, and CSRF."""
     from fastapi.staticfiles import StaticFiles
 
-    app.include_router(web.router)
-    app.mount("/static/web", StaticFiles(directory=web.HERE / "static" / "web"), name="web")
+    app.include_router(page_router)
+    app.mount("/static/web", StaticFiles(directory=STATIC), name="web")
     # CSRF (asgi-csrf, double-submit cookie): every unsafe request that carries a cookie must
     # send the token, as the form field `csrftoken` (the pages put it in every form) or the
     # header `x-csrftoken` (a script). Not checked: requests with `Authorization: Bearer`
@@ -115,7 +118,7 @@ def _pages(app: FastAPI, settings: Settings) -> None:
     # preflight, which this app never grants) and the API sign-out (it only ends the session
     # whose cookie it carries). The page sign-in is checked even without cookies (login CSRF).
     app.add_middleware(
-        web.CsrfMiddleware,
+        CsrfMiddleware,
         secret=settings.session_secret,
         secure=settings.secure_cookies,
     )

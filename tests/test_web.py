@@ -958,7 +958,7 @@ async def test_record_reads_as_a_chinese_document(web, session_factory) -> None:
 
 
 async def test_record_values_in_words() -> None:
-    from starter import web as pages
+    from starter.web import records as pages
 
     assert pages.shown_value("onsite_problem", "zh") == "现场回访（电话无法解决的问题）"
     assert pages.shown_value(True, "zh") == "是" and pages.shown_value(False, "en") == "no"
