@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client
 
+from activities.errors import Forbidden, Invalid, NotFound, ServiceError, invalid_from
 from starter import cases, catalog, sessions, sigcodes, signatures, users
 from starter.auth import (
     CurrentUser,
@@ -33,7 +34,6 @@ from starter.auth import (
     set_session_cookie,
     sign_in,
 )
-from starter.errors import Forbidden, Invalid, NotFound, ServiceError, invalid_from
 from starter.state import AppState, ClientDep, SessionFactoryDep, StateDep, get_session_factory
 from store import queries
 from store.db import SessionFactory

@@ -22,10 +22,10 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
+from activities.errors import ServiceError, error_field
 from settings import Settings
 from starter import api
 from starter.auth import TooManyTries
-from starter.errors import ServiceError, error_field
 from starter.guard import GuardMiddleware
 from starter.refusals import RETRY_AFTER, refusal, unavailable
 from starter.stackfile import with_dev_database

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from activities.errors import ServiceError
 from settings import Settings
 from starter import sessions, throttle, users
-from starter.errors import ServiceError
 from starter.state import AppState, app_state, get_session_factory
 from store.db import SessionFactory
 from store.models import User

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from starter.errors import Forbidden, Invalid, NotFound, ServiceError
+from activities.errors import Forbidden, Invalid, NotFound, ServiceError
 
 if TYPE_CHECKING:
     from temporalio.client import Client

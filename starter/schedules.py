@@ -20,7 +20,7 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from starter.policy import load_policy
+from activities.policy import load_policy
 from worker import header
 from workflows import assertions
 from workflows.model import CaseStart

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from temporalio.client import Client
 
+from activities.errors import ServiceError
 from settings import Settings
-from starter.errors import ServiceError
 from store.db import SessionFactory
 from workflows.registry import Registry
 

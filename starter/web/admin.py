@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
+from activities.errors import Forbidden, Invalid, ServiceError
 from starter import calendars, catalog, users
-from starter.errors import Forbidden, Invalid, ServiceError
 from starter.state import get_client
 from starter.web.csrf import upload_token_ok
 from starter.web.forms import resolve_schema, said

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from activities.errors import NotFound, ServiceError
 from starter import cases, catalog, sigcodes
-from starter.errors import NotFound, ServiceError
 from starter.state import get_client
 from starter.web.forms import (
     build_widgets,

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from starter.errors import ServiceError
+from activities.errors import ServiceError
 from starter.web.i18n import pick, words
 from starter.web.times import datetime_local, with_china_tz
 

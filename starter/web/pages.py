@@ -17,8 +17,8 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from activities.errors import Forbidden, ServiceError
 from starter import auth
-from starter.errors import Forbidden, ServiceError
 from starter.refusals import RETRY_AFTER
 from starter.state import AppState, app_state, get_session_factory
 from starter.web.forms import said

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from activities.errors import NotFound
 from starter import signatures
-from starter.errors import NotFound
 from starter.web.forms import label_path, schema_labels
 from starter.web.i18n import METHODS, VERIFY_REASONS, lang_of, pick, role_name, words
 from starter.web.pages import PageRoute, factory, page_user, registry, render, state

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from activities.errors import Forbidden, ServiceError
 from starter import cases
-from starter.errors import Forbidden, ServiceError
 from starter.state import get_client
 from starter.web.forms import (
     Widget,
