@@ -522,9 +522,10 @@ def _run_long(args: argparse.Namespace, settings: Settings) -> None:
 
         _call(run_dev, settings)
     elif args.cmd == "worker":
+        from starter.schedules import sync_at_start
         from worker import run_worker
 
-        _call(run_worker, settings)
+        _call(lambda: run_worker(settings, on_connected=sync_at_start(settings)))
     elif args.cmd == "web":
         if settings.has_dev_session_secret:
             raise CliError(

@@ -355,6 +355,7 @@ async def _prepare_database(url: str) -> list[tuple[str, str, list[str]]]:
 
 async def _serve(settings: Settings, banner: str) -> None:
     """Worker and web app side by side until Ctrl-C / SIGTERM or until one of them fails."""
+    from starter.schedules import sync_at_start
     from worker import run_worker
 
     loop = asyncio.get_running_loop()
@@ -370,7 +371,9 @@ async def _serve(settings: Settings, banner: str) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    worker_task = asyncio.create_task(run_worker(settings, stop), name="zhidu-worker")
+    worker_task = asyncio.create_task(
+        run_worker(settings, stop, on_connected=sync_at_start(settings)), name="zhidu-worker"
+    )
     web_task = asyncio.create_task(web.serve(), name="zhidu-web")
     stop_task = asyncio.create_task(stop.wait(), name="zhidu-stop")
     tasks = {worker_task, web_task, stop_task}
