@@ -1,8 +1,9 @@
 """The one Temporal Worker of zhidu: every regulation workflow and every activity.
 
 `run_worker` is what `zhidu worker` (and the dev stack) runs: it connects to Temporal, makes
-sure the custom search attributes exist, and runs the Worker beside the notification outbox
-dispatcher until it is stopped.
+sure the custom search attributes exist, runs what its caller asks for once connected (the
+schedules' sync, from starter/), and runs the Worker beside the notification outbox dispatcher
+until it is stopped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -413,11 +414,32 @@ def _install_stop_signals(stop: asyncio.Event) -> list[signal.Signals]:
     return installed
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def _connected(
+    settings: Settings, on_connected: Callable[[Client], Awaitable[None]] | None
+) -> Client:
+    """The worker's client, with the search attributes registered and `on_connected` run."""
+    client = await connect(settings)
+    try:
+        await register_search_attributes(client, settings.temporal_namespace)
+    except RPCError as err:  # e.g. no operator permission on a managed cluster
+        log.warning("could not register search attributes (%s); register them by hand", err)
+    if on_connected is not None:
+        await on_connected(client)
+    return client
+
+
+async def run_worker(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    on_connected: Callable[[Client], Awaitable[None]] | None = None,
+) -> None:
     """Run the Worker and the notification outbox dispatcher until `stop` is set.
 
     Without `stop`, SIGINT/SIGTERM stop it. If either part fails, both are stopped and the
-    error is raised.
+    error is raised. `on_connected` runs once the client is connected and the search
+    attributes are registered, before the Worker polls (`zhidu worker` and the dev stack pass
+    the schedules' sync, starter.schedules.sync_at_start).
     """
     from activities.notify import OutboxDispatcher, channels_from_settings
 
@@ -431,19 +453,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         stop = asyncio.Event()
         installed = _install_stop_signals(stop)
 
-    client = await connect(settings)
-    try:
-        await register_search_attributes(client, settings.temporal_namespace)
-    except RPCError as err:  # e.g. no operator permission on a managed cluster
-        log.warning("could not register search attributes (%s); register them by hand", err)
-    from starter.schedules import ensure_schedules
-
-    try:
-        for synced in await ensure_schedules(client, settings):
-            log.info("schedule %s %s", synced.id, synced.action)
-    except RPCError as err:
-        log.warning("could not create the schedules (%s); run `zhidu schedules sync`", err)
-
+    client = await _connected(settings, on_connected)
     engine = worker_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     worker = build_worker(client, session_factory, settings)

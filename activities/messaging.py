@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.starts import plan_system_start
 from workflows.model import CaseMessage
 
 if TYPE_CHECKING:
@@ -61,8 +62,6 @@ class CaseMessenger:
                     ) from err
                 raise
             return {"delivered": True, "started": False}
-        from starter.cases import plan_system_start
-
         plan = await plan_system_start(
             self._settings,
             self._sf,

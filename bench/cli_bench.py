@@ -4,7 +4,7 @@ Each command runs as a new process, as a person types it, N times; the figures a
 medians and maxima, printed next to two baselines measured in the same run:
 
 - `python -c pass`: starting the interpreter, which no command can beat;
-- `python -c "import starter.api, worker"`: importing everything up front, what every command
+- `python -c "import starter.app, worker"`: importing everything up front, what every command
   paid before the CLI imported lazily (the API, Temporal's client and worker, SQLAlchemy and
   every regulation).
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             env.pop("ZHIDU_POLICY_FILE", None)
             runs = {
                 "python -c pass (baseline)": [python, "-c", "pass"],
-                "import everything (old CLI)": [python, "-c", "import starter.api, worker"],
+                "import everything (old CLI)": [python, "-c", "import starter.app, worker"],
                 "zhidu --help": [zhidu, "--help"],
                 "zhidu regulations": [zhidu, "regulations"],
                 f"zhidu show {TYPICAL}": [zhidu, "show", TYPICAL],

@@ -447,12 +447,12 @@ async def minimal_burst(ctx: Ctx, n: int, label: str) -> Phase:
 
 
 def r1_plans(ctx: Ctx, n: int, label: str, policy: Any = None) -> list[Any]:
-    """StartPlans built as starter.cases._plan builds them (the start is then `launch`)."""
+    """StartPlans built as activities.starts.plan_case builds them (the start is then `launch`)."""
     from datetime import datetime
 
     from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-    from starter.cases import StartPlan
+    from activities.starts import StartPlan
     from workflows import REGISTRY
     from workflows.model import CHINA_TZ, CaseStart
     from workflows.regulations.revisit.forms import Contact, RevisitInput, RevisitPolicy
@@ -667,7 +667,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from starter.cases import case_calendar
+    from activities.starts import case_calendar
     from starter.devstack import admin_url, drop_database, ensure_database
     from store.db import make_engine, make_session_factory
     from store.migrate import upgrade

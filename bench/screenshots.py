@@ -373,7 +373,7 @@ async def run(args: argparse.Namespace) -> int:
 
     import worker
     from settings import Settings
-    from starter.api import create_app
+    from starter.app import create_app
     from starter.devstack import drop_database, ensure_database
     from store.db import make_engine, make_session_factory
     from store.migrate import upgrade

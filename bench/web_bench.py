@@ -367,7 +367,8 @@ async def measure(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
 
     from settings import Settings
     from starter import sessions, users
-    from starter.api import SESSION_COOKIE, create_app, settle_memory
+    from starter.app import create_app, settle_memory
+    from starter.auth import SESSION_COOKIE
     from store.db import make_engine, make_session_factory
 
     workdir = Path(tempfile.mkdtemp(prefix="zhidu-webbench-"))

@@ -15,55 +15,30 @@ id or the short form after the slash: `/api/cases/revisit-C1/tasks/t3/complete`.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import unquote
 
-from fastapi import (
-    APIRouter,
-    Body,
-    Depends,
-    FastAPI,
-    HTTPException,
-    Path,
-    Query,
-    Request,
-    Response,
-    status,
-)
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from settings import Settings
-from starter import cases, catalog, sessions, sigcodes, throttle, users
-from starter.cases import Registry
-from starter.errors import (
-    Forbidden,
-    Invalid,
-    NotFound,
-    ServiceError,
-    error_field,
-    invalid_from,
+from activities.errors import Forbidden, Invalid, NotFound, ServiceError, invalid_from
+from starter import cases, catalog, sessions, sigcodes, signatures, users
+from starter.auth import (
+    CurrentUser,
+    SessionCookie,
+    clear_session_cookie,
+    client_address,
+    set_session_cookie,
+    sign_in,
 )
+from starter.state import AppState, ClientDep, SessionFactoryDep, StateDep, get_session_factory
 from store import queries
-from store.db import SessionFactory, is_unavailable
+from store.db import SessionFactory
 from store.models import User
-from workflows.model import CONTROL, Form
-
-log = logging.getLogger("zhidu.api")
-
-SESSION_COOKIE = "zhidu_session"
-MAX_BODY = 1_000_000  # bytes; a drawn signature is well below
-RETRY_AFTER = "5"
+from workflows.model import Form
 
 
 class ErrorBody(BaseModel):
@@ -92,83 +67,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ErrorBody, "description": text[c]} for c in (400, *codes, 413, 503)}
 
 
-# ---- app state and dependencies -----------------------------------------------------------------
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    registry: Registry | None
-    client: Client | None = None
-    session_factory: SessionFactory | None = None
-    public_key_b64: str | None = None
-
-
-def app_state(request: Request) -> AppState:
-    return request.app.state.zhidu  # type: ignore[no-any-return]
-
-
-StateDep = Annotated[AppState, Depends(app_state)]
-
-
-def get_session_factory(st: StateDep) -> SessionFactory:
-    if st.session_factory is None:
-        raise ServiceError(503, "database not configured")
-    return st.session_factory
-
-
-SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]
-
-
-def get_client(st: StateDep) -> Client:
-    if st.client is None:
-        raise ServiceError(503, "Temporal not connected")
-    return st.client
-
-
-ClientDep = Annotated[Client, Depends(get_client)]
-
-_bearer = HTTPBearer(auto_error=False, description="API token: zd_...")
-_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="POST /api/login")
-
-
-async def user_from_request(request: Request) -> User | None:
-    """The signed-in user (bearer token first, then session cookie), or None. For web pages."""
-    st = app_state(request)
-    if st.session_factory is None:
-        return None
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    return await _signed_in(st, st.session_factory, token, request.cookies.get(SESSION_COOKIE))
-
-
-async def _signed_in(
-    st: AppState, factory: SessionFactory, token: str | None, cookie: str | None
-) -> User | None:
-    """The user of an API token when one is given, else of the session cookie, else None."""
-    if token is not None:
-        return await users.user_for_token(factory, token)
-    return await sessions.session_user(factory, st.settings, cookie)
-
-
-async def get_current_user(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie: Annotated[str | None, Depends(_cookie)],
-) -> User:
-    st = app_state(request)
-    token = bearer.credentials if bearer is not None else None
-    user = await _signed_in(st, get_session_factory(st), token, cookie)
-    if user is None or not user.active:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "not signed in (Bearer token or session cookie) / 未登录",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return user
-
-
-CurrentUser = Annotated[User, Depends(get_current_user)]
 CaseId = Annotated[str, Path(min_length=1, max_length=200, description="案件编号 / case id")]
 TaskId = Annotated[str, Path(min_length=1, max_length=250, description="t3 or <case id>/t3")]
 
@@ -234,42 +132,6 @@ _LOGIN_BODY = {
 }
 
 
-class TooManyTries(ServiceError):
-    """429: the sign-in throttle says wait (starter.throttle); `wait` seconds."""
-
-    def __init__(self, wait: int) -> None:
-        super().__init__(
-            429,
-            f"too many wrong passwords; try again in {wait} s",
-            "login",
-            f"密码错误次数过多，请 {wait} 秒后再试",
-        )
-        self.wait = wait
-
-
-def client_address(request: Request) -> str:
-    """The client's address as the server sees it (behind a proxy: run uvicorn with
-    --proxy-headers and --forwarded-allow-ips so this is the real client's)."""
-    return request.client.host if request.client else "unknown"
-
-
-async def sign_in(
-    st: AppState, factory: SessionFactory, login: str, password: str, address: str
-) -> tuple[User, str] | None:
-    """Check the password of `login` (id or e-mail) through the throttle; the user and the
-    token of their new session, None for a wrong login or password, TooManyTries when the
-    throttle says wait. API and pages alike."""
-    account = await throttle.account_of(factory, login)
-    wait = await throttle.reserve(factory, account, address)
-    if wait:
-        raise TooManyTries(wait)
-    user = await users.authenticate(factory, login, password)
-    if user is None:
-        return None
-    await throttle.succeeded(factory, account, address)
-    return user, await sessions.create_session(factory, st.settings, user.id)
-
-
 @router.post(
     "/login",
     tags=["auth"],
@@ -306,28 +168,10 @@ async def login(request: Request, st: StateDep) -> JSONResponse:
     return response
 
 
-def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
-    """The session cookie of a sign-in (API and pages): HttpOnly, SameSite=Lax, Secure when
-    configured, for the session's absolute lifetime."""
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_max_hours * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
-
-
-def clear_session_cookie(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
-
-
 @router.post(
     "/logout", tags=["auth"], summary="退出 / Sign out", status_code=204, responses=errors()
 )
-async def logout(st: StateDep, cookie: Annotated[str | None, Depends(_cookie)] = None) -> Response:
+async def logout(st: StateDep, cookie: SessionCookie = None) -> Response:
     """Ends the session on the server: the cookie no longer signs anyone in."""
     await sessions.revoke_session(get_session_factory(st), cookie)
     response = Response(status_code=204)
@@ -363,7 +207,7 @@ async def change_my_password(
     body: PasswordBody,
     factory: SessionFactoryDep,
     user: CurrentUser,
-    cookie: Annotated[str | None, Depends(_cookie)] = None,
+    cookie: SessionCookie = None,
 ) -> Response:
     """Needs the current password; every other session of yours ends (the one this request
     comes from stays signed in)."""
@@ -650,13 +494,7 @@ async def verify_signature(
     user: CurrentUser,
 ) -> dict[str, Any]:
     """Checks the seal against this server's public key and the whole record as stored now."""
-    from activities.signing import Sealer
-    from activities.signing import verify_signature as verify
-
-    if st.public_key_b64 is None:
-        st.public_key_b64 = Sealer.load_or_create(st.settings.signing_key_file).public_key_b64
-    result = await verify(factory, signature_id, st.public_key_b64)
-    return queries.jsonable(result)  # type: ignore[no-any-return]
+    return await signatures.verify_signature(st, factory, signature_id)
 
 
 @router.get("/tokens", tags=["auth"], summary="我的令牌 / My API tokens", responses=errors(401))
@@ -707,322 +545,3 @@ async def delete_token(
         # Do not tell a non-owner that someone else's token exists.
         raise NotFound(f"no token {token_id}", "token") from exc
     return Response(status_code=204)
-
-
-# ---- errors ------------------------------------------------------------------------------------
-
-
-def _error(status_code: int, detail: str, field: str | None = None, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": detail, "field": field}, status_code=status_code, headers=headers
-    )
-
-
-def _unavailable(where: str, exc: BaseException) -> JSONResponse:
-    """The answer while the database or Temporal does not answer: 503, retry later."""
-    log.warning("%s: a service does not answer (%s)", where, type(exc).__name__)
-    return _error(503, "a service (database or Temporal) does not answer; try again", None,
-                  **{"Retry-After": RETRY_AFTER})  # fmt: skip
-
-
-async def _service_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
-    return _error(exc.status, exc.message, exc.field, **retry_after(exc))
-
-
-def retry_after(exc: ServiceError) -> dict[str, str]:
-    """The Retry-After header of a refusal that passes with time (503, 429), else none."""
-    if isinstance(exc, TooManyTries):
-        return {"Retry-After": str(exc.wait)}
-    return {"Retry-After": RETRY_AFTER} if exc.status == 503 else {}
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    return _error(exc.status_code, str(exc.detail), None, **(exc.headers or {}))
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 naming the first field, without echoing the input back."""
-    assert isinstance(exc, RequestValidationError)
-    errs = exc.errors()
-    first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
-    loc = [str(p) for p in first.get("loc", ())]
-    if len(loc) > 1 and loc[0] in ("body", "path", "query", "header", "cookie"):
-        loc = loc[1:]
-    more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
-    msg = str(first.get("msg", "invalid"))
-    return _error(422, f"{msg}{more}", error_field(tuple(loc), msg))
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if is_unavailable(exc):
-        return _unavailable(f"{request.method} {request.url.path}", exc)
-    log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-    return _error(500, "internal error", None)
-
-
-MAX_JSON_DEPTH = 64  # nesting of a JSON body; every form of zhidu is a few levels deep
-
-
-def json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
-    """How deep the arrays and objects of a JSON text nest, counted without parsing it (a
-    parser recurses per level); stops counting past `limit`."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    return deepest
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return deepest
-
-
-def _is_json(scope: Mapping[str, Any]) -> bool:
-    media = bytes(dict(scope.get("headers") or []).get(b"content-type", b""))
-    media = media.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or media.endswith(b"+json")
-
-
-def _guard(app: Any) -> Any:
-    """ASGI middleware: control characters in the path or the query string are refused (422);
-    the request body is read here first, so one over MAX_BODY bytes is refused (413) whether
-    it says its length or comes in chunks, and a JSON body nested deeper than MAX_JSON_DEPTH
-    is refused (422) before any parser recurses into it."""
-
-    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        raw_path = unquote(scope.get("raw_path", b"").decode("latin-1") or scope.get("path", ""))
-        query = unquote(scope.get("query_string", b"").decode("latin-1"))
-        bad = "path" if CONTROL.search(raw_path) else "query" if CONTROL.search(query) else None
-        if bad:
-            await _error(422, "control characters (such as NUL) are not allowed", bad)(
-                scope, receive, send
-            )
-            return
-        too_large = _error(413, f"the request body is larger than {MAX_BODY} bytes", "body")
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            await too_large(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        seen, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            seen += len(chunks[-1])
-            if seen > MAX_BODY:
-                await too_large(scope, receive, send)
-                return
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if body and _is_json(scope) and json_depth(body) > MAX_JSON_DEPTH:
-            await _error(422, f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
-                         "body")(scope, receive, send)  # fmt: skip
-            return
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        started = False
-
-        async def tracked(message: dict[str, Any]) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await app(scope, replay, tracked)
-        except Exception as exc:
-            # A database or Temporal that does not answer is the client's "try later", not a
-            # server error: answered here, before Starlette's error page and its traceback.
-            if started or not is_unavailable(exc):
-                raise
-            await _unavailable(str(scope.get("path")), exc)(scope, receive, send)
-
-    return guarded
-
-
-def settle_memory() -> None:
-    """Once the app has started: everything alive now (modules, models, templates, the
-    registry) lives as long as the process, so it is frozen out of the garbage collector's
-    scans (gc.freeze). A full collection then scans only what requests create, which keeps
-    its pauses out of page times (bench/web_bench.py, --no-gc shows the difference)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-
-
-def create_app(
-    settings: Settings,
-    *,
-    client: Client | None = None,
-    session_factory: SessionFactory | None = None,
-    registry: Registry | None = None,
-) -> FastAPI:
-    """The API app. `client` and `session_factory` are injected by tests; otherwise they are
-    created at start-up from `settings` (worker.connect, store.db) and closed at shutdown."""
-    st = AppState(
-        settings=settings, registry=registry, client=client, session_factory=session_factory
-    )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = None
-        if st.session_factory is None:
-            from starter.devstack import with_dev_database
-            from store.db import make_engine, make_session_factory
-
-            database_url = with_dev_database(settings).database_url
-            if not database_url:
-                raise RuntimeError(
-                    "DATABASE_URL is not set and no `zhidu dev` stack is running in ZHIDU_DATA_DIR"
-                )
-            engine = make_engine(database_url)
-            st.session_factory = make_session_factory(engine)
-        if st.client is None:
-            from worker import connect
-
-            st.client = await connect(settings)
-        settle_memory()
-        try:
-            yield
-        finally:
-            if engine is not None:
-                await engine.dispose()
-
-    app = FastAPI(
-        title="zhidu 制度 API",
-        summary="Customer-service regulations as Temporal workflows / 客服制度流程",
-        version="0.2.0",
-        docs_url=None,
-        redoc_url=None,
-        lifespan=lifespan,
-    )
-    _offline_docs(app)
-    _health(app, st)
-    app.state.zhidu = st
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
-    app.include_router(router)
-    # The web pages (HTML, starter/web.py) and their CSS / JS.
-    from fastapi.staticfiles import StaticFiles
-
-    from starter import web
-
-    app.include_router(web.router)
-    app.mount("/static/web", StaticFiles(directory=web.HERE / "static" / "web"), name="web")
-    # CSRF (asgi-csrf, double-submit cookie): every unsafe request that carries a cookie must
-    # send the token, as the form field `csrftoken` (the pages put it in every form) or the
-    # header `x-csrftoken` (a script). Not checked: requests with `Authorization: Bearer`
-    # (a browser never adds that header by itself) or without any cookie (nothing to ride
-    # on); the JSON sign-in (a cross-site page cannot send a JSON body without a CORS
-    # preflight, which this app never grants) and the API sign-out (it only ends the session
-    # whose cookie it carries). The page sign-in is checked even without cookies (login CSRF).
-    app.add_middleware(
-        web.CsrfMiddleware,
-        secret=settings.session_secret,
-        secure=settings.secure_cookies,
-    )
-    app.add_middleware(_GuardMiddleware)
-    return app
-
-
-HEALTH_TIMEOUT = 3.0
-
-
-class Health(BaseModel):
-    status: str = Field(description="ok, or unavailable when a service does not answer")
-    database: str
-    temporal: str
-
-
-def _health(app: FastAPI, st: AppState) -> None:
-    """GET /healthz: whether this process reaches its database and Temporal (for load
-    balancers, container healthchecks and operators). No sign-in, no case data."""
-
-    async def database() -> None:
-        from sqlalchemy import text
-
-        assert st.session_factory is not None
-        async with st.session_factory() as session:
-            await session.execute(text("SELECT 1"))
-
-    async def temporal() -> None:
-        assert st.client is not None
-        await st.client.service_client.check_health(timeout=timedelta(seconds=HEALTH_TIMEOUT))
-
-    async def probe(check: Callable[[], Awaitable[None]], configured: object) -> str:
-        if configured is None:
-            return "not configured"
-        try:
-            async with asyncio.timeout(HEALTH_TIMEOUT):
-                await check()
-        except Exception as exc:
-            log.warning("healthz: %s (%s)", type(exc).__name__, exc)
-            return "unavailable"
-        return "ok"
-
-    # Not in the OpenAPI document: it is for machines, its 503 has its own shape (which
-    # service does not answer) and it is not part of the API integrators program against.
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        db, tp = await asyncio.gather(
-            probe(database, st.session_factory), probe(temporal, st.client)
-        )
-        ok = db == tp == "ok"
-        body = Health(status="ok" if ok else "unavailable", database=db, temporal=tp)
-        headers = {} if ok else {"Retry-After": RETRY_AFTER}
-        return JSONResponse(body.model_dump(), status_code=200 if ok else 503, headers=headers)
-
-
-def _offline_docs(app: FastAPI) -> None:
-    """/docs with Swagger UI served from the swagger-ui-bundle package: works offline."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-    from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
-
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="zhidu 制度 API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
-        )
-
-
-class _GuardMiddleware:
-    def __init__(self, app: Any) -> None:
-        self._app = _guard(app)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._app(scope, receive, send)

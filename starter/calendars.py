@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from starter.errors import Forbidden
+from activities.errors import Forbidden
 from store import queries
 
 if TYPE_CHECKING:

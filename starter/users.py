@@ -16,8 +16,8 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, or_, select, update
 
+from activities.errors import Conflict, Forbidden, Invalid, NotFound
 from starter import throttle
-from starter.errors import Conflict, Forbidden, Invalid, NotFound
 from starter.sessions import end_sessions
 from store.models import ApiToken, User
 from workflows.regulations import ROLE_BOOK, demo_people

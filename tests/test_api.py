@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 from activities import build_activities
 from settings import Settings
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from store.db import SessionFactory
 from store.models import ApiToken, Case, Event, Task, User
 from tests.fake_regulation import FAKE_REGISTRY, FakeWorkflow
@@ -525,6 +525,7 @@ def test_may_act() -> None:
 def test_one_table_per_fact() -> None:
     """Roles, search attribute keys and the task id helper each live in one place."""
     import worker
+    from activities import starts
     from starter import api, cases
     from workflows import search
     from workflows.regulations import ROLE_BOOK
@@ -535,7 +536,7 @@ def test_one_table_per_fact() -> None:
     assert cases.full_task_id("c-1", "t3") == "c-1/t3"
     assert cases.full_task_id("c-1", "c-1/t3") == "c-1/t3"
     assert not any(name.startswith("SA_") for name in vars(cases))
-    assert cases.REGULATION is search.REGULATION
+    assert starts.REGULATION is search.REGULATION  # search attributes are set in starts
     assert worker.SEARCH_ATTRIBUTES is search.SEARCH_ATTRIBUTES
 
 
@@ -543,8 +544,8 @@ def test_one_table_per_fact() -> None:
 
 
 def test_policy_file_overlay(tmp_path, settings_factory) -> None:
-    from starter.errors import ConfigError
-    from starter.policy import load_policy
+    from activities.errors import ConfigError
+    from activities.policy import load_policy
     from tests.fake_regulation import FAKE, FakePolicy
 
     settings = settings_factory()

@@ -14,7 +14,7 @@ import pytest
 
 from bench.local import free_port, serving
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from tests.helpers import case_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

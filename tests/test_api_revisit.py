@@ -13,7 +13,7 @@ import httpx
 import pytest_asyncio
 
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from tests.helpers import case_worker
 
 START = {

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from bench.local import CHROMIUM, CHROMIUM_ARGS, free_port, serving
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from store.models import Task
 from tests.helpers import case_worker, eventually, sent_code
 from workflows.model import CHINA_TZ

@@ -7,8 +7,9 @@ import asyncio
 import re
 from datetime import UTC, datetime
 
+from activities.starts import allocate_number
 from starter import users
-from starter.cases import allocate_number, plan_start
+from starter.cases import plan_start
 from workflows.model import CHINA_TZ
 from workflows.regulations.report import ENTRY as REPORT
 

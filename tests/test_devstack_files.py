@@ -7,7 +7,7 @@ import json
 import os
 
 from settings import Settings
-from starter.devstack import STACK_FILE, running_stack, with_dev_database
+from starter.stackfile import STACK_FILE, running_stack, with_dev_database
 
 
 def test_cli_follows_the_dev_stacks_temporal(tmp_path, monkeypatch) -> None:

@@ -557,7 +557,7 @@ def test_healthcheck_commands_fit_the_app() -> None:
     assert web_test[:3] == ["CMD", "python", "-c"]
     url = urlsplit(re.findall(r"'(http://[^']+)'", web_test[3])[0])
     assert url.port == int(COMMANDS["web"][-1])
-    from starter.api import create_app
+    from starter.app import create_app
 
     app = create_app(Settings.model_validate({"session_secret": "x" * 32}))
     assert url.path == "/healthz"

@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 
 from settings import Settings
 from starter import users
-from starter.api import SESSION_COOKIE, create_app
+from starter.app import create_app
+from starter.auth import SESSION_COOKIE
 from starter.cases import act
 from store.db import make_engine, make_session_factory
 from store.models import Case, User, WebSession

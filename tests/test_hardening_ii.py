@@ -38,7 +38,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.signing import Sealer, record_columns, signature_columns, verify_signature
 from bench.local import free_port
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from starter.devstack import drop_database, ensure_database
 from store import models
 from store.db import make_engine, make_session_factory

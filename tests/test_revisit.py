@@ -872,7 +872,7 @@ async def test_working_day_reminder_from_a_policy_file(
     (due in 3 working days) is reminded on the working day before, and the reminder is sent."""
     import json
 
-    from starter.policy import load_policy
+    from activities.policy import load_policy
     from workflows import REGISTRY
 
     path = tmp_path / "policy.json"

@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
 from activities import build_activities
 from settings import Settings
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from starter.cli import main
 from starter.sigcodes import CODE_FIELD, MAX_CODE_ATTEMPTS
 from store.db import SessionFactory
@@ -433,7 +433,7 @@ async def test_cli_sign_code_and_act(env, session_factory, capsys) -> None:
 async def test_channel_choice(env, session_factory, local_env) -> None:
     """smtp reaches e-mail addresses only; the webhook posts to a staff group chat, so it never
     carries a customer's code."""
-    from starter.errors import ServiceError
+    from activities.errors import ServiceError
     from starter.sigcodes import issue_signature_code
 
     http, settings = env

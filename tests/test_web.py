@@ -21,7 +21,8 @@ import pytest_asyncio
 from sqlalchemy import update
 
 from starter import users
-from starter.api import SESSION_COOKIE, create_app
+from starter.app import create_app
+from starter.auth import SESSION_COOKIE
 from store.models import Task, WebSession
 from tests.helpers import TEST_REGISTRY, case_worker, eventually, sent_code
 from workflows.model import CHINA_TZ
@@ -957,7 +958,7 @@ async def test_record_reads_as_a_chinese_document(web, session_factory) -> None:
 
 
 async def test_record_values_in_words() -> None:
-    from starter import web as pages
+    from starter.web import records as pages
 
     assert pages.shown_value("onsite_problem", "zh") == "现场回访（电话无法解决的问题）"
     assert pages.shown_value(True, "zh") == "是" and pages.shown_value(False, "en") == "no"

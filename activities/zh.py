@@ -3,7 +3,7 @@
 details of the workflow's ApplicationError (see `refuse` in workflows/engine/common.py).
 
 The API and the CLI keep the English messages; the pages show these when the person reads
-Chinese (see `ServiceError.message_zh` in starter/errors.py)."""
+Chinese (see `ServiceError.message_zh` in activities/errors.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """A regulation's policy: its defaults (the regulation's own numbers), overlaid with the
-company's policy file. A running case keeps the policy it started with."""
+company's policy file. A running case keeps the policy it started with. Read by the pages, the
+API, the CLI and the schedules (starter/) and by a case start another case asks for
+(activities/starts.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from starter.errors import ConfigError, invalid_from
+from activities.errors import ConfigError, invalid_from
 from workflows.model import is_deadline
 
 if TYPE_CHECKING:

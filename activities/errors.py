@@ -1,12 +1,13 @@
 """The service's refusals: each carries the HTTP status the API answers with and, where known,
-the field it is about. The CLI prints them as one line."""
+the field it is about. The CLI prints them as one line. Here, below `starter`, because a case
+start asked for by another case (activities/starts.py) refuses with them too."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
-from starter.zh import pydantic_zh
+from activities.zh import pydantic_zh
 
 if TYPE_CHECKING:
     from pydantic import ValidationError

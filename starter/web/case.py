@@ -1,0 +1,384 @@
+"""案件 / the case page: its open tasks, each with the actions this user may take and their
+generated forms (complete with an outcome and signatures, extend, pause, resume, send a signing
+code), its closed tasks, timeline and records; and the posts of those task forms. A refused post
+comes back as the case page with the input kept and the reason next to the form."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
+
+from activities.errors import NotFound, ServiceError
+from starter import cases, catalog, sigcodes
+from starter.state import get_client
+from starter.web.forms import (
+    build_widgets,
+    field_label,
+    field_of,
+    parse_form,
+    said,
+    schema_labels,
+    sig_input_name,
+)
+from starter.web.i18n import EN, FLASH, book, lang_of, pick, role_name, words
+from starter.web.pages import PageRoute, factory, page_user, redirect, registry, render, state
+from starter.web.times import datetime_local, due_info, local, parse_time, with_china_tz
+from store import queries
+from store.models import User
+from workflows.authority import may_act
+from workflows.registry import RegulationEntry
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+def _above(user_roles: set[str], role: str) -> bool:
+    return role in user_roles or book().outranks(user_roles, role)
+
+
+@dataclass
+class FormState:
+    """A task form posted and refused: re-rendered with the input and the reason."""
+
+    task: str
+    form: str  # complete:<outcome> | extend | pause | resume | code
+    values: dict[str, Any]
+    error: str
+    field: str | None
+    status: int
+    notice: str = ""  # said next to the form (e.g. "the code was sent") when nothing failed
+
+
+def task_panel(
+    task: dict[str, Any],
+    entry: RegulationEntry | None,
+    user: User,
+    now: datetime,
+    lang: str,
+    posted: FormState | None,
+) -> dict[str, Any]:
+    """An open task with the actions this user may take and their generated forms."""
+    meta = task.get("meta") or {}
+    roles = set(user.roles or [])
+    short = task["id"].rsplit("/", 1)[-1]
+    mine = posted if posted is not None and posted.task == short else None
+    can_complete = may_act(
+        task["role"], task.get("assignee"), user.id, list(roles)
+    ) or book().outranks(roles, task["role"])
+    limits: dict[str, Any] = meta.get("extend_limits") or {}
+    extend_roles = [r for r in limits if _above(roles, r)]
+    pausable = list(meta.get("pausable_by") or [])
+    sig_reqs = [s for s in meta.get("signatures") or [] if s.get("party") == "customer"]
+    schemas = task.get("outcome_schemas") or {}
+    outcomes = [
+        _outcome_panel(outcome, schemas.get(outcome), meta, short, lang, mine, sig_reqs)
+        for outcome in meta.get("outcomes") or list(schemas)
+    ]
+    limit_text = []
+    for r in extend_roles:
+        lim = limits.get(r)
+        limit_text.append(local(lim) if lim else None)
+    return {
+        **task,
+        "short": short,
+        "due": due_info(task, now, lang),
+        "can_complete": can_complete,
+        "needs": role_name(task["role"], lang)
+        + (f"（{task['assignee']}）" if task.get("assignee") else ""),
+        "outcomes": outcomes,
+        "can_extend": bool(extend_roles),
+        "extend_limit": max((v for v in limit_text if v), default=None)
+        if all(limit_text)
+        else None,
+        "extendable": bool(limits),
+        "extend_roles": [role_name(r, lang) for r in limits],
+        "can_pause": any(_above(roles, r) for r in pausable),
+        "pausable": bool(pausable),
+        "paused": bool(task.get("paused_at")),
+        "otp": any("otp" in s.get("methods", []) for s in sig_reqs) and can_complete,
+        "posted": mine,
+        "min_due": datetime_local(now + timedelta(minutes=5)),
+    }
+
+
+def _outcome_panel(
+    outcome: str,
+    schema: dict[str, Any] | None,
+    meta: Mapping[str, Any],
+    short: str,
+    lang: str,
+    mine: FormState | None,
+    sig_reqs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One outcome of a task: its generated form, the customer's signature it asks for, and
+    what a refused post of it said."""
+    schema = schema or {"properties": {}}
+    key = f"complete:{outcome}"
+    posted = mine if mine and mine.form == key else None
+    values = (posted.values.get("data") if posted else None) or None
+    errors: dict[str, str] = {}
+    if posted and posted.field:
+        errors[sig_input_name(posted.field) or ""] = posted.error
+    reqs = [s for s in sig_reqs if not s.get("outcomes") or outcome in s["outcomes"]]
+    return {
+        "name": outcome,
+        "label": pick(words().outcomes.get(outcome), lang, outcome),
+        "widgets": build_widgets(
+            schema, schema, values, errors, lang, "data.", f"{short}-{outcome}"
+        ),
+        "sig": {
+            "methods": sorted({m for s in reqs for m in s.get("methods", [])}),
+            "required": any(s.get("required") for s in reqs),
+            "kept": (posted.values.get("sig") if posted else None) or {},
+            "error": errors.get("sig") or errors.get("sig.code") or errors.get("sig.signer_name"),
+        }
+        if reqs
+        else None,
+        "staff_signs": any(
+            s.get("party") == "actor" and (not s.get("outcomes") or outcome in s["outcomes"])
+            for s in meta.get("signatures") or []
+        ),
+        "error": posted.error if posted else None,
+        "notice": posted.notice if posted else "",
+        "open": posted is not None,
+    }
+
+
+def event_row(event: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    detail = event.get("detail") or {}
+    parts = []
+    for k, v in detail.items():
+        if v is None or v is False:
+            continue
+        if isinstance(v, str) and re.match(r"^\d{4}-\d{2}-\d{2}T", v):
+            v = local(v)
+        text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+        parts.append(f"{k}: {text}")
+    summary = "; ".join(parts)
+    return {
+        **event,
+        "label": pick(words().events.get(event["kind"]), lang, event["kind"]),
+        "summary": summary[:400] + ("…" if len(summary) > 400 else ""),
+    }
+
+
+# How many closed tasks and timeline events a case page shows before folding the older ones.
+CLOSED_SHOWN = 50
+EVENTS_SHOWN = 100
+
+
+async def _case_page(
+    request: Request, user: User, case_id: str, posted: FormState | None = None
+) -> HTMLResponse:
+    lang = lang_of(request)
+    st = state(request)
+    sf = factory(request)
+    try:
+        # A long-running case (years of visits) keeps the page short: its newest closed tasks
+        # and events, the rest folded behind "show all" (?all=1).
+        everything = request.query_params.get("all") == "1"
+        shown = None if everything else EVENTS_SHOWN
+        view = await catalog.case_view(sf, case_id, st.registry, newest_events=shown)
+        records = await queries.case_records(sf, case_id)
+    except (NotFound, queries.NoSuchCase) as exc:
+        raise NotFound(
+            f"case {case_id} is not found" if lang == "en" else f"未找到案件 {case_id}"
+        ) from exc
+    entry = registry(request).get(view["regulation"])
+    now = datetime.now(UTC)
+    tasks = view["tasks"]
+    open_tasks = sorted(
+        (t for t in tasks if t["status"] == "open"),
+        key=lambda t: (t.get("due_at") is None, parse_time(t.get("due_at")) or now),
+    )
+    panels = [task_panel(t, entry, user, now, lang, posted) for t in open_tasks]
+    done = [t for t in tasks if t["status"] != "open"]
+    events = view["events"]
+    closed_hidden = 0 if everything else max(0, len(done) - CLOSED_SHOWN)
+    events_hidden = view.get("event_count", len(events)) - len(events)
+    closed = [
+        {**t, "short": t["id"].rsplit("/", 1)[-1], "outcome_label": pick(
+            words().outcomes.get(t.get("outcome") or ""), lang, t.get("outcome") or "")}
+        for t in done[closed_hidden:]
+    ]  # fmt: skip
+    inp = view.get("input") or {}
+    return render(
+        request,
+        "case.html",
+        user,
+        status=posted.status if posted else 200,
+        case=view,
+        entry=entry,
+        title=(entry.title_en if lang == "en" else entry.title_zh) if entry else view["regulation"],
+        customer_name=inp.get("customer_name"),
+        owner=inp.get("owner") or view.get("started_by"),
+        panels=panels,
+        closed=closed,
+        closed_hidden=closed_hidden,
+        events=[event_row(e, lang) for e in events],
+        events_hidden=events_hidden,
+        records=records,
+        console_url=st.settings.console_url(case_id),
+        quote=quote,
+    )
+
+
+@router.get("/cases/{case_id}")
+async def case_page(request: Request, case_id: str) -> Response:
+    user = await page_user(request)
+    return await _case_page(request, user, case_id[:200])
+
+
+async def _act(
+    request: Request,
+    case_id: str,
+    task: str,
+    form_key: str,
+    action: str,
+    payload: dict[str, Any],
+    values: dict[str, Any],
+    msg: str,
+    labels: Mapping[str, str] | None = None,
+) -> Response:
+    user = await page_user(request)
+    st = state(request)
+    try:
+        await cases.act(
+            get_client(st), case_id, action,
+            {"task_id": cases.full_task_id(case_id, task), **payload}, user,
+            registry=st.registry, session_factory=st.session_factory, settings=st.settings,
+        )  # fmt: skip
+    except ServiceError as exc:
+        if exc.status >= 500 and exc.status != 504:
+            raise
+        text = said(exc, lang_of(request), labels)
+        posted = FormState(task, form_key, values, text, field_of(exc), exc.status)
+        return await _case_page(request, user, case_id, posted)
+    return redirect(f"/cases/{quote(case_id, safe='')}?msg={msg}#tasks")
+
+
+async def _open_task(request: Request, case_id: str, task: str) -> dict[str, Any]:
+    row = await queries.task_row(factory(request), cases.full_task_id(case_id, task))
+    if row is None or row.case_id != case_id:
+        raise NotFound(f"未找到任务 {task}" if lang_of(request) == "zh" else f"no task {task}")
+    return queries.row_dict(row)
+
+
+async def _outcome_form(
+    request: Request, case_id: str, task: str, outcome: str, form: FormData
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The outcome's data schema of an open task, and the data its posted form holds."""
+    row = await _open_task(request, case_id, task)
+    entry = registry(request).get(row["regulation"])
+    schema = catalog.task_forms(entry, row["kind"]).get(outcome) if entry else None
+    return schema, (parse_form(schema, schema, form, "data.") if schema else {})
+
+
+@router.post("/cases/{case_id}/tasks/{task}/complete")
+async def complete_post(request: Request, case_id: str, task: str) -> Response:
+    await page_user(request)
+    form = await request.form()
+    outcome = str(form.get("outcome") or "")[:64]
+    schema, data = await _outcome_form(request, case_id, task, outcome, form)
+    sig = {k: str(form.get(f"sig.{k}") or "").strip() for k in ("signer_name", "method", "code")}
+    drawing = str(form.get("sig.drawing") or "")
+    signatures: list[dict[str, Any]] = []
+    if sig["signer_name"] or sig["code"] or drawing:
+        method = sig["method"] or ("otp" if sig["code"] else "drawing")
+        if method == "otp":
+            signatures.append(
+                {"signer_name": sig["signer_name"], "method": "otp", "code": sig["code"]}
+            )
+        else:
+            signatures.append(
+                {"signer_name": sig["signer_name"], "method": "drawing", "evidence": drawing}
+            )
+    payload = {"outcome": outcome, "data": data, "signatures": signatures}
+    values = {"data": data, "sig": {**sig, "drawing": ""}}
+    return await _act(request, case_id, task, f"complete:{outcome}", "complete_task", payload,
+                      values, "completed", schema_labels(schema) if schema else None)  # fmt: skip
+
+
+@router.post("/cases/{case_id}/tasks/{task}/extend")
+async def extend_post(request: Request, case_id: str, task: str) -> Response:
+    await page_user(request)
+    form = await request.form()
+    raw_due = str(form.get("new_due") or "").strip()
+    reason = str(form.get("reason") or "").strip()
+    values = {"new_due": raw_due, "reason": reason}
+    if not raw_due:
+        user = await page_user(request)
+        msg = (
+            "new_due: required"
+            if lang_of(request) == "en"
+            else f"{field_label('new_due')}：此项必填"
+        )
+        posted = FormState(task, "extend", values, msg, "new_due", 422)
+        return await _case_page(request, user, case_id, posted)
+    payload = {"new_due": with_china_tz(raw_due), "reason": reason}
+    return await _act(request, case_id, task, "extend", "extend_deadline", payload, values,
+                      "extended")  # fmt: skip
+
+
+@router.post("/cases/{case_id}/tasks/{task}/pause")
+async def pause_post(request: Request, case_id: str, task: str) -> Response:
+    await page_user(request)
+    reason = str((await request.form()).get("reason") or "").strip()
+    return await _act(request, case_id, task, "pause", "pause_task", {"reason": reason},
+                      {"reason": reason}, "paused")  # fmt: skip
+
+
+@router.post("/cases/{case_id}/tasks/{task}/resume")
+async def resume_post(request: Request, case_id: str, task: str) -> Response:
+    await page_user(request)
+    reason = str((await request.form()).get("reason") or "").strip()
+    return await _act(request, case_id, task, "resume", "resume_task", {"reason": reason},
+                      {"reason": reason}, "resumed")  # fmt: skip
+
+
+@router.post("/cases/{case_id}/tasks/{task}/signature-code")
+async def signature_code_post(request: Request, case_id: str, task: str) -> Response:
+    """Send the customer a one-time code. From the "send code" button next to the code input
+    of a task form (the whole form is posted, `outcome` with it): the page comes back with
+    everything typed kept and the code method chosen; from elsewhere: back to the case."""
+    user = await page_user(request)
+    lang = lang_of(request)
+    form = await request.form()
+    recipient = str(form.get("recipient") or "").strip() or None
+    outcome = str(form.get("outcome") or "")[:64]
+    kept: dict[str, Any] | None = None
+    if outcome:
+        _, data = await _outcome_form(request, case_id, task, outcome, form)
+        signer = str(form.get("sig.signer_name") or "").strip()
+        kept = {"data": data, "sig": {"signer_name": signer, "method": "otp", "code": "",
+                                      "recipient": recipient or ""}}  # fmt: skip
+    st = state(request)
+    try:
+        await sigcodes.issue_signature_code(
+            factory(request), case_id, task, user, recipient,
+            settings=st.settings, registry=st.registry,
+        )  # fmt: skip
+    except ServiceError as exc:
+        if exc.status >= 500:
+            raise
+        text = said(exc, lang)
+        if kept is not None:
+            posted = FormState(task, f"complete:{outcome}", kept, text, "sig.code", exc.status)
+        else:
+            posted = FormState(task, "code", {"recipient": recipient or ""}, text, None,
+                               exc.status)  # fmt: skip
+        return await _case_page(request, user, case_id, posted)
+    if kept is not None:
+        sent = FLASH["code_sent"]
+        posted = FormState(task, f"complete:{outcome}", kept, "", None, 200,
+                           EN.get(sent, sent) if lang == "en" else sent)  # fmt: skip
+        return await _case_page(request, user, case_id, posted)
+    return redirect(f"/cases/{quote(case_id, safe='')}?msg=code_sent#task-{task}")
