@@ -272,3 +272,21 @@ async def test_an_actions_declared_roles_refuse_with_the_reason(
             await h.execute_update("start_inspection", StartInspection(actor=BOSS, room="B"))
         assert "only 销售/客服人员 may" in str(info.value.cause)
         assert await h.execute_update("stop", Stop(actor=DIVISION)) == "closed"
+
+
+def test_the_pages_offer_what_the_rule_allows() -> None:
+    """The case page asks the same rule: a supervisor who is not the case's named one is
+    offered neither the completion nor the extension the workflow would refuse them."""
+    from types import SimpleNamespace
+
+    from starter.web.case import binding_of, task_panel
+    from workflows.regulations import REGISTRY
+
+    entry = REGISTRY["revisit"]
+    case = binding_of(entry, {"supervisor": "boss", "department": "客户服务部"})
+    task = {"id": "revisit-C1/t9", "role": "supervisor", "assignee": None, "due_at": None,
+            "meta": {"outcomes": ["accept"], "extend_limits": {"supervisor": None}}}  # fmt: skip
+    for user, allowed in ((BOSS, True), (OTHER, False), (DIVISION, True), (STAFF, False)):
+        person = SimpleNamespace(id=user.id, roles=user.roles, department=user.department)
+        panel = task_panel(task, entry, person, datetime.now(), "zh", None, case)  # type: ignore[arg-type]
+        assert (panel["can_complete"], panel["can_extend"]) == (allowed, allowed), user.id

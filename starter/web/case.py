@@ -34,14 +34,20 @@ from starter.web.pages import PageRoute, factory, page_user, redirect, registry,
 from starter.web.times import datetime_local, due_info, local, parse_time, with_china_tz
 from store import queries
 from store.models import User
-from workflows.authority import may_act
+from workflows.engine import rules
 from workflows.registry import RegulationEntry
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
-def _above(user_roles: set[str], role: str) -> bool:
-    return role in user_roles or book().outranks(user_roles, role)
+def binding_of(entry: RegulationEntry | None, case_input: dict[str, Any]) -> rules.Binding:
+    """Who holds the case's bound roles: the same rule the workflow's validators apply
+    (workflows/engine/rules.py), from the input the case was started with."""
+    if entry is None:
+        return rules.Binding()
+    cls = entry.workflow
+    return rules.binding(getattr(cls, "ROLE_HOLDERS", {}), getattr(cls, "DEPARTMENT", None),
+                         case_input)  # fmt: skip
 
 
 @dataclass
@@ -64,17 +70,17 @@ def task_panel(
     now: datetime,
     lang: str,
     posted: FormState | None,
+    case: rules.Binding | None = None,
 ) -> dict[str, Any]:
-    """An open task with the actions this user may take and their generated forms."""
+    """An open task with the actions this user may take (asked of the workflow's own rule,
+    with the case's binding of roles to people) and their generated forms."""
     meta = task.get("meta") or {}
-    roles = set(user.roles or [])
     short = task["id"].rsplit("/", 1)[-1]
     mine = posted if posted is not None and posted.task == short else None
-    can_complete = may_act(
-        task["role"], task.get("assignee"), user.id, list(roles)
-    ) or book().outranks(roles, task["role"])
+    case = case or rules.Binding()
+    can_complete = rules.may_complete(book(), case, task["role"], task.get("assignee"), user)
     limits: dict[str, Any] = meta.get("extend_limits") or {}
-    extend_roles = [r for r in limits if _above(roles, r)]
+    extend_roles = [r for r in limits if rules.acts_as(book(), case, user, r)]
     pausable = list(meta.get("pausable_by") or [])
     sig_reqs = [s for s in meta.get("signatures") or [] if s.get("party") == "customer"]
     schemas = task.get("outcome_schemas") or {}
@@ -100,7 +106,7 @@ def task_panel(
         else None,
         "extendable": bool(limits),
         "extend_roles": [role_name(r, lang) for r in limits],
-        "can_pause": any(_above(roles, r) for r in pausable),
+        "can_pause": any(rules.acts_as(book(), case, user, r) for r in pausable),
         "pausable": bool(pausable),
         "paused": bool(task.get("paused_at")),
         "otp": any("otp" in s.get("methods", []) for s in sig_reqs) and can_complete,
@@ -199,7 +205,8 @@ async def _case_page(
         (t for t in tasks if t["status"] == "open"),
         key=lambda t: (t.get("due_at") is None, parse_time(t.get("due_at")) or now),
     )
-    panels = [task_panel(t, entry, user, now, lang, posted) for t in open_tasks]
+    case = binding_of(entry, view.get("input") or {})
+    panels = [task_panel(t, entry, user, now, lang, posted, case) for t in open_tasks]
     done = [t for t in tasks if t["status"] != "open"]
     events = view["events"]
     closed_hidden = 0 if everything else max(0, len(done) - CLOSED_SHOWN)
