@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from store.models import LoginThrottle, User
@@ -111,8 +111,9 @@ async def reserve(session_factory: SessionFactory, account: str, address: str) -
 
 
 async def succeeded(session_factory: SessionFactory, account: str, address: str) -> None:
-    """The password was right: its account-and-address count is cleared, and this attempt no
-    longer counts against the account or the address."""
+    """The password was right: its account-and-address count starts again, and this attempt
+    no longer counts against the account or the address. (Rows are reset, never deleted: a
+    parallel attempt that found a row must still find it to lock it.)"""
     keys = _keys(account, address)
     async with session_factory() as s, s.begin():
         for row in await s.scalars(
@@ -122,7 +123,7 @@ async def succeeded(session_factory: SessionFactory, account: str, address: str)
             .with_for_update()
         ):
             if row.key == keys[0][1]:
-                await s.delete(row)
+                row.failures, row.last_failure_at = 0, None
             elif row.failures > 0:
                 row.failures -= 1
 
@@ -136,10 +137,12 @@ async def forget(session_factory: SessionFactory, accounts: Sequence[str]) -> No
     async with session_factory() as s, s.begin():
         for account in accounts:
             await s.execute(
-                delete(LoginThrottle).where(
+                update(LoginThrottle)
+                .where(
                     or_(
                         LoginThrottle.key == f"acct:{account.lower()}",
                         LoginThrottle.key.like(f"pair:{account.lower()}|%"),
                     )
                 )
+                .values(failures=0, last_failure_at=None)
             )
