@@ -173,6 +173,11 @@ class LadderSpec:
 
 
 # ---- handlers --------------------------------------------------------------------------------
+#
+# Each decorator marks a method for a handler slot (kind, name). `CaseWorkflow` compiles the
+# marks when the class is defined: one method per slot. Two different methods marked for the
+# same slot are a TypeError there (one of them would never run); a subclass that overrides a
+# handler method by its name takes the slot over, marked again or not.
 
 HandlerKind = Literal["after", "at", "breach", "result", "message", "approval", "ladder", "check"]
 
@@ -204,9 +209,16 @@ def at(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return _handler("at", name)
 
 
-def on_breach(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Runs after the spec's breach actions: `handler(self, task)`."""
-    return _handler("breach", kind)
+def on_breach(*kinds: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs after the spec's breach actions of a task of one of these kinds:
+    `handler(self, task)`."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for k in kinds:
+            fn = _handler("breach", k)(fn)
+        return fn
+
+    return mark
 
 
 def on_result(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -119,12 +119,7 @@ class CaseWorkflow(
         cls._ladders = {lad.key: lad for lad in cls.LADDERS}
         cls._ladder_of = ladder_of
         cls._book = GENERIC | cls.ROLES
-        handlers: dict[tuple[str, str], Callable[..., Any]] = {}
-        for klass in reversed(cls.__mro__):
-            for fn in vars(klass).values():
-                for mark in getattr(fn, "__zhidu_handlers__", ()):
-                    handlers[mark] = fn
-        cls._handlers = handlers
+        cls._handlers = _compile_handlers(cls)
 
     @workflow.init
     def __init__(self, start: CaseStart) -> None:
@@ -272,6 +267,33 @@ class CaseWorkflow(
         if handler is None:
             raise RuntimeError(f"{type(self).__name__} has no @{kind}({name!r}) handler")
         return handler
+
+
+def _compile_handlers(cls: type) -> dict[tuple[str, str], Callable[..., Any]]:
+    """Handler slot (kind, name) -> the method marked for it (workflows.spec). A method counts
+    by its name, as the class resolves it: a subclass overriding a handler method takes its
+    slot over (its own marks if it has any, else those of the method it overrides). Two
+    different methods marked for one slot: TypeError, instead of silently losing one."""
+    marks_of: dict[str, tuple[tuple[str, str], ...]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, fn in vars(klass).items():
+            marks = tuple(getattr(fn, "__zhidu_handlers__", ()))
+            if marks:
+                marks_of[name] = marks  # the most derived marked definition
+    handlers: dict[tuple[str, str], Callable[..., Any]] = {}
+    owner: dict[tuple[str, str], str] = {}
+    for name, marks in marks_of.items():
+        fn = getattr(cls, name, None)
+        if not callable(fn):
+            continue
+        for mark in marks:
+            if owner.get(mark, name) != name:
+                raise TypeError(
+                    f"{cls.__name__}: {owner[mark]} and {name} are both marked "
+                    f"@{mark[0]}({mark[1]!r}); a handler slot takes one method"
+                )
+            owner[mark], handlers[mark] = name, fn
+    return handlers
 
 
 @functools.lru_cache(maxsize=256)
