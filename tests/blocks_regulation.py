@@ -6,7 +6,9 @@ its own and not only through R1 (tests/test_blocks.py):
   booked at breach; lapse;
 - extensions within each role's limit (center head 3 days, director 14 days); pause / resume;
 - an escalation ladder (3 min → 5 min → 10 min, a different role per level, written reports due
-  24 h / 48 h);
+  24 h / 48 h); a ladder that began
+  before it was raised (an alarm 5 min from the intake, level 2 within 10 min of the intake,
+  level 3 within 5 min of being told);
 - approval chains from a policy table (≤ 2000 records: vice president; more, or across the
   group: general manager) and a joint approval by two heads;
 - the ledger: a fine, a reward, a deposit held / used / refunded, commission splits 20/80 and
@@ -18,6 +20,7 @@ its own and not only through R1 (tests/test_blocks.py):
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -101,6 +104,9 @@ class BlocksPolicy(CasePolicy):
     level3_within: Deadline = Deadline(minutes=10)
     report2_due: Deadline = Deadline(hours=24)
     report3_due: Deadline = Deadline(hours=48)
+    alarm1_within: Deadline = Deadline(minutes=5)  # of the intake
+    alarm2_within: Deadline = Deadline(minutes=10)  # of the intake
+    alarm3_within: Deadline = Deadline(minutes=5)  # of being told
     vice_president_up_to: int = 2000
     late_intake_fine_yuan: Yuan = Decimal("200.00")
     sample_rate: float = 0.1
@@ -137,6 +143,12 @@ class PingInput(BaseModel):
 
 class ReportInput(BaseModel):
     actor: Actor
+
+
+class AlarmInput(BaseModel):
+    actor: Actor
+    intake_at: datetime
+    source: str = Field(min_length=1, max_length=100)
 
 
 class RawNote(BaseModel):
@@ -187,6 +199,17 @@ EMERGENCY = LadderSpec(
     ),
 )  # fmt: skip
 
+ALARM = LadderSpec(  # the clock runs from the intake, not from when the alarm was raised
+    "alarm",
+    (
+        Level(_level("alarm_duty", "值班处置：{source}", "staff", "alarm1_within", "B 11(1)")),
+        Level(_level("alarm_center", "中心处置：{source}", "center_head", "alarm2_within",
+                     "B 11(2)"), counts_from="ladder"),
+        Level(_level("alarm_director", "主任处置：{source}", "director", "alarm3_within",
+                     "B 11(3)")),
+    ),
+)  # fmt: skip
+
 DATA_REQUEST = ApprovalSpec(
     "data_request", "data_approval", "客户资料需求审批：{volume} 条", "B 6",
     tiers=(Tier("vice_president_up_to", ("vice_president",)),
@@ -215,7 +238,7 @@ class BlocksWorkflow(CaseWorkflow):
     VARS = BlocksVars
     TASKS = TASKS
     APPROVALS = (DATA_REQUEST, KEY_USE)
-    LADDERS = (EMERGENCY,)
+    LADDERS = (EMERGENCY, ALARM)
     inp: BlocksInput
     policy: BlocksPolicy
     v: BlocksVars
@@ -275,6 +298,10 @@ class BlocksWorkflow(CaseWorkflow):
     @after_ladder("emergency")
     def _emergency_resolved(self, unit: UnitState, level: int) -> None:
         self.event("emergency_closed", "B 4", None, level=level)
+
+    @after_ladder("alarm")
+    def _alarm_over(self, unit: UnitState, level: int) -> None:
+        self.close_unit(unit, "done", level=level)
 
     @after("written_report_24h", "written_report_48h")
     def _written(self, task: TaskState) -> None:
@@ -351,6 +378,11 @@ class BlocksWorkflow(CaseWorkflow):
     @workflow.update(name="raw_note")
     def raw_note(self, inp: RawNote) -> str:
         return self.record("raw_note", "原始备注", {"text": inp.text}, created_by="system")
+
+    @workflow.update(name="raise_alarm")
+    def raise_alarm(self, inp: AlarmInput) -> str:
+        unit = self.open_unit("alarm", f"告警：{inp.source}")
+        return self.escalate("alarm", unit, start=inp.intake_at, source=inp.source).id
 
     @workflow.update(name="close_case")
     def close_case(self, inp: ReportInput) -> str:

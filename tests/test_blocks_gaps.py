@@ -5,13 +5,23 @@ defined are tested without a server."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from workflows.engine import CaseWorkflow
-from workflows.model import TaskState
+from tests.helpers import (
+    case_worker,
+    open_task,
+    sleep_to,
+    state,
+)
+from tests.test_blocks import STAFF, notes, start
+from workflows.engine import CaseWorkflow, local_text
+from workflows.model import Actor, TaskState
 from workflows.spec import after, on_breach
+
+HEAD = Actor(id="head", roles=["center_head"])
 
 # The tests on a server (declarations are tested without one).
 on_server = pytest.mark.asyncio(loop_scope="session")
@@ -64,3 +74,35 @@ def test_a_subclass_overriding_a_handler_method_takes_its_slot() -> None:
     assert Marked._handlers[("after", "x")] is Marked._one
     assert Plain._handlers[("after", "x")] is Plain._one
     assert Base._handlers[("after", "x")] is Base._one
+
+
+# ---- gap 1: a ladder's clock from its start; a level counts from the start or from being told --
+
+
+@on_server
+async def test_a_ladder_counts_from_its_start(ts_env, session_factory, clean_db, settings_factory):
+    """An alarm raised 2 minutes after the intake: level 1 is due 5 minutes from the intake when
+    it opens (its notice says so; no due is moved afterwards), level 2 (counting from the
+    ladder) 10 minutes from the intake, level 3 (counting from being told) 5 minutes after it
+    was reached."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, "G1", units=[], deposit_yuan="0")
+        intake = await env.get_current_time() - timedelta(minutes=2)
+        alarm = {"actor": STAFF.model_dump(), "intake_at": intake.isoformat(), "source": "热线"}
+        await h.execute_update("raise_alarm", alarm)
+        duty = await open_task(h, "alarm_duty")
+        assert duty.due_at == intake + timedelta(minutes=5)
+        opened = await notes(session_factory, "blocks-G1", "【待办】值班处置")
+        assert opened and all(f"截止：{local_text(duty.due_at)}" in n.body for n in opened)
+
+        await sleep_to(env, intake + timedelta(minutes=5, seconds=5))
+        center = await open_task(h, "alarm_center")
+        assert center.due_at == intake + timedelta(minutes=10)
+        await sleep_to(env, intake + timedelta(minutes=10, seconds=5))
+        director = await open_task(h, "alarm_director")
+        assert director.created_at >= intake + timedelta(minutes=10)
+        assert director.due_at - director.created_at == timedelta(minutes=5)
+        view = await state(h)
+        assert "deadline_moved" not in [e.kind for e in view.events]
+        assert [e.detail["level"] for e in view.events if e.kind == "escalated"] == [1, 2, 3]

@@ -157,10 +157,16 @@ class ApprovalSpec:
 @dataclass(frozen=True)
 class Level:
     """A rung of an escalation ladder: the task of that level (its outcomes: resolved,
-    escalate), and the written report the level owes once it is reached."""
+    escalate), and the written report the level owes once it is reached.
+
+    `counts_from`: the deadlines of the level's task and report count from when the level is
+    reached ("reached": told), or from the ladder's start ("ladder": `escalate(start=...)`,
+    e.g. "within 10 minutes of the intake"). The first level is reached at the ladder's
+    start."""
 
     task: TaskSpec
     report: TaskSpec | None = None
+    counts_from: Literal["reached", "ladder"] = "reached"
 
 
 @dataclass(frozen=True)

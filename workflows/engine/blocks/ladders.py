@@ -1,9 +1,15 @@
 """Escalation ladders (`LadderSpec`): `escalate` opens the first level; a breach or the
 outcome `escalate` climbs one level (once per level); the outcome `resolved` ends the ladder
-and the regulation's `@after_ladder` handler runs."""
+and the regulation's `@after_ladder` handler runs.
+
+A ladder keeps its state in its unit (`unit.data["ladders"][key]`): the level reached, the
+level that resolved it, when it began (`start`). A level's due counts from when the level
+was reached, or from the ladder's start (`Level(counts_from="ladder")`: "level 2 within 10
+minutes of the intake")."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -17,13 +23,27 @@ with workflow.unsafe.imports_passed_through():
 class LaddersMixin(CaseBase):
     """Escalation ladders (see the module docstring)."""
 
-    def escalate(self, key: str, unit: UnitState, **data: Any) -> TaskState:
-        """Start ladder `key` at its first level."""
-        unit.data.setdefault("ladders", {})[key] = {"level": 0, "resolved": None}
-        return self._open_level(self._ladders[key], unit, 0, data)
+    def escalate(
+        self, key: str, unit: UnitState, *, start: datetime | None = None, **data: Any
+    ) -> TaskState:
+        """Start ladder `key` at its first level. `start` is when the ladder began (default
+        now; e.g. when the complaint was registered): the first level is reached then, so its
+        due counts from it, as does the due of every level that counts from the ladder."""
+        begun = start or self.now
+        unit.data.setdefault("ladders", {})[key] = {
+            "level": 0,
+            "resolved": None,
+            "start": begun.isoformat(),
+        }
+        return self._open_level(self._ladders[key], unit, 0, data, begun)
 
     def _open_level(
-        self, ladder: LadderSpec, unit: UnitState, level: int, data: dict[str, Any]
+        self,
+        ladder: LadderSpec,
+        unit: UnitState,
+        level: int,
+        data: dict[str, Any],
+        start: datetime,
     ) -> TaskState:
         rung = ladder.levels[level]
         self.event(
@@ -35,8 +55,8 @@ class LaddersMixin(CaseBase):
             role=rung.task.role,
         )
         if rung.report is not None:
-            self.open(rung.report.kind, unit, data={**data, "level": level + 1})
-        return self.open(rung.task.kind, unit, data={**data, "level": level + 1})
+            self.open(rung.report.kind, unit, start=start, data={**data, "level": level + 1})
+        return self.open(rung.task.kind, unit, start=start, data={**data, "level": level + 1})
 
     def _climb(self, task: TaskState) -> None:
         """Go one level up (once per level), after `escalate` or a breach."""
@@ -54,7 +74,10 @@ class LaddersMixin(CaseBase):
             return
         state["level"] = level + 1
         base = {k: v for k, v in task.data.items() if k != "level"}
-        self._open_level(ladder, unit, level + 1, base)
+        start = self.now
+        if ladder.levels[level + 1].counts_from == "ladder" and "start" in state:
+            start = datetime.fromisoformat(state["start"])
+        self._open_level(ladder, unit, level + 1, base, start)
 
     def _ladder_step(self, task: TaskState) -> None:
         key, level, part = self._ladder_of[task.kind]
