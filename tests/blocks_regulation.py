@@ -8,7 +8,7 @@ its own and not only through R1 (tests/test_blocks.py):
 - an escalation ladder (3 min → 5 min → 10 min, a different role per level, written reports due
   24 h / 48 h); a ladder that began
   before it was raised (an alarm 5 min from the intake, level 2 within 10 min of the intake,
-  level 3 within 5 min of being told);
+  level 3 within 5 min of being told), every level with the ladder's base data only;
 - approval chains from a policy table (≤ 2000 records: vice president; more, or across the
   group: general manager) and a joint approval by two heads;
 - the ledger: a fine, a reward, a deposit held / used / refunded, commission splits 20/80 and

@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers import (
     case_worker,
+    complete,
     open_task,
     sleep_to,
     state,
@@ -106,3 +107,30 @@ async def test_a_ladder_counts_from_its_start(ts_env, session_factory, clean_db,
         view = await state(h)
         assert "deadline_moved" not in [e.kind for e in view.events]
         assert [e.detail["level"] for e in view.events if e.kind == "escalated"] == [1, 2, 3]
+
+
+# ---- gap 2: every level gets the ladder's base data, not the lower level's ---------------------
+
+
+@on_server
+async def test_each_level_gets_the_ladders_base_data(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """What a level's task gathered (its note, the workflow's keys on it) stays with it: the
+    next level gets what `escalate` was given, and its level."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, "G2", units=[], deposit_yuan="0")
+        now = await env.get_current_time()
+        alarm = {"actor": STAFF.model_dump(), "intake_at": now.isoformat(), "source": "网站"}
+        await h.execute_update("raise_alarm", alarm)
+        duty = await open_task(h, "alarm_duty")
+        assert duty.data == {"source": "网站", "level": 1}
+        done = await complete(h, duty, STAFF, "escalate", {"note": "需中心处理"})
+        assert done.data["note"] == "需中心处理"
+        center = await open_task(h, "alarm_center")
+        assert center.data == {"source": "网站", "level": 2}
+        assert center.title == "中心处置：网站"
+        await sleep_to(env, center.due_at + timedelta(seconds=5))  # a breach climbs alike
+        director = await open_task(h, "alarm_director")
+        assert director.data == {"source": "网站", "level": 3}

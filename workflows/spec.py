@@ -172,7 +172,8 @@ class Level:
 @dataclass(frozen=True)
 class LadderSpec:
     """An escalation ladder: level 1 opens first; `escalate` or a breach opens the next level
-    (the breached task stays open); `resolved` at any level ends the ladder."""
+    (the breached task stays open); `resolved` at any level ends the ladder. Every level gets
+    the data `escalate` was given, not what a lower level's task gathered."""
 
     key: str
     levels: tuple[Level, ...]

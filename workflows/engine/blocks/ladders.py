@@ -3,9 +3,10 @@ outcome `escalate` climbs one level (once per level); the outcome `resolved` end
 and the regulation's `@after_ladder` handler runs.
 
 A ladder keeps its state in its unit (`unit.data["ladders"][key]`): the level reached, the
-level that resolved it, when it began (`start`). A level's due counts from when the level
-was reached, or from the ladder's start (`Level(counts_from="ladder")`: "level 2 within 10
-minutes of the intake")."""
+level that resolved it, when it began (`start`), the data `escalate` was given (`base`: what
+every level's task and report get, besides their level). A level's due counts from when the
+level was reached, or from the ladder's start (`Level(counts_from="ladder")`: "level 2
+within 10 minutes of the intake")."""
 
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ class LaddersMixin(CaseBase):
     ) -> TaskState:
         """Start ladder `key` at its first level. `start` is when the ladder began (default
         now; e.g. when the complaint was registered): the first level is reached then, so its
-        due counts from it, as does the due of every level that counts from the ladder."""
+        due counts from it, as does the due of every level that counts from the ladder. `data`
+        is the ladder's base data: every level's task and report get it, and their level."""
         begun = start or self.now
         unit.data.setdefault("ladders", {})[key] = {
             "level": 0,
             "resolved": None,
             "start": begun.isoformat(),
+            "base": dict(data),
         }
         return self._open_level(self._ladders[key], unit, 0, data, begun)
 
@@ -73,7 +76,10 @@ class LaddersMixin(CaseBase):
         ):
             return
         state["level"] = level + 1
-        base = {k: v for k, v in task.data.items() if k != "level"}
+        if "base" in state:
+            base = dict(state["base"])
+        else:  # a ladder begun before its base data was kept: as then, the level's data
+            base = {k: v for k, v in task.data.items() if k != "level"}
         start = self.now
         if ladder.levels[level + 1].counts_from == "ladder" and "start" in state:
             start = datetime.fromisoformat(state["start"])
