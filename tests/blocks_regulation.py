@@ -6,7 +6,7 @@ its own and not only through R1 (tests/test_blocks.py):
   booked at breach; lapse;
 - extensions within each role's limit (center head 3 days, director 14 days); pause / resume;
 - an escalation ladder (3 min → 5 min → 10 min, a different role per level, written reports due
-  24 h / 48 h); a ladder that began
+  24 h / 48 h), ended from outside (`end_ladder`, the reports still owed); a ladder that began
   before it was raised (an alarm 5 min from the intake, level 2 within 10 min of the intake,
   level 3 within 5 min of being told), every level with the ladder's base data only;
 - approval chains from a policy table (≤ 2000 records: vice president; more, or across the
@@ -149,6 +149,12 @@ class AlarmInput(BaseModel):
     actor: Actor
     intake_at: datetime
     source: str = Field(min_length=1, max_length=100)
+
+
+class StandDownInput(BaseModel):
+    actor: Actor
+    ladder: Literal["emergency", "alarm"]
+    reason: str = Field(min_length=2, max_length=1000)
 
 
 class RawNote(BaseModel):
@@ -297,11 +303,12 @@ class BlocksWorkflow(CaseWorkflow):
 
     @after_ladder("emergency")
     def _emergency_resolved(self, unit: UnitState, level: int) -> None:
-        self.event("emergency_closed", "B 4", None, level=level)
+        ended = self.ladder_ended(unit, "emergency")
+        self.event("emergency_closed", "B 4", None, level=level, **({"ended": ended} if ended else {}))  # fmt: skip
 
     @after_ladder("alarm")
     def _alarm_over(self, unit: UnitState, level: int) -> None:
-        self.close_unit(unit, "done", level=level)
+        self.close_unit(unit, "done", level=level, ended=self.ladder_ended(unit, "alarm"))
 
     @after("written_report_24h", "written_report_48h")
     def _written(self, task: TaskState) -> None:
@@ -309,7 +316,10 @@ class BlocksWorkflow(CaseWorkflow):
         if (
             unit is not None
             and not any(t.kind.startswith("written_report") for t in self.open_tasks(unit=unit))
-            and unit.data["ladders"]["emergency"]["resolved"]
+            and (
+                unit.data["ladders"]["emergency"]["resolved"]
+                or unit.data["ladders"]["emergency"].get("ended")
+            )
         ):
             self.close_unit(unit)
 
@@ -383,6 +393,12 @@ class BlocksWorkflow(CaseWorkflow):
     def raise_alarm(self, inp: AlarmInput) -> str:
         unit = self.open_unit("alarm", f"告警：{inp.source}")
         return self.escalate("alarm", unit, start=inp.intake_at, source=inp.source).id
+
+    @workflow.update(name="stand_down")
+    def stand_down(self, inp: StandDownInput) -> bool:
+        """The matter was settled outside the ladder: end it (its reports stay owed)."""
+        unit = next(u for u in self.s.units if u.kind == inp.ladder and u.status == "open")
+        return self.end_ladder(inp.ladder, unit, inp.reason, inp.actor.id)
 
     @workflow.update(name="close_case")
     def close_case(self, inp: ReportInput) -> str:

@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 
+from store import models
 from tests.helpers import (
     case_worker,
     complete,
+    eventually,
     open_task,
+    rows,
+    skip,
     sleep_to,
     state,
 )
@@ -134,3 +138,50 @@ async def test_each_level_gets_the_ladders_base_data(
         await sleep_to(env, center.due_at + timedelta(seconds=5))  # a breach climbs alike
         director = await open_task(h, "alarm_director")
         assert director.data == {"source": "网站", "level": 3}
+
+
+# ---- gap 3: end a ladder from outside its levels -----------------------------------------------
+
+
+@on_server
+async def test_end_ladder_from_outside(ts_env, session_factory, clean_db, settings_factory):
+    """The matter is settled elsewhere: the open level tasks are cancelled, the written report
+    already owed stays open, the timeline says who ended it and why, the @after_ladder handler
+    runs and learns it was ended (ladder_ended); nothing climbs any more."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, "G3", units=["emergency"], deposit_yuan="0")
+        await open_task(h, "notify_department")
+        await skip(env, timedelta(minutes=3, seconds=5))
+        report24 = await open_task(h, "written_report_24h")
+        await open_task(h, "report_company")
+        why = {"actor": HEAD.model_dump(), "ladder": "emergency", "reason": "业主自行处理完毕"}
+        assert await h.execute_update("stand_down", why) is True
+        assert await h.execute_update("stand_down", why) is False  # not running any more
+        view = await state(h)
+        status = {t.kind: t.status for t in view.tasks}
+        assert status == {
+            "notify_department": "cancelled",
+            "report_company": "cancelled",
+            "written_report_24h": "open",
+        }
+        [ended] = [e for e in view.events if e.kind == "ladder_ended"]
+        assert (ended.actor, ended.clause) == ("head", "B 4(2)")
+        assert ended.detail == {"ladder": "emergency", "level": 2, "reason": "业主自行处理完毕"}
+        [closed] = [e for e in view.events if e.kind == "emergency_closed"]
+        assert closed.detail == {"level": 2, "ended": "业主自行处理完毕"}
+        assert "ladder_resolved" not in [e.kind for e in view.events]
+
+        await skip(env, timedelta(minutes=10))  # the cancelled level 2 never breaches nor climbs
+        view = await state(h)
+        assert "report_board" not in {t.kind for t in view.tasks}
+        await complete(
+            h, report24, Actor(id="dh", roles=["department_head"]), "done", {"content": "书面报告"}
+        )
+        view = await state(h)
+        assert [u.status for u in view.units if u.kind == "emergency"] == ["done"]
+        stored = await eventually(
+            lambda: rows(session_factory, models.Event, case_id="blocks-G3"),
+            lambda evs: "ladder_ended" in [e.kind for e in evs],
+        )
+        assert "ladder_ended" in [e.kind for e in stored]

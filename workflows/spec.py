@@ -172,8 +172,9 @@ class Level:
 @dataclass(frozen=True)
 class LadderSpec:
     """An escalation ladder: level 1 opens first; `escalate` or a breach opens the next level
-    (the breached task stays open); `resolved` at any level ends the ladder. Every level gets
-    the data `escalate` was given, not what a lower level's task gathered."""
+    (the breached task stays open); `resolved` at any level ends the ladder, as does the
+    workflow's `end_ladder` (the matter settled elsewhere). Every level gets the data
+    `escalate` was given, not what a lower level's task gathered."""
 
     key: str
     levels: tuple[Level, ...]
@@ -244,7 +245,9 @@ def after_approval(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any
 
 
 def after_ladder(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Runs when an escalation ladder is resolved: `handler(self, unit, level)`."""
+    """Runs when an escalation ladder is resolved at a level, or ended from outside
+    (`end_ladder`): `handler(self, unit, level)`; `self.ladder_ended(unit, key)` is then the
+    reason it was ended (None when a level resolved it)."""
     return _handler("ladder", key)
 
 

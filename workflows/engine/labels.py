@@ -34,6 +34,7 @@ LABELS = Labels(
         "approval_requested": ("提交审批", "Approval requested"),
         "escalated": ("上报", "Escalated"),
         "ladder_resolved": ("逐级上报结束（已解决）", "Escalation resolved"),
+        "ladder_ended": ("逐级上报终止", "Escalation ended"),
         "attention": ("需要关注", "Needs attention"),
         "calendar_updated": ("工作日历更新", "Calendar updated"),
         "unit_opened": ("工作单元开启", "Unit opened"),

@@ -1,12 +1,13 @@
 """Escalation ladders (`LadderSpec`): `escalate` opens the first level; a breach or the
-outcome `escalate` climbs one level (once per level); the outcome `resolved` ends the ladder
-and the regulation's `@after_ladder` handler runs.
+outcome `escalate` climbs one level (once per level); the outcome `resolved` ends the ladder,
+and so does `end_ladder` from outside its levels; then the regulation's `@after_ladder`
+handler runs.
 
 A ladder keeps its state in its unit (`unit.data["ladders"][key]`): the level reached, the
 level that resolved it, when it began (`start`), the data `escalate` was given (`base`: what
-every level's task and report get, besides their level). A level's due counts from when the
-level was reached, or from the ladder's start (`Level(counts_from="ladder")`: "level 2
-within 10 minutes of the intake")."""
+every level's task and report get, besides their level) and, when it was ended from outside,
+why (`ended`). A level's due counts from when the level was reached, or from the ladder's
+start (`Level(counts_from="ladder")`: "level 2 within 10 minutes of the intake")."""
 
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ class LaddersMixin(CaseBase):
         ladder = self._ladders[key]
         if (
             state["resolved"] is not None
+            or state.get("ended")
             or state["level"] > level
             or level + 1 >= len(ladder.levels)
         ):
@@ -97,8 +99,35 @@ class LaddersMixin(CaseBase):
         elif task.outcome == "resolved" and state["resolved"] is None:
             state["resolved"] = level + 1
             self.event("ladder_resolved", task.clause, task.closed_by, ladder=key, level=level + 1)
-            for other in self.open_tasks(unit=unit):
-                other_of = self._ladder_of.get(other.kind)
-                if other_of and other_of[0] == key and other_of[2] == "task":
-                    self.cancel(other, "resolved at a lower level")
+            self._cancel_levels(key, unit, "resolved at a lower level")
             self._handler("ladder", key)(self, unit, level + 1)
+
+    def _cancel_levels(self, key: str, unit: UnitState, reason: str) -> None:
+        """Cancel the open level tasks of ladder `key` (the written reports owed stay open)."""
+        for other in self.open_tasks(unit=unit):
+            other_of = self._ladder_of.get(other.kind)
+            if other_of and other_of[0] == key and other_of[2] == "task":
+                self.cancel(other, reason)
+
+    def end_ladder(self, key: str, unit: UnitState, reason: str, actor: str | None = None) -> bool:
+        """End ladder `key` from outside its levels (the matter was settled another way): its
+        open level tasks are cancelled, the written reports already owed stay open, the
+        timeline says why (`ladder_ended`), and the `@after_ladder` handler runs with the level
+        reached; `ladder_ended(unit, key)` tells it the ladder was ended so, and why. False
+        (nothing done) if the ladder was not running."""
+        state = unit.data.get("ladders", {}).get(key)
+        if state is None or state["resolved"] is not None or state.get("ended"):
+            return False
+        level = state["level"] + 1
+        state["ended"] = {"reason": reason, "actor": actor, "level": level}
+        clause = self._ladders[key].levels[level - 1].task.clause
+        self.event("ladder_ended", clause, actor, ladder=key, level=level, reason=reason)
+        self._cancel_levels(key, unit, reason)
+        self._handler("ladder", key)(self, unit, level)
+        return True
+
+    def ladder_ended(self, unit: UnitState, key: str) -> str | None:
+        """Why ladder `key` of `unit` was ended from outside (`end_ladder`); None while it runs
+        or when a level resolved it."""
+        ended = unit.data.get("ladders", {}).get(key, {}).get("ended")
+        return str(ended["reason"]) if ended else None
