@@ -15,7 +15,11 @@ its own and not only through R1 (tests/test_blocks.py):
   50/50 in exact yuan;
 - a record the customer signs (drawn or by code) and the actor signs by login;
 - seeded, recorded sampling; a report job; messages to another case, started if needed;
-- overlapping units of work.
+- overlapping units of work;
+- the engine's first task defaults declared (FIXED_DEFAULTS: 24 h reminder, 30-day lapse, breach
+  to every supervisor), and a variant with the scaled ones (`ScaledBlocksWorkflow`,
+  SCALED_DEFAULTS: a 3-minute task is reminded at 2¼ minutes, lapses 9 minutes after its due,
+  its breach goes to its holder).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
-    from workflows.engine import CasePolicy, CaseWorkflow, refuse
+    from workflows.engine import FIXED_DEFAULTS, SCALED_DEFAULTS, CasePolicy, CaseWorkflow, refuse
     from workflows.labels import Labels
     from workflows.model import Actor, CaseMessage, CaseStart, Deadline, TaskState, UnitState, Yuan
     from workflows.registry import ActionSpec, RegulationEntry
@@ -107,6 +111,7 @@ class BlocksPolicy(CasePolicy):
     alarm1_within: Deadline = Deadline(minutes=5)  # of the intake
     alarm2_within: Deadline = Deadline(minutes=10)  # of the intake
     alarm3_within: Deadline = Deadline(minutes=5)  # of being told
+    quick_due: Deadline = Deadline(minutes=3)
     vice_president_up_to: int = 2000
     late_intake_fine_yuan: Yuan = Decimal("200.00")
     sample_rate: float = 0.1
@@ -245,6 +250,7 @@ class BlocksWorkflow(CaseWorkflow):
     TASKS = TASKS
     APPROVALS = (DATA_REQUEST, KEY_USE)
     LADDERS = (EMERGENCY, ALARM)
+    TASK_DEFAULTS = FIXED_DEFAULTS
     inp: BlocksInput
     policy: BlocksPolicy
     v: BlocksVars
@@ -404,6 +410,29 @@ class BlocksWorkflow(CaseWorkflow):
     def close_case(self, inp: ReportInput) -> str:
         self.finish("closed", actor=inp.actor.id, reason="测试结束")
         return "closed"
+
+
+@workflow.defn(name="test.blocks_scaled")
+class ScaledBlocksWorkflow(BlocksWorkflow):
+    """The test regulation on the scaled task defaults, with two 3-minute tasks that say
+    nothing of their reminder, lapse or breach notice: one for the owner, one for any staff."""
+
+    TASK_DEFAULTS = SCALED_DEFAULTS
+    TASKS = (
+        *TASKS,
+        TaskSpec("quick", "三分钟答复：{customer_name}", "B 12", "staff", assignee="input.owner",
+                 deadline="quick_due"),
+        TaskSpec("quick_any", "三分钟响应：{customer_name}", "B 12", "staff", deadline="quick_due"),
+    )  # fmt: skip
+
+    @workflow.run
+    async def run(self, start: CaseStart) -> str:
+        return await self.run_case()
+
+    def begin(self) -> None:
+        super().begin()
+        self.open("quick")
+        self.open("quick_any")
 
 
 BLOCKS = RegulationEntry(

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from store import models
+from tests.blocks_regulation import BlocksInput, BlocksPolicy, BlocksWorkflow, ScaledBlocksWorkflow
 from tests.helpers import (
+    STARTED,
     case_worker,
     complete,
     eventually,
+    library_calendar,
     open_task,
     rows,
     skip,
@@ -22,9 +25,10 @@ from tests.helpers import (
     state,
 )
 from tests.test_blocks import STAFF, notes, start
-from workflows.engine import CaseWorkflow, local_text
-from workflows.model import Actor, TaskState
-from workflows.spec import after, on_breach
+from workflows.engine import FIXED_DEFAULTS, CaseWorkflow, local_text
+from workflows.model import Actor, CaseStart, Deadline, TaskState
+from workflows.regulations.revisit.clauses import RevisitWorkflow
+from workflows.spec import OfSpan, after, on_breach
 
 HEAD = Actor(id="head", roles=["center_head"])
 
@@ -185,3 +189,82 @@ async def test_end_ladder_from_outside(ts_env, session_factory, clean_db, settin
             lambda evs: "ladder_ended" in [e.kind for e in evs],
         )
         assert "ladder_ended" in [e.kind for e in stored]
+
+
+# ---- gap 5: task defaults that scale with the deadline -----------------------------------------
+
+
+def test_the_engines_first_defaults_stay_where_declared_or_not() -> None:
+    """R1 (which declares nothing yet) and the test regulation (FIXED_DEFAULTS, declared) keep
+    today's reminder, lapse and breach notice; a spec's own values always win."""
+    assert CaseWorkflow.TASK_DEFAULTS is FIXED_DEFAULTS
+    assert BlocksWorkflow.TASK_DEFAULTS is FIXED_DEFAULTS
+    for cls, kind in ((RevisitWorkflow, "plan"), (RevisitWorkflow, "archive"),
+                      (RevisitWorkflow, "expense_sign"), (BlocksWorkflow, "monthly")):  # fmt: skip
+        spec = cls._specs[kind]
+        assert (spec.remind, spec.lapse) == ("reminder_before", "lapse_after"), kind
+        assert spec.breach.notify == ("role:supervisor",), kind
+    assert RevisitWorkflow._specs["review"].breach.notify == ("role:division_leader",)
+    assert BlocksWorkflow._specs["fix"].remind is None
+    assert BlocksWorkflow._specs["fix"].lapse == Deadline(days=30)
+    scaled = ScaledBlocksWorkflow._specs
+    assert scaled["quick"].remind == OfSpan(0.25) and scaled["quick"].breach.notify == (
+        "task.holder",
+    )
+    assert scaled["intake"].breach.notify == ("role:center_head", "input.owner")  # its own
+    with pytest.raises(ValueError, match="wall-clock"):
+        OfSpan(2, at_least=Deadline(working_days=1))
+
+
+@on_server
+async def test_scaled_defaults_on_a_three_minute_task(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """SCALED_DEFAULTS: a 3-minute task is reminded when three quarters of it have passed,
+    lapses three spans (9 minutes) after its due, and its breach is told to its holder only:
+    the assignee, or the role when nobody is named."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        now = await env.get_current_time()
+        h = await env.client.start_workflow(
+            "test.blocks_scaled",
+            CaseStart(
+                input=BlocksInput(customer_id="SC1", units=[], deposit_yuan=0).model_dump(
+                    mode="json"
+                ),
+                policy=BlocksPolicy().model_dump(mode="json"),
+                started_by="staff",
+                calendar=library_calendar(now),
+            ),
+            id="blocks-SC1",
+            task_queue=queue,
+        )
+        STARTED.append(h)
+        quick, anyone = await open_task(h, "quick"), await open_task(h, "quick_any")
+        for task in (quick, anyone):
+            assert task.due_at - task.created_at == timedelta(minutes=3)
+            assert task.remind_at - task.created_at == timedelta(minutes=2, seconds=15)
+            assert task.lapse_at - task.due_at == timedelta(minutes=9)
+        assert (quick.assignee, anyone.assignee) == ("staff", None)
+
+        await sleep_to(env, quick.remind_at + timedelta(seconds=5))
+        reminded = await notes(session_factory, "blocks-SC1", "【提醒】")
+        assert not any("【超时】" in n.subject for n in reminded)
+        await sleep_to(env, quick.due_at + timedelta(seconds=5))
+        found = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id="blocks-SC1"),
+            lambda ns: sum("【超时】" in n.subject for n in ns) >= 2,
+        )
+        assert {(n.subject, n.recipient) for n in found if "【超时】" in n.subject} == {
+            ("【超时】三分钟答复：测试客户", "staff"),
+            ("【超时】三分钟响应：测试客户", "role:staff"),
+        }
+        assert {t.kind: t.status for t in (await state(h)).tasks} == {
+            "quick": "open",
+            "quick_any": "open",
+        }
+        await sleep_to(env, quick.lapse_at + timedelta(seconds=5))
+        assert {t.kind: t.status for t in (await state(h)).tasks} == {
+            "quick": "lapsed",
+            "quick_any": "lapsed",
+        }

@@ -6,8 +6,9 @@ A spec refers to the case's data by strings, so a regulation reads as a table of
 - a *policy path* names a field of the regulation's policy model (`"plan_due"`,
   `"penalties.archive_incomplete_yuan"`); the number is then the company's, not the code's;
 - a *person ref* names who: `"input.owner"` (a field of the case input), `"unit.manager"` (a
-  field of the unit's data), `"task.assignee"`, `"actor"` (who completed the task),
-  `"role:supervisor"` (everyone with a role), or a literal user id.
+  field of the unit's data), `"task.assignee"`, `"task.holder"` (the task's assignee, else
+  everyone with its role), `"actor"` (who completed the task), `"role:supervisor"` (everyone
+  with a role), or a literal user id.
 
 Specs are frozen and hold no state: the workflow sandbox passes this module through.
 """
@@ -99,18 +100,79 @@ class Book:
     party_kind: Literal["person", "department", "customer"] = "person"
 
 
+class _Default:
+    """The value of a `TaskSpec` / `Breach` field a regulation left unset: the regulation's
+    `TASK_DEFAULTS` decide it when its class is defined."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+
+
+@dataclass(frozen=True)
+class OfSpan:
+    """A time in proportion to a task's span (from its start to its due), so that it scales
+    with the deadline. As a reminder (`TaskSpec.remind`, the lead before the due),
+    `OfSpan(0.25)` reminds when three quarters of the span have passed; as a lapse
+    (`TaskSpec.lapse`, the time after the due), `OfSpan(3)` lapses three spans after the due.
+    `at_least` bounds it from below (a task opened at or after its due has no span)."""
+
+    share: float
+    at_least: Deadline | None = None  # wall-clock time (minutes, hours, days)
+
+    def __post_init__(self) -> None:
+        if self.share < 0:
+            raise ValueError("OfSpan: the share of a span is not negative")
+        floor = self.at_least
+        if floor is not None and (floor.months or floor.working_days or floor.anchored):
+            raise ValueError("OfSpan: at_least is wall-clock time (minutes, hours, days)")
+
+
+TimeRef = DeadlineRef | OfSpan  # a reminder's lead or a lapse: a Deadline, a policy path, a share
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    """What a `TaskSpec` means where it does not say (`CaseWorkflow.TASK_DEFAULTS`): the lead
+    of its reminder, its lapse after the due, and who its breach notifies."""
+
+    remind: TimeRef
+    lapse: TimeRef
+    notify: tuple[str, ...]
+
+
+# The defaults the engine began with (R1's): remind `reminder_before` of the policy (24 h)
+# before the due, lapse `lapse_after` (30 days) after it, a breach notifies every supervisor.
+FIXED_DEFAULTS = TaskDefaults(
+    remind="reminder_before", lapse="lapse_after", notify=("role:supervisor",)
+)
+# Defaults that scale with the deadline: remind when three quarters of the span have passed,
+# lapse three spans after the due (five minutes at least), a breach notifies the task's own
+# holder (its assignee, else its role) and nobody else unless the spec says so.
+SCALED_DEFAULTS = TaskDefaults(
+    remind=OfSpan(0.25),
+    lapse=OfSpan(3, at_least=Deadline(minutes=5)),
+    notify=("task.holder",),
+)
+
+
 @dataclass(frozen=True)
 class Breach:
-    """What happens when a task's due passes: who is told, what is booked. The regulation's
-    `@on_breach(kind)` handler runs after it for anything conditional."""
+    """What happens when a task's due passes: who is told (person refs; unset: the
+    regulation's `TASK_DEFAULTS.notify`), what is booked. The regulation's `@on_breach(kind)`
+    handler runs after it for anything conditional."""
 
-    notify: tuple[str, ...] = ("role:supervisor",)
+    notify: tuple[str, ...] = DEFAULT
     book: tuple[Book, ...] = ()
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One kind of human task, as its clause states it."""
+    """One kind of human task, as its clause states it. `remind` (the lead before the due) and
+    `lapse` (the time after the due) are a Deadline, a policy path, an `OfSpan` or None (none);
+    unset, the regulation's `TASK_DEFAULTS` decide."""
 
     kind: str
     title: str  # str.format template over the case input, the unit's and the task's data
@@ -118,8 +180,8 @@ class TaskSpec:
     role: str
     assignee: str | None = None  # person ref; None = anyone with the role
     deadline: DeadlineRef = None
-    remind: DeadlineRef = "reminder_before"
-    lapse: DeadlineRef = "lapse_after"
+    remind: TimeRef = DEFAULT
+    lapse: TimeRef = DEFAULT
     outcomes: Mapping[str, type[BaseModel]] = field(default_factory=lambda: {"done": NoteData})
     record: RecordSpec | None = None
     signatures: tuple[Sign, ...] = ()

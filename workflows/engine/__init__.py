@@ -78,17 +78,22 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.common import ACTIVITY_TIMEOUT, STORE_RETRY, local_text, refuse
     from workflows.engine.core import CasePolicy, CaseWorkflow
     from workflows.engine.records import CLOSED, sha256_text
+    from workflows.spec import FIXED_DEFAULTS, SCALED_DEFAULTS, OfSpan, TaskDefaults
 
 __all__ = [
     "ACTIVITY_TIMEOUT",
     "CLOSED",
+    "FIXED_DEFAULTS",
     "MAX_MESSAGE_KEYS",
     "METHOD_ZH",
     "PARTY_ZH",
+    "SCALED_DEFAULTS",
     "STATUS_ZH",
     "STORE_RETRY",
     "CasePolicy",
     "CaseWorkflow",
+    "OfSpan",
+    "TaskDefaults",
     "cal_merge",
     "local_text",
     "outcome_schema",

@@ -7,6 +7,7 @@ package docstring)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 from collections.abc import Callable
@@ -43,7 +44,16 @@ with workflow.unsafe.imports_passed_through():
         UnitState,
     )
     from workflows.roles import GENERIC, RoleBook
-    from workflows.spec import ApprovalSpec, ApproveData, LadderSpec, RejectData, TaskSpec
+    from workflows.spec import (
+        DEFAULT,
+        FIXED_DEFAULTS,
+        ApprovalSpec,
+        ApproveData,
+        LadderSpec,
+        RejectData,
+        TaskDefaults,
+        TaskSpec,
+    )
 
 
 class CasePolicy(BaseModel):
@@ -87,6 +97,10 @@ class CaseWorkflow(
     # The regulation's roles (its folder's people.py): names in refusals and titles, and which
     # role stands above which.
     ROLES: ClassVar[RoleBook] = RoleBook()
+    # What a TaskSpec means where it does not say: the reminder's lead, the lapse, who a
+    # breach notifies (workflows.spec). FIXED_DEFAULTS are the engine's first ones (24 h before,
+    # 30 days after, every supervisor); SCALED_DEFAULTS scale with each task's deadline.
+    TASK_DEFAULTS: ClassVar[TaskDefaults] = FIXED_DEFAULTS
 
     _specs: ClassVar[dict[str, TaskSpec]]
     _approvals: ClassVar[dict[str, ApprovalSpec]]
@@ -114,7 +128,7 @@ class CaseWorkflow(
                 if level.report is not None:
                     specs[level.report.kind] = level.report
                     ladder_of[level.report.kind] = (ladder.key, i, "report")
-        cls._specs = specs
+        cls._specs = {k: _with_defaults(spec, cls.TASK_DEFAULTS) for k, spec in specs.items()}
         cls._approvals = {a.key: a for a in cls.APPROVALS}
         cls._ladders = {lad.key: lad for lad in cls.LADDERS}
         cls._ladder_of = ladder_of
@@ -267,6 +281,18 @@ class CaseWorkflow(
         if handler is None:
             raise RuntimeError(f"{type(self).__name__} has no @{kind}({name!r}) handler")
         return handler
+
+
+def _with_defaults(spec: TaskSpec, defaults: TaskDefaults) -> TaskSpec:
+    """The spec with what it left unset taken from the regulation's TASK_DEFAULTS."""
+    changes: dict[str, Any] = {}
+    if spec.remind is DEFAULT:
+        changes["remind"] = defaults.remind
+    if spec.lapse is DEFAULT:
+        changes["lapse"] = defaults.lapse
+    if spec.breach.notify is DEFAULT:
+        changes["breach"] = dataclasses.replace(spec.breach, notify=defaults.notify)
+    return dataclasses.replace(spec, **changes) if changes else spec
 
 
 def _compile_handlers(cls: type) -> dict[tuple[str, str], Callable[..., Any]]:
