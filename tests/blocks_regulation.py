@@ -14,6 +14,7 @@ its own and not only through R1 (tests/test_blocks.py):
 - the ledger: a fine, a reward, a deposit held / used / refunded, commission splits 20/80 and
   50/50 in exact yuan;
 - a record the customer signs (drawn or by code) and the actor signs by login;
+- a task for, and a notice to, whoever started the case (`case.started_by`, 首问人);
 - seeded, recorded sampling; a report job; messages to another case, started if needed;
 - overlapping units of work;
 - the engine's first task defaults declared (FIXED_DEFAULTS: 24 h reminder, 30-day lapse, breach
@@ -90,7 +91,8 @@ class BlocksInput(BaseModel):
     deposit_yuan: Yuan = Decimal("5000.00")
     complaints: list[str] = Field(default_factory=list, max_length=500)
     phone: str | None = Field("13800000000", max_length=50)
-    units: list[Literal["intake", "fix", "calendar", "emergency", "data", "key"]] = Field(
+    # Besides the default units: "first", the first receiver's follow-up (首问负责).
+    units: list[Literal["intake", "fix", "calendar", "emergency", "data", "key", "first"]] = Field(
         default_factory=lambda: ["intake", "fix", "calendar", "emergency", "data", "key"]
     )
 
@@ -191,6 +193,11 @@ TASKS = (
     TaskSpec("monthly", "月度报告", "B 3", "clerk", deadline="monthly_due"),
     TaskSpec("settle", "月底结算", "B 3", "clerk", deadline="settle_due"),
     TaskSpec("report_collect", "汇总统计", "B 5", "clerk", outcomes={"done": NoteData}),
+    # The first receiver (首问人: whoever started the case) follows the matter up, and is told
+    # when the follow-up is late.
+    TaskSpec("first_contact", "首问跟进：{customer_name}", "B 13", "staff",
+             assignee="case.started_by", deadline="quick_due", remind=None,
+             breach=Breach(notify=("case.started_by",))),
 )  # fmt: skip
 
 EMERGENCY = LadderSpec(
@@ -283,6 +290,8 @@ class BlocksWorkflow(CaseWorkflow):
                 "key_use", "《钥匙使用登记薄》", {"room": "A-101"}, created_by=self.inp.owner
             )
             self.request_approval("key_use", key, rid)
+        if "first" in units:
+            self.open("first_contact")
         if self.inp.deposit_yuan > 0:
             self.v.deposit_account = f"{self.s.case_id}/deposit"
             self.book("deposit/held", clause="B 8", party=self.inp.customer_name, party_kind="customer",

@@ -268,3 +268,38 @@ async def test_scaled_defaults_on_a_three_minute_task(
             "quick": "lapsed",
             "quick_any": "lapsed",
         }
+
+
+# ---- gap 6: the person who started the case (首问人) -------------------------------------------
+
+
+@on_server
+async def test_a_task_and_a_notice_for_whoever_started_the_case(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """`case.started_by` names the first receiver: bob starts the case (its owner is staff), the
+    follow-up is his and so is the notice when it is late."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        now = await env.get_current_time()
+        h = await env.client.start_workflow(
+            "test.blocks",
+            CaseStart(
+                input=BlocksInput(customer_id="F1", units=["first"], deposit_yuan=0).model_dump(
+                    mode="json"
+                ),
+                policy=BlocksPolicy().model_dump(mode="json"),
+                started_by="bob",
+                calendar=library_calendar(now),
+            ),
+            id="blocks-F1",
+            task_queue=queue,
+        )
+        STARTED.append(h)
+        task = await open_task(h, "first_contact")
+        assert (task.assignee, task.role) == ("bob", "staff")
+        await sleep_to(env, task.due_at + timedelta(seconds=5))
+        late = await notes(session_factory, "blocks-F1", "【超时】首问跟进")
+        assert {n.recipient for n in late} == {"bob"}
+        opened = await notes(session_factory, "blocks-F1", "【待办】首问跟进")
+        assert {n.recipient for n in opened} == {"bob"}

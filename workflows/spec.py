@@ -7,8 +7,9 @@ A spec refers to the case's data by strings, so a regulation reads as a table of
   `"penalties.archive_incomplete_yuan"`); the number is then the company's, not the code's;
 - a *person ref* names who: `"input.owner"` (a field of the case input), `"unit.manager"` (a
   field of the unit's data), `"task.assignee"`, `"task.holder"` (the task's assignee, else
-  everyone with its role), `"actor"` (who completed the task), `"role:supervisor"` (everyone
-  with a role), or a literal user id.
+  everyone with its role), `"case.started_by"` (whoever started the case: the first receiver,
+  首问人; nobody when the system started it, e.g. a schedule), `"actor"` (who completed the
+  task), `"role:supervisor"` (everyone with a role), or a literal user id.
 
 Specs are frozen and hold no state: the workflow sandbox passes this module through.
 """

@@ -17,7 +17,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows import calendar as cal
     from workflows.engine.base import CaseBase
     from workflows.engine.common import local_text
-    from workflows.model import Deadline, SignatureReq, TaskState, UnitState, yuan
+    from workflows.model import (
+        SYSTEM_ACTOR_ID,
+        Deadline,
+        SignatureReq,
+        TaskState,
+        UnitState,
+        yuan,
+    )
     from workflows.spec import AmountRef, DeadlineRef, OfSpan, TaskSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -63,6 +70,8 @@ class TaskMixin(CaseBase):
             value = getattr(self.inp, rest, None)
         elif head == "unit" and rest:
             value = (unit.data if unit else {}).get(rest)
+        elif ref == "case.started_by":  # a person; None when the system started the case
+            value = self.started_by if self.started_by != SYSTEM_ACTOR_ID else None
         elif ref == "task.holder":  # the assignee, else everyone with the task's role
             value = (task.assignee or f"role:{task.role}") if task else None
         elif head == "task" and rest:
