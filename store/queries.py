@@ -88,18 +88,22 @@ OPEN = literal("open", literal_execute=True)
 
 def open_for(user: User) -> Any:
     """SQL for "open tasks this user may complete": of one of their roles, and either
-    unassigned or assigned to them (workflows.authority.may_act, as SQL)."""
+    unassigned or assigned to them; or their own (no role, named) whatever their roles
+    (workflows.authority.may_act, as SQL)."""
     roles = list(user.roles or [])
     return and_(
         Task.status == OPEN,
-        Task.role.in_(roles),
-        or_(Task.assignee.is_(None), Task.assignee == user.id),
+        or_(
+            and_(
+                Task.role.in_(roles),
+                or_(Task.assignee.is_(None), Task.assignee == user.id),
+            ),
+            and_(Task.role == "", Task.assignee == user.id),
+        ),
     )
 
 
 async def my_tasks(session_factory: SessionFactory, user: User) -> list[dict[str, Any]]:
-    if not user.roles:
-        return []
     stmt = (
         select(Task)
         .where(open_for(user))
@@ -130,8 +134,6 @@ WORK_COLUMNS = (
 
 async def work_list(session_factory: SessionFactory, user: User) -> list[dict[str, Any]]:
     """`my_tasks` for the work page: the columns it shows (WORK_COLUMNS), times as datetimes."""
-    if not user.roles:
-        return []
     stmt = (
         select(*WORK_COLUMNS)
         .where(open_for(user))

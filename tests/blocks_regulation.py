@@ -14,7 +14,8 @@ its own and not only through R1 (tests/test_blocks.py):
 - the ledger: a fine, a reward, a deposit held / used / refunded, commission splits 20/80 and
   50/50 in exact yuan;
 - a record the customer signs (drawn or by code) and the actor signs by login;
-- a task for, and a notice to, whoever started the case (`case.started_by`, 首问人);
+- a task for, and a notice to, whoever started the case (`case.started_by`, 首问人), and a task
+  that is that person's own whatever their roles (no role: nobody else may act on it);
 - seeded, recorded sampling; a report job; messages to another case, started if needed;
 - overlapping units of work;
 - the engine's first task defaults declared (FIXED_DEFAULTS: 24 h reminder, 30-day lapse, breach
@@ -198,6 +199,9 @@ TASKS = (
     TaskSpec("first_contact", "首问跟进：{customer_name}", "B 13", "staff",
              assignee="case.started_by", deadline="quick_due", remind=None,
              breach=Breach(notify=("case.started_by",))),
+    # ... and calls the customer back in person: a task with no role, only for that person.
+    TaskSpec("first_callback", "首问人回电：{customer_name}", "B 13", "",
+             assignee="case.started_by", deadline="quick_due", remind=None),
 )  # fmt: skip
 
 EMERGENCY = LadderSpec(
@@ -292,6 +296,7 @@ class BlocksWorkflow(CaseWorkflow):
             self.request_approval("key_use", key, rid)
         if "first" in units:
             self.open("first_contact")
+            self.open("first_callback")
         if self.inp.deposit_yuan > 0:
             self.v.deposit_account = f"{self.s.case_id}/deposit"
             self.book("deposit/held", clause="B 8", party=self.inp.customer_name, party_kind="customer",

@@ -9,8 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
-from store import models
+from store import models, queries
 from tests.blocks_regulation import BlocksInput, BlocksPolicy, BlocksWorkflow, ScaledBlocksWorkflow
 from tests.helpers import (
     STARTED,
@@ -25,10 +26,11 @@ from tests.helpers import (
     state,
 )
 from tests.test_blocks import STAFF, notes, start
+from workflows.authority import may_act
 from workflows.engine import FIXED_DEFAULTS, CaseWorkflow, local_text
 from workflows.model import Actor, CaseStart, Deadline, TaskState
 from workflows.regulations.revisit.clauses import RevisitWorkflow
-from workflows.spec import OfSpan, after, on_breach
+from workflows.spec import OfSpan, TaskSpec, after, on_breach
 
 HEAD = Actor(id="head", roles=["center_head"])
 
@@ -303,3 +305,74 @@ async def test_a_task_and_a_notice_for_whoever_started_the_case(
         assert {n.recipient for n in late} == {"bob"}
         opened = await notes(session_factory, "blocks-F1", "【待办】首问跟进")
         assert {n.recipient for n in opened} == {"bob"}
+
+
+# ---- gap 7: a task for a named person, whatever their role -------------------------------------
+
+
+async def refusal(coro: Any) -> tuple[str, str, str]:
+    """An update a validator refuses: its kind, its reason in English and in Chinese."""
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await coro
+    cause: Any = info.value.cause
+    return cause.type, str(cause.message), cause.details[0]["zh"]
+
+
+def test_a_personal_task_is_its_persons_alone() -> None:
+    assert may_act("", "ann", "ann", [])  # whatever roles she holds
+    assert may_act("", "ann", "ann", ["clerk"])
+    assert not may_act("", "ann", "bob", ["admin"])  # not an administrator
+    assert not may_act("", None, "ann", ["staff"])  # no role, no person: nobody
+    assert may_act("staff", None, "ann", ["staff"])  # tasks with a role as before
+    with pytest.raises(TypeError, match="'orphan' has neither a role nor a person"):
+
+        class Orphan(CaseWorkflow):
+            TASKS = (TaskSpec("orphan", "无人负责", "X 1", ""),)
+
+
+@on_server
+async def test_a_task_for_a_named_person_whatever_their_role(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """The first receiver's call-back has no role: only bob (who started the case) may do it,
+    whatever roles he holds; other staff, a director and an administrator are refused, saying
+    why in English and Chinese; it is on bob's work list and nobody else's."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        now = await env.get_current_time()
+        h = await env.client.start_workflow(
+            "test.blocks",
+            CaseStart(
+                input=BlocksInput(customer_id="F2", units=["first"], deposit_yuan=0).model_dump(
+                    mode="json"
+                ),
+                policy=BlocksPolicy().model_dump(mode="json"),
+                started_by="bob",
+                calendar=library_calendar(now),
+            ),
+            id="blocks-F2",
+            task_queue=queue,
+        )
+        STARTED.append(h)
+        task = await open_task(h, "first_callback")
+        assert (task.role, task.assignee) == ("", "bob")
+        for other in (
+            STAFF,
+            Actor(id="dir", roles=["director"]),
+            Actor(id="admin", roles=["admin"]),
+        ):
+            kind, en, zh = await refusal(complete(h, task, other, "done"))
+            assert kind == "Forbidden"
+            assert f"{other.id} may not complete task {task.id}" in en
+            assert "it is bob's own task: only they may act on it" in en
+            assert "须由 bob 本人处理" in zh
+        stored = await eventually(
+            lambda: rows(session_factory, models.Task, id=task.id), lambda found: bool(found)
+        )
+        assert stored[0].role == ""
+        bob, staff = models.User(id="bob", roles=[]), models.User(id="staff", roles=["staff"])
+        assert task.id in [t["id"] for t in await queries.my_tasks(session_factory, bob)]
+        assert task.id not in [t["id"] for t in await queries.my_tasks(session_factory, staff)]
+        assert task.id in [t["id"] for t in await queries.work_list(session_factory, bob)]
+        done = await complete(h, task, Actor(id="bob", roles=["clerk"]), "done", {"note": "已回电"})
+        assert (done.status, done.closed_by) == ("done", "bob")

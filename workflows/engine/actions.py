@@ -170,16 +170,17 @@ class ActionsMixin(CaseBase):
         task = self._open_task_for(inp.task_id)
         if not self._authorized(task, inp.actor):
             assigned = bool(task.assignee and inp.actor.id != task.assignee)
-            why = (
-                f"it is assigned to {task.assignee}"
-                if assigned
-                else self.why_not(inp.actor, task.role)
-            )
-            why_zh = (
-                f"该任务指派给了 {task.assignee}"
-                if assigned
-                else self.why_not(inp.actor, task.role, zh=True)
-            )
+            if not task.role:  # a named person's own task
+                why = f"it is {task.assignee}'s own task: only they may act on it"
+                why_zh = f"该任务须由 {task.assignee} 本人处理，他人不能代办"
+            elif assigned:
+                why, why_zh = (
+                    f"it is assigned to {task.assignee}",
+                    f"该任务指派给了 {task.assignee}",
+                )
+            else:
+                why = self.why_not(inp.actor, task.role)
+                why_zh = self.why_not(inp.actor, task.role, zh=True)
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id} may not complete task {task.id} ({task.title}): {why} "

@@ -75,7 +75,10 @@ class AuthorityMixin(CaseBase):
 
     def _authorized(self, task: TaskState, actor: Actor) -> bool:
         """The task's role (in this case) is required; a named assignee must also be that
-        person, unless the actor holds the role above."""
+        person, unless the actor holds the role above. A task without a role is its named
+        person's own: only they may act (workflows.authority.may_act)."""
+        if not task.role:
+            return may_act(task.role, task.assignee, actor.id, actor.roles)
         if self._above(actor, task.role):
             return True
         return may_act(task.role, task.assignee, actor.id, actor.roles) and self.acts_as(

@@ -110,6 +110,13 @@ class CaseWorkflow(
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        levels = [s for lad in cls.LADDERS for lv in lad.levels for s in (lv.task, lv.report)]
+        for spec in (*cls.TASKS, *levels):
+            if spec is not None and not spec.role and not spec.assignee:
+                raise TypeError(
+                    f"{cls.__name__}: task {spec.kind!r} has neither a role nor a person "
+                    "(TaskSpec(role='', assignee=<person ref>) is that person's own task)"
+                )
         specs = {s.kind: s for s in cls.TASKS}
         for a in cls.APPROVALS:
             specs[a.task_kind] = TaskSpec(

@@ -131,6 +131,11 @@ class TaskMixin(CaseBase):
         if self._finished:
             # Opened by a step that was already under way when the case was closed.
             task.status, task.closed_at = "cancelled", now
+        elif not role and task.assignee is None:
+            # A named person's own task whose person ref names nobody in this case.
+            self.needs_attention(
+                f"任务 {task.id}（{task.title}）须由 {spec.assignee} 本人处理，但本案件中没有此人"
+            )
         self.s.tasks.append(task)
         self._touch(task)
         self._announce_opened(task, role, due, provisional)
