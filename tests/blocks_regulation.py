@@ -13,7 +13,9 @@ its own and not only through R1 (tests/test_blocks.py):
   group: general manager) and a joint approval by two heads;
 - the ledger: a fine, a reward, a deposit held / used / refunded, commission splits 20/80 and
   50/50 in exact yuan;
-- a record the customer signs (drawn or by code) and the actor signs by login;
+- a record the customer signs (drawn or by code) and the actor signs by login; one the customer
+  signs when the completion says they were present, for one outcome only, checked against the
+  signatures sent (`@check(..., signatures=True)`);
 - a task for, and a notice to, whoever started the case (`case.started_by`, 首问人), and a task
   that is that person's own whatever their roles (no role: nobody else may act on it);
 - seeded, recorded sampling; a report job; messages to another case, started if needed;
@@ -37,7 +39,16 @@ with workflow.unsafe.imports_passed_through():
 
     from workflows.engine import FIXED_DEFAULTS, SCALED_DEFAULTS, CasePolicy, CaseWorkflow, refuse
     from workflows.labels import Labels
-    from workflows.model import Actor, CaseMessage, CaseStart, Deadline, TaskState, UnitState, Yuan
+    from workflows.model import (
+        Actor,
+        CaseMessage,
+        CaseStart,
+        Deadline,
+        SignatureInput,
+        TaskState,
+        UnitState,
+        Yuan,
+    )
     from workflows.registry import ActionSpec, RegulationEntry
     from workflows.roles import RoleBook
     from workflows.spec import (
@@ -57,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         after,
         after_approval,
         after_ladder,
+        check,
         on_message,
         on_result,
     )
@@ -92,10 +104,11 @@ class BlocksInput(BaseModel):
     deposit_yuan: Yuan = Decimal("5000.00")
     complaints: list[str] = Field(default_factory=list, max_length=500)
     phone: str | None = Field("13800000000", max_length=50)
-    # Besides the default units: "first", the first receiver's follow-up (首问负责).
-    units: list[Literal["intake", "fix", "calendar", "emergency", "data", "key", "first"]] = Field(
-        default_factory=lambda: ["intake", "fix", "calendar", "emergency", "data", "key"]
-    )
+    # Besides the default units: "first", the first receiver's follow-up (首问负责);
+    # "inspect", three home inspections.
+    units: list[
+        Literal["intake", "fix", "calendar", "emergency", "data", "key", "first", "inspect"]
+    ] = Field(default_factory=lambda: ["intake", "fix", "calendar", "emergency", "data", "key"])
 
 
 class BlocksPolicy(CasePolicy):
@@ -126,6 +139,14 @@ class IntakeData(TaskData):
 
     room: str = Field(min_length=1, max_length=50)
     content: str = Field(min_length=1, max_length=2000)
+
+
+class InspectionData(TaskData):
+    """《入户查验记录》: the owner signs it when present."""
+
+    customer_present: bool = Field(description="业主在场")
+    contact_name: str = Field(min_length=1, max_length=100, description="在场联系人")
+    findings: str = Field("", max_length=2000)
 
 
 class DepositInput(BaseModel):
@@ -199,6 +220,13 @@ TASKS = (
     TaskSpec("first_contact", "首问跟进：{customer_name}", "B 13", "staff",
              assignee="case.started_by", deadline="quick_due", remind=None,
              breach=Breach(notify=("case.started_by",))),
+    # A home inspection: the owner signs its record when present (ticked when completing);
+    # a refused visit writes no record and needs no signature.
+    TaskSpec("inspection", "入户查验：{customer_name}", "B 14", "staff",
+             outcomes={"done": InspectionData, "refused": NoteData},
+             record=RecordSpec("inspection_record", "《入户查验记录》"),
+             signatures=(Sign("customer", "owner", ("drawing",), required="customer_present",
+                              outcomes=("done",)),)),
     # ... and calls the customer back in person: a task with no role, only for that person.
     TaskSpec("first_callback", "首问人回电：{customer_name}", "B 13", "",
              assignee="case.started_by", deadline="quick_due", remind=None),
@@ -297,6 +325,9 @@ class BlocksWorkflow(CaseWorkflow):
         if "first" in units:
             self.open("first_contact")
             self.open("first_callback")
+        if "inspect" in units:
+            for _ in range(3):
+                self.open("inspection")
         if self.inp.deposit_yuan > 0:
             self.v.deposit_account = f"{self.s.case_id}/deposit"
             self.book("deposit/held", clause="B 8", party=self.inp.customer_name, party_kind="customer",
@@ -312,6 +343,20 @@ class BlocksWorkflow(CaseWorkflow):
             "sampled": self.v.sampled,
             "onsite": self.v.onsite,
         }
+
+    @check("inspection", signatures=True)
+    def _check_inspection(
+        self, task: TaskState, outcome: str, data: Any, signatures: list[SignatureInput]
+    ) -> tuple[str, str] | None:
+        """Whoever signs is the contact the record names."""
+        for sig in signatures:
+            if isinstance(data, InspectionData) and sig.signer_name != data.contact_name:
+                return (
+                    f"signatures.signer_name: {sig.signer_name} is not the contact "
+                    f"{data.contact_name}",
+                    f"签字人 {sig.signer_name} 不是在场联系人 {data.contact_name}",
+                )
+        return None
 
     @after_approval("data_request")
     def _data_decided(self, unit: UnitState, approved: bool, record_id: str) -> None:

@@ -25,7 +25,7 @@ from tests.helpers import (
     sleep_to,
     state,
 )
-from tests.test_blocks import STAFF, notes, start
+from tests.test_blocks import DRAWING, STAFF, notes, start
 from workflows.authority import may_act
 from workflows.engine import FIXED_DEFAULTS, CaseWorkflow, local_text
 from workflows.model import Actor, CaseStart, Deadline, TaskState
@@ -376,3 +376,44 @@ async def test_a_task_for_a_named_person_whatever_their_role(
         assert task.id in [t["id"] for t in await queries.work_list(session_factory, bob)]
         done = await complete(h, task, Actor(id="bob", roles=["clerk"]), "done", {"note": "已回电"})
         assert (done.status, done.closed_by) == ("done", "bob")
+
+
+# ---- gap 9: checks see the signatures; a signature required by the completion's data ----------
+
+
+@on_server
+async def test_signatures_required_by_the_completion_and_seen_by_checks(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """The owner's signature is required when the completion says the owner was present, not
+    when absent, and never for the outcome its Sign is not for; the check sees the signatures
+    sent (the signer must be the contact named)."""
+    env = ts_env
+    drawing = {"signer_name": "赵女士", "method": "drawing", "evidence": DRAWING}
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, "SG1", units=["inspect"], deposit_yuan="0")
+        await open_task(h, "inspection")
+        first, second, third = [t for t in (await state(h)).tasks if t.kind == "inspection"]
+        present = {"customer_present": True, "contact_name": "赵女士", "findings": "正常"}
+        kind, en, zh = await refusal(complete(h, first, STAFF, "done", present))
+        assert kind == "Invalid" and "the customer must sign 《入户查验记录》" in en
+        assert "需要客户在《入户查验记录》上签字" in zh
+        wrong = {**drawing, "signer_name": "王五"}
+        kind, en, zh = await refusal(complete(h, first, STAFF, "done", present, [wrong]))
+        assert kind == "Invalid" and "王五 is not the contact 赵女士" in en
+        assert zh == "签字人 王五 不是在场联系人 赵女士"
+        await complete(h, first, STAFF, "done", present, [drawing])
+        absent = {**present, "customer_present": False}
+        await complete(h, second, STAFF, "done", absent)  # absent: no signature needed
+        await complete(h, third, STAFF, "refused", {"note": "业主拒绝入户"})  # not for this outcome
+        kinds = {t.id: t.status for t in (await state(h)).tasks}
+        assert [kinds[t.id] for t in (first, second, third)] == ["done", "done", "done"]
+        found = await eventually(
+            lambda: rows(session_factory, models.Record, case_id="blocks-SG1"),
+            lambda rs: len(rs) == 2,
+        )
+        assert len(found) == 2  # the refused visit wrote no record
+        signed = await eventually(
+            lambda: rows(session_factory, models.Signature, case_id="blocks-SG1"), bool
+        )
+        assert [(s.signer, s.method) for s in signed] == [("赵女士", "drawing")]

@@ -186,7 +186,10 @@ class SignatureReq(BaseModel):
     party: Literal["actor", "customer"]
     role: str
     methods: list[Literal["staff_login", "drawing", "otp"]]
-    required: bool = True
+    required: bool = True  # as the task's data said when it opened
+    # The boolean of the completion's data that decides `required` instead, when the outcome's
+    # data has it (Sign.required names it).
+    when: str | None = None
     outcomes: list[str] = Field(default_factory=list)  # empty = every outcome with a record
 
 

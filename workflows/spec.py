@@ -78,7 +78,10 @@ class Sign:
 
     `party="actor"`: the person who completes the task signs by being signed in;
     `party="customer"`: the customer / owner signs on the screen or with a one-time code.
-    `required` is True, False, or the name of a boolean in the task's data (e.g. "onsite")."""
+    `required` is True, False, or the name of a boolean: of the completion's data when its
+    outcome's model has that field (e.g. "customer_present", ticked when completing), else of
+    the task's data when it opened (e.g. "onsite"). `outcomes` restricts the signature, and
+    its requirement, to those outcomes (empty: every outcome whose record it signs)."""
 
     party: Literal["actor", "customer"]
     role: str
@@ -250,7 +253,9 @@ class LadderSpec:
 # same slot are a TypeError there (one of them would never run); a subclass that overrides a
 # handler method by its name takes the slot over, marked again or not.
 
-HandlerKind = Literal["after", "at", "breach", "result", "message", "approval", "ladder", "check"]
+HandlerKind = Literal[
+    "after", "at", "breach", "result", "message", "approval", "ladder", "check", "check_signatures"
+]
 
 
 def _handler(kind: HandlerKind, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -314,7 +319,18 @@ def after_ladder(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     return _handler("ladder", key)
 
 
-def check(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def check(
+    kind: str, *, signatures: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Extra validation of a completion (in the update's validator):
-    `handler(self, task, outcome, data) -> str | None` (a reason refuses it)."""
-    return _handler("check", kind)
+    `handler(self, task, outcome, data) -> str | tuple[str, str] | None` (a reason, or the
+    reason in English and Chinese, refuses it). With `signatures=True` it also gets the
+    signatures sent with the completion: `handler(self, task, outcome, data, signatures)`
+    (a list of `workflows.model.SignatureInput`)."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn = _handler("check", kind)(fn)
+        # A slot of its own says the check takes the signatures (an override keeps it).
+        return _handler("check_signatures", kind)(fn) if signatures else fn
+
+    return mark

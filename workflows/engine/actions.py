@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         ExtendDeadlineInput,
         Extension,
         PauseTaskInput,
+        SignatureReq,
         TaskState,
         TaskView,
     )
@@ -61,7 +62,16 @@ class ActionsMixin(CaseBase):
                 "Invalid", f"data.{loc}: {first['msg']}", error=plain_error(first)
             ) from None
 
-    def _check_signatures(self, task: TaskState, inp: CompleteTaskInput) -> None:
+    @staticmethod
+    def _sig_required(req: SignatureReq, data: dict[str, Any]) -> bool:
+        """Whether a signature must come with this completion: the completion's data decides
+        when it holds the boolean the spec names, else what the task's data said."""
+        if req.when is not None and req.when in data:
+            return bool(data[req.when])
+        return req.required
+
+    def _check_signatures(self, task: TaskState, inp: CompleteTaskInput, data: BaseModel) -> None:
+        given_data = data.model_dump()
         wanted = [
             s
             for s in task.signatures
@@ -83,7 +93,7 @@ class ActionsMixin(CaseBase):
                         f"{PARTY_ZH.get(req.party, req.party)}只能以"
                         f"{'或'.join(METHOD_ZH.get(m, m) for m in req.methods)}签字",
                     )
-            if req.required and not given:
+            if self._sig_required(req, given_data) and not given:
                 record = self._specs[task.kind].record
                 raise refuse(
                     "Invalid",
@@ -194,11 +204,14 @@ class ActionsMixin(CaseBase):
                 f"结果须为 {'、'.join(task.outcomes)} 之一，而不是 {inp.outcome!r}",
             )
         data = self._validated_data(task, inp)
-        self._check_signatures(task, inp)
+        self._check_signatures(task, inp, data)
         check = self._handlers.get(("check", task.kind))
         if check is not None:
             # A check says why it refuses: a text, or (English, Chinese).
-            problem = check(self, task, inp.outcome, data)
+            if ("check_signatures", task.kind) in self._handlers:
+                problem = check(self, task, inp.outcome, data, list(inp.signatures))
+            else:
+                problem = check(self, task, inp.outcome, data)
             if isinstance(problem, tuple):
                 raise refuse("Invalid", problem[0], problem[1])
             if problem:

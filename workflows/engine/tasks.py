@@ -144,13 +144,15 @@ class TaskMixin(CaseBase):
 
     @staticmethod
     def _signature_reqs(spec: TaskSpec, data: dict[str, Any]) -> list[SignatureReq]:
-        """The signatures a new task asks for (`required` may name a key of its data)."""
+        """The signatures a new task asks for (`required` may name a key of its data, or of the
+        data it is completed with: `when`)."""
         return [
             SignatureReq(
                 party=s.party,
                 role=s.role,
                 methods=list(s.methods),
                 required=bool(data.get(s.required)) if isinstance(s.required, str) else s.required,
+                when=s.required if isinstance(s.required, str) else None,
                 outcomes=list(s.outcomes),
             )
             for s in spec.signatures
@@ -193,7 +195,9 @@ class TaskMixin(CaseBase):
             remind: datetime | None = task.due_at - self._of_span(spec.remind, span)
         else:
             lead = self.deadline(spec.remind)
-            remind = cal.lead_before(self.s.calendar, task.due_at, lead) if lead else None
+            remind = (
+                cal.lead_before(self.s.calendar, task.due_at, lead) if lead is not None else None
+            )
         if remind is not None:
             halfway = start + (task.due_at - start) / 2
             remind = max(remind, halfway)
