@@ -18,7 +18,8 @@ its own and not only through R1 (tests/test_blocks.py):
   signatures sent (`@check(..., signatures=True)`);
 - a task for, and a notice to, whoever started the case (`case.started_by`, 首问人), and a task
   that is that person's own whatever their roles (no role: nobody else may act on it);
-- seeded, recorded sampling; a report job; messages to another case, started if needed;
+- seeded, recorded sampling; a report job; messages to another case, started if needed; one
+  event that arrives as a person's update or as another case's message (`on_event`);
 - overlapping units of work;
 - the engine's first task defaults declared (FIXED_DEFAULTS: 24 h reminder, 30-day lapse, breach
   to every supervisor), and a variant with the scaled ones (`ScaledBlocksWorkflow`,
@@ -69,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         after_approval,
         after_ladder,
         check,
+        on_event,
         on_message,
         on_result,
     )
@@ -174,6 +176,21 @@ class ReportInput(BaseModel):
     actor: Actor
 
 
+class IncidentInput(BaseModel):
+    """An incident, reported by a person (the update) or by another case (a message)."""
+
+    actor: Actor
+    ref: str = Field(min_length=1, max_length=50)
+    text: str = Field(min_length=1, max_length=500)
+
+
+class ForwardInput(BaseModel):
+    actor: Actor
+    target_customer: str = Field(pattern=r"^[A-Za-z0-9-]{1,40}$")
+    key: str = Field(min_length=1, max_length=100)
+    payload: dict[str, Any]
+
+
 class AlarmInput(BaseModel):
     actor: Actor
     intake_at: datetime
@@ -220,6 +237,8 @@ TASKS = (
     TaskSpec("first_contact", "首问跟进：{customer_name}", "B 13", "staff",
              assignee="case.started_by", deadline="quick_due", remind=None,
              breach=Breach(notify=("case.started_by",))),
+    TaskSpec("incident_followup", "事件跟进：{ref}", "B 15", "staff", deadline="fix_due",
+             remind=None),
     # A home inspection: the owner signs its record when present (ticked when completing);
     # a refused visit writes no record and needs no signature.
     TaskSpec("inspection", "入户查验：{customer_name}", "B 14", "staff",
@@ -464,6 +483,28 @@ class BlocksWorkflow(CaseWorkflow):
         """The matter was settled outside the ladder: end it (its reports stay owed)."""
         unit = next(u for u in self.s.units if u.kind == inp.ladder and u.status == "open")
         return self.end_ladder(inp.ladder, unit, inp.reason, inp.actor.id)
+
+    @on_event("incident")
+    def incident(self, inp: IncidentInput) -> str:
+        """One event, whether a person reports it or another case sends it."""
+        via = self.via_message
+        unit = self.open_unit("incident", f"事件：{inp.ref}", ref=inp.ref, reported_by=inp.actor.id,
+                              via=via.sender if via else None)  # fmt: skip
+        return self.open("incident_followup", unit, data={"ref": inp.ref, "text": inp.text}).id
+
+    @incident.validator
+    def _check_incident(self, inp: IncidentInput) -> None:
+        if "staff" not in inp.actor.roles:
+            raise refuse(
+                "Forbidden", "only staff report incidents", "只有销售/客服人员可以报告事件"
+            )
+
+    @workflow.update(name="forward_incident")
+    def forward_incident(self, inp: ForwardInput) -> str:
+        """Pass an incident on to another case (running already) as a message."""
+        target = f"blocks-{inp.target_customer}"
+        self.send_to_case(target, "incident", inp.key, inp.payload)
+        return target
 
     @workflow.update(name="close_case")
     def close_case(self, inp: ReportInput) -> str:

@@ -20,6 +20,7 @@ from tests.helpers import (
     eventually,
     library_calendar,
     open_task,
+    replayer,
     rows,
     skip,
     sleep_to,
@@ -28,7 +29,7 @@ from tests.helpers import (
 from tests.test_blocks import DRAWING, STAFF, notes, start
 from workflows.authority import may_act
 from workflows.engine import FIXED_DEFAULTS, CaseWorkflow, local_text
-from workflows.model import Actor, CaseStart, Deadline, TaskState
+from workflows.model import Actor, CaseMessage, CaseStart, Deadline, TaskState
 from workflows.regulations.revisit.clauses import RevisitWorkflow
 from workflows.spec import OfSpan, TaskSpec, after, on_breach
 
@@ -417,3 +418,65 @@ async def test_signatures_required_by_the_completion_and_seen_by_checks(
             lambda: rows(session_factory, models.Signature, case_id="blocks-SG1"), bool
         )
         assert [(s.signer, s.method) for s in signed] == [("赵女士", "drawing")]
+
+
+# ---- gap 10: one event, by a person's update or by another case's message ----------------------
+
+
+@on_server
+async def test_one_event_by_update_or_by_message(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """A person's update and another case's message reach the same handler with the same
+    effect; the message's actor is the system whatever its payload says, the handler knows the
+    sender, the message is handled once per key, and a payload the model refuses is not
+    handled but shown."""
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        target = await start(env, queue, "EV1", units=[], deposit_yuan="0")
+        sender = await start(env, queue, "EV2", units=[], deposit_yuan="0")
+        report = {"actor": STAFF.model_dump(), "ref": "INC-1", "text": "电梯困人"}
+        kind, en, _ = await refusal(
+            target.execute_update("incident", {**report, "actor": Actor(id="c", roles=["clerk"])})
+        )
+        assert kind == "Forbidden" and "only staff" in en
+        first = await target.execute_update("incident", report)
+        forged = {"actor": {"id": "boss", "roles": ["staff"]}, "ref": "INC-2", "text": "水管爆裂"}
+        forward = {"actor": STAFF.model_dump(), "target_customer": "EV1", "key": "k1",
+                   "payload": forged}  # fmt: skip
+        assert await sender.execute_update("forward_incident", forward) == "blocks-EV1"
+        await sender.execute_update("forward_incident", forward)  # the same key again
+        view = await eventually(
+            lambda: state(target),
+            lambda v: len([t for t in v.tasks if t.kind == "incident_followup"]) == 2,
+        )
+        await eventually(
+            lambda: rows(session_factory, models.Event, case_id="blocks-EV2"),
+            lambda evs: sum(e.kind == "message_sent" for e in evs) == 2,
+        )
+        await skip(env, timedelta(seconds=5))
+        view = await state(target)
+        by_person, by_case = [t for t in view.tasks if t.kind == "incident_followup"]
+        assert by_person.id == first
+        assert (by_person.title, by_case.title) == ("事件跟进：INC-1", "事件跟进：INC-2")
+        for t in (by_person, by_case):  # the same effect
+            assert (t.role, t.status, t.due_at - t.created_at) == (
+                "staff",
+                "open",
+                timedelta(hours=24),
+            )
+        assert by_case.data == {"ref": "INC-2", "text": "水管爆裂"}
+        units = {u.data["ref"]: u.data for u in view.units if u.kind == "incident"}
+        assert units["INC-1"] == {"ref": "INC-1", "reported_by": "staff", "via": None}
+        assert units["INC-2"] == {"ref": "INC-2", "reported_by": "system", "via": "blocks-EV2"}
+        received = [e for e in view.events if e.kind == "message_received"]
+        assert [(e.detail["key"], e.detail["handled"]) for e in received] == [("k1", True)]
+
+        bad = CaseMessage(key="k2", name="incident", sender="blocks-EV2", payload={"text": "?"})
+        await target.signal("case_message", bad)
+        view = await eventually(lambda: state(target), lambda v: v.attention is not None)
+        [invalid] = [e for e in view.events if e.kind == "message_invalid"]
+        assert invalid.detail["key"] == "k2" and invalid.detail["error"].startswith("ref:")
+        assert len([t for t in view.tasks if t.kind == "incident_followup"]) == 2
+        history = await target.fetch_history()
+    await replayer([BlocksWorkflow]).replay_workflow(history)

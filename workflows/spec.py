@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio import workflow
 
 from workflows.model import MAX_TEXT, Deadline, Form, LedgerKind
 
@@ -254,8 +255,19 @@ class LadderSpec:
 # handler method by its name takes the slot over, marked again or not.
 
 HandlerKind = Literal[
-    "after", "at", "breach", "result", "message", "approval", "ladder", "check", "check_signatures"
+    "after",
+    "at",
+    "breach",
+    "result",
+    "message",
+    "event",
+    "approval",
+    "ladder",
+    "check",
+    "check_signatures",
 ]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _handler(kind: HandlerKind, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -305,6 +317,22 @@ def on_result(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def on_message(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Runs for a message from another case: `handler(self, message)`."""
     return _handler("message", name)
+
+
+def on_event(name: str) -> Callable[[Callable[P, R]], workflow.UpdateMethodMultiParam[P, R]]:
+    """One event that arrives either way, handled alike: as the update `name` a person sends,
+    or as the message `name` another case sends (`send_to_case`). Use it instead of
+    `@workflow.update(name=...)` on a method `handler(self, inp: Model)`; its validator
+    (`@handler.validator`) judges the person's update as usual. A message is handled once per
+    key; its payload is validated into `Model`, whose `actor` is the message's (the system:
+    an `actor` in the payload is ignored, and a person's validator is not asked of a case);
+    while the handler runs `self.via_message` is the message (None for an update). A payload
+    the model refuses is not handled: the timeline says why and the case asks for attention."""
+
+    def mark(fn: Callable[P, R]) -> workflow.UpdateMethodMultiParam[P, R]:
+        return workflow.update(name=name)(_handler("event", name)(fn))
+
+    return mark
 
 
 def after_approval(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -4,6 +4,9 @@ trace; the handlers never re-check), the `case_message` signal, and the `state` 
 
 from __future__ import annotations
 
+import inspect
+import typing
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
@@ -404,6 +407,8 @@ class ActionsMixin(CaseBase):
             return
         self.s.message_keys = [*self.s.message_keys[-(MAX_MESSAGE_KEYS - 1) :], msg.key]
         handler = self._handlers.get(("message", msg.name))
+        # Or an event a person's update brings as well (spec.on_event).
+        event = self._handlers.get(("event", msg.name)) if handler is None else None
         self.event(
             "message_received",
             None,
@@ -411,11 +416,36 @@ class ActionsMixin(CaseBase):
             name=msg.name,
             key=msg.key,
             sender=msg.sender,
-            handled=handler is not None,
+            handled=handler is not None or event is not None,
         )
         if handler is not None and not self._finished:
             handler(self, msg)
+        elif event is not None and not self._finished:
+            self._event_by_message(event, msg)
         self._wake = True
+
+    def _event_by_message(self, handler: Callable[..., Any], msg: CaseMessage) -> None:
+        """Run an `on_event` handler for a message: its payload as the update's input model,
+        the message's actor in it (never one the payload names)."""
+        model = _event_model(handler)
+        payload = dict(msg.payload)
+        if "actor" in model.model_fields:
+            payload["actor"] = msg.actor.model_dump()
+        try:
+            inp = model.model_validate(payload)
+        except ValidationError as err:
+            first = err.errors()[0]
+            why = f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}"
+            self.event("message_invalid", None, msg.actor.id, name=msg.name, key=msg.key, error=why)
+            self.needs_attention(
+                f"来自 {msg.sender or '系统'} 的消息 {msg.name}（{msg.key}）无法处理：{why}"[:500]
+            )
+            return
+        self.via_message = msg
+        try:
+            handler(self, inp)
+        finally:
+            self.via_message = None
 
     @workflow.query(name="state")
     def state(self) -> CaseView:
@@ -441,6 +471,17 @@ class ActionsMixin(CaseBase):
                 o: outcome_schema(m) for o, m in self._specs[task.kind].outcomes.items()
             }
         return view
+
+
+def _event_model(handler: Callable[..., Any]) -> type[BaseModel]:
+    """The input model of an `on_event` handler: its one argument's annotation (kept on the
+    function, which lives as long as the run's sandbox defined it)."""
+    model: type[BaseModel] | None = getattr(handler, "__zhidu_event_model__", None)
+    if model is None:
+        arg = list(inspect.signature(handler).parameters)[1]
+        model = typing.get_type_hints(handler)[arg]
+        handler.__zhidu_event_model__ = model  # type: ignore[attr-defined]
+    return model
 
 
 _SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}

@@ -71,6 +71,7 @@ class CaseBase:
     _finished: str | None
     _refused: str | None
     _early: list[CaseMessage]
+    via_message: CaseMessage | None
     _start: CaseStart
     _ready: bool
 

@@ -160,6 +160,7 @@ class CaseWorkflow(
         self._finished: str | None = None
         self._refused: str | None = None  # the first step's store refused the start
         self._early: list[CaseMessage] = []  # messages that arrived before the case began
+        self.via_message: CaseMessage | None = None  # the message an on_event handler runs for
         # Restored here, before any message handler runs (a signal-with-start delivers its
         # signal before the run method starts).
         self._start = start

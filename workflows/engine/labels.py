@@ -41,6 +41,7 @@ LABELS = Labels(
         "unit_closed": ("工作单元结束", "Unit closed"),
         "message_received": ("收到消息", "Message received"),
         "message_sent": ("发送消息", "Message sent"),
+        "message_invalid": ("消息无法处理", "Message not handled"),
         "sampled": ("随机抽样", "Sampled"),
         "job_failed": ("后台作业失败", "Job failed"),
         "status": ("状态变更", "Status"),
