@@ -15,7 +15,16 @@ from pydantic import BaseModel
 from sqlalchemy import and_, exists, func, literal, or_, select
 
 from store.db import SessionFactory
-from store.models import Case, Event, LedgerEntry, Record, Signature, Task, User
+from store.models import (
+    Case,
+    DisciplineEntry,
+    Event,
+    LedgerEntry,
+    Record,
+    Signature,
+    Task,
+    User,
+)
 from workflows.model import CHINA_TZ
 
 
@@ -255,6 +264,19 @@ async def case_ledger(session_factory: SessionFactory, case_id: str) -> list[dic
             )
         ).all()
     return await _of_case(session_factory, case_id, [row_dict(p) for p in rows])
+
+
+async def case_discipline(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    """The case's entries of the discipline register (sanctions and rewards), oldest first."""
+    async with session_factory() as session:
+        rows = (
+            await session.scalars(
+                select(DisciplineEntry)
+                .where(DisciplineEntry.case_id == case_id)
+                .order_by(DisciplineEntry.at, DisciplineEntry.id)
+            )
+        ).all()
+    return await _of_case(session_factory, case_id, [row_dict(e) for e in rows])
 
 
 async def provisional_case_ids(session_factory: SessionFactory) -> list[str]:

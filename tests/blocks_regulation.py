@@ -12,7 +12,8 @@ its own and not only through R1 (tests/test_blocks.py):
 - approval chains from a policy table (≤ 2000 records: vice president; more, or across the
   group: general manager) and a joint approval by two heads;
 - the ledger: a fine, a reward, a deposit held / used / refunded, commission splits 20/80 and
-  50/50 in exact yuan;
+  50/50 in exact yuan; the discipline register: a sanction or reward (a bonus also in the
+  ledger) written only when its approval chain approves;
 - a record the customer signs (drawn or by code) and the actor signs by login; one the customer
   signs when the completion says they were present, for one outcome only, checked against the
   signatures sent (`@check(..., signatures=True)`);
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         CaseMessage,
         CaseStart,
         Deadline,
+        DisciplineKind,
         SignatureInput,
         TaskState,
         UnitState,
@@ -184,6 +186,15 @@ class IncidentInput(BaseModel):
     text: str = Field(min_length=1, max_length=500)
 
 
+class DisciplineInput(BaseModel):
+    actor: Actor
+    key: str = Field(min_length=1, max_length=100)
+    party: str = Field(min_length=1, max_length=64)
+    kind: DisciplineKind
+    rule: str = Field(min_length=1, max_length=500)
+    amount_yuan: Yuan = Decimal("0.00")
+
+
 class ForwardInput(BaseModel):
     actor: Actor
     target_customer: str = Field(pattern=r"^[A-Za-z0-9-]{1,40}$")
@@ -284,6 +295,11 @@ DATA_REQUEST = ApprovalSpec(
     tiers=(Tier("vice_president_up_to", ("vice_president",)),
            Tier(None, ("general_manager",), scopes=("group",))),
 )  # fmt: skip
+DISCIPLINE = ApprovalSpec(  # the department head decides; a dismissal or demotion, the GM
+    "discipline", "discipline_approval", "奖惩审批：{party}", "B 10",
+    tiers=(Tier(None, ("department_head",)),
+           Tier(None, ("general_manager",), scopes=("dismissal", "demotion"))),
+)  # fmt: skip
 KEY_USE = ApprovalSpec(
     "key_use", "key_approval", "托管钥匙使用审批", "B 7",
     tiers=(Tier(None, ("property_manager", "security_supervisor")),), mode="joint",
@@ -306,7 +322,7 @@ class BlocksWorkflow(CaseWorkflow):
     POLICY = BlocksPolicy
     VARS = BlocksVars
     TASKS = TASKS
-    APPROVALS = (DATA_REQUEST, KEY_USE)
+    APPROVALS = (DATA_REQUEST, KEY_USE, DISCIPLINE)
     LADDERS = (EMERGENCY, ALARM)
     TASK_DEFAULTS = FIXED_DEFAULTS
     inp: BlocksInput
@@ -379,6 +395,10 @@ class BlocksWorkflow(CaseWorkflow):
 
     @after_approval("data_request")
     def _data_decided(self, unit: UnitState, approved: bool, record_id: str) -> None:
+        self.close_unit(unit, "done", approved=approved)
+
+    @after_approval("discipline")
+    def _discipline_decided_here(self, unit: UnitState, approved: bool, record_id: str) -> None:
         self.close_unit(unit, "done", approved=approved)
 
     @after_approval("key_use")
@@ -505,6 +525,14 @@ class BlocksWorkflow(CaseWorkflow):
         target = f"blocks-{inp.target_customer}"
         self.send_to_case(target, "incident", inp.key, inp.payload)
         return target
+
+    @workflow.update(name="propose_discipline")
+    def propose_sanction_or_reward(self, inp: DisciplineInput) -> str:
+        unit = self.open_unit("discipline", f"奖惩：{inp.party}", party=inp.party)
+        return self.propose_discipline(
+            inp.key, unit, approval="discipline", party=inp.party, kind=inp.kind, clause="B 10",
+            rule=inp.rule, amount=inp.amount_yuan, proposed_by=inp.actor.id,
+        )  # fmt: skip
 
     @workflow.update(name="close_case")
     def close_case(self, inp: ReportInput) -> str:

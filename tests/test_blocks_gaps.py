@@ -6,20 +6,31 @@ defined are tested without a server."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import ActivityEnvironment
 
+from activities.signing import Sealer
+from activities.store_step import CaseStore
+from starter import users
+from starter.api import create_app
 from store import models, queries
 from tests.blocks_regulation import BlocksInput, BlocksPolicy, BlocksWorkflow, ScaledBlocksWorkflow
 from tests.helpers import (
     STARTED,
+    TEST_REGISTRY,
     case_worker,
     complete,
+    ensure_people,
     eventually,
+    eventually_rows,
     library_calendar,
     open_task,
+    penalties,
     replayer,
     rows,
     skip,
@@ -27,9 +38,18 @@ from tests.helpers import (
     state,
 )
 from tests.test_blocks import DRAWING, STAFF, notes, start
+from tests.test_store_step import T0, step
 from workflows.authority import may_act
 from workflows.engine import FIXED_DEFAULTS, CaseWorkflow, local_text
-from workflows.model import Actor, CaseMessage, CaseStart, Deadline, TaskState
+from workflows.model import (
+    Actor,
+    CaseMessage,
+    CaseStart,
+    Deadline,
+    DisciplineWrite,
+    StepChanges,
+    TaskState,
+)
 from workflows.regulations.revisit.clauses import RevisitWorkflow
 from workflows.spec import OfSpan, TaskSpec, after, on_breach
 
@@ -480,3 +500,124 @@ async def test_one_event_by_update_or_by_message(
         assert len([t for t in view.tasks if t.kind == "incident_followup"]) == 2
         history = await target.fetch_history()
     await replayer([BlocksWorkflow]).replay_workflow(history)
+
+
+# ---- gap 8: the discipline register, written when an approval approves ------------------------
+
+
+def discipline_step(party: str = "wang") -> StepChanges:
+    """A first step of a case that writes one entry of the discipline register."""
+    changes = step()
+    changes.discipline = [
+        DisciplineWrite(
+            id="revisit-C1/discipline/d1", clause="R5 6.2", party=party, kind="demerit",
+            rule="首问不负责", record_id="revisit-C1/revisit_record/1", proposed_by="boss",
+            approved_by=["dh", "gm"], at=T0,
+        )
+    ]  # fmt: skip
+    return changes
+
+
+async def test_discipline_entries_are_written_once(clean_db: Any) -> None:
+    """In the step's transaction, once under activity retries; a party too long for its column
+    is stored cut, the case marked (as the ledger's)."""
+    await ensure_people(clean_db)
+    store = CaseStore(clean_db, Sealer.generate(), channels=["console"])
+    changes = discipline_step()
+    await ActivityEnvironment().run(store.record_step, changes)
+    await store.record_step(changes)
+    [entry] = await rows(clean_db, models.DisciplineEntry)
+    assert (entry.id, entry.case_id, entry.regulation, entry.kind, entry.party) == (
+        "revisit-C1/discipline/d1", "revisit-C1", "revisit", "demerit", "wang",
+    )  # fmt: skip
+    assert (entry.approved_by, entry.amount_yuan, entry.party_kind) == (
+        ["dh", "gm"],
+        Decimal("0.00"),
+        "person",
+    )
+    long = discipline_step("王" * 250)
+    long.discipline[0].id = "revisit-C1/discipline/d2"
+    result = await store.record_step(long)
+    assert result["repairs"] == ["step.discipline[0].party"]
+    [_, cut] = await rows(clean_db, models.DisciplineEntry)
+    assert cut.party == "王" * 200
+
+
+@on_server
+async def test_discipline_register_written_when_approved(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """A sanction proposed goes to its approval chain (a dismissal to the general manager); the
+    entry is in the register only once approved, naming party, kind, clause, rule, proposal and
+    approvers; a rejected one leaves none; a bonus is in the ledger too. Read through
+    store.queries.case_discipline and GET /api/cases/{id}/discipline."""
+    env = ts_env
+    dh, gm = Actor(id="dh", roles=["department_head"]), Actor(id="gm", roles=["general_manager"])
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, "DS1", units=[], deposit_yuan="0")
+        demerit = {"actor": HEAD.model_dump(), "key": "d1", "party": "wang", "kind": "demerit",
+                   "rule": "首问不负责，客户投诉"}  # fmt: skip
+        rid = await h.execute_update("propose_discipline", demerit)
+        approval = await open_task(h, "discipline_approval")
+        assert (approval.role, approval.title) == (
+            "department_head",
+            "奖惩审批：wang（部门负责人）",
+        )
+        await complete(h, approval, dh, "approve", {"note": "同意"})
+        [entry] = await eventually_rows(session_factory, models.DisciplineEntry, 1)
+        assert (entry.id, entry.kind, entry.party, entry.clause, entry.rule) == (
+            "blocks-DS1/discipline/d1", "demerit", "wang", "B 10", "首问不负责，客户投诉",
+        )  # fmt: skip
+        assert (entry.record_id, entry.proposed_by, entry.approved_by) == (rid, "head", ["dh"])
+        [proposal] = await eventually_rows(session_factory, models.Record, 1, id=rid)
+        assert proposal.title == "《奖惩审批表》" and proposal.data["kind_zh"] == "记过"
+        [sig] = await eventually_rows(session_factory, models.Signature, 1, record_id=rid)
+        assert sig.signer == "dh"
+
+        dismissal = {**demerit, "key": "d2", "party": "li", "kind": "dismissal"}
+        await h.execute_update("propose_discipline", dismissal)
+        approval = await open_task(h, "discipline_approval")
+        assert approval.role == "general_manager"
+        await complete(h, approval, gm, "reject", {"reason": "情节不足以开除"})
+        bonus = {**demerit, "key": "b1", "party": "zhao", "kind": "bonus",
+                 "rule": "妥善处理重大投诉", "amount_yuan": "500.00"}  # fmt: skip
+        await h.execute_update("propose_discipline", bonus)
+        await complete(h, await open_task(h, "discipline_approval"), dh, "approve")
+        entries = await eventually_rows(session_factory, models.DisciplineEntry, 2)
+        assert sorted((e.kind, e.party, e.amount_yuan) for e in entries) == [
+            ("bonus", "zhao", Decimal("500.00")),
+            ("demerit", "wang", Decimal("0.00")),
+        ]
+        [reward] = await penalties(session_factory, "blocks-DS1", 1)
+        assert (reward.kind, reward.party, reward.amount_yuan, reward.account) == (
+            "reward", "zhao", Decimal("500.00"), "blocks-DS1/discipline/b1",
+        )  # fmt: skip
+        await skip(env, timedelta(seconds=5))
+        assert len(await rows(session_factory, models.DisciplineEntry)) == 2  # none for li
+        view = await state(h)
+        assert [e.detail["party"] for e in view.events if e.kind == "discipline"] == [
+            "wang",
+            "zhao",
+        ]
+        assert all(u.status == "done" for u in view.units if u.kind == "discipline")
+
+        read = await queries.case_discipline(session_factory, "blocks-DS1")
+        assert [(e["kind"], e["approved_by"]) for e in read] == [
+            ("demerit", ["dh"]),
+            ("bonus", ["dh"]),
+        ]
+        settings = settings_factory()
+        app = create_app(
+            settings, client=env.client, session_factory=session_factory, registry=TEST_REGISTRY
+        )
+        token = await users.issue_token(session_factory, "staff", "test")
+        auth = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http:
+            got = await http.get("/api/cases/blocks-DS1/discipline", headers=auth)
+            assert got.status_code == 200 and got.json() == read
+            assert (
+                await http.get("/api/cases/blocks-NONE/discipline", headers=auth)
+            ).status_code == 404
+            assert (await http.get("/api/cases/blocks-DS1/discipline")).status_code == 401

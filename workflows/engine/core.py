@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.actions import ActionsMixin
     from workflows.engine.authority import AuthorityMixin
     from workflows.engine.blocks.approvals import ApprovalsMixin
+    from workflows.engine.blocks.discipline import DisciplineMixin
     from workflows.engine.blocks.ladders import LaddersMixin
     from workflows.engine.clock import ClockMixin
     from workflows.engine.common import _Format
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStart,
         CaseState,
         Deadline,
+        DisciplineWrite,
         EventState,
         LedgerWrite,
         NotificationWrite,
@@ -71,6 +73,7 @@ class CaseWorkflow(
     ActionsMixin,
     AuthorityMixin,
     ApprovalsMixin,
+    DisciplineMixin,
     LaddersMixin,
     RecordsMixin,
     PersistenceMixin,
@@ -152,6 +155,7 @@ class CaseWorkflow(
         self._p_records: list[RecordWrite] = []
         self._p_sigs: list[SignatureWrite] = []
         self._p_ledger: list[LedgerWrite] = []
+        self._p_discipline: list[DisciplineWrite] = []
         self._case_dirty = False
         self._writing = False
         self._wake = False
