@@ -1,5 +1,5 @@
 """The one activity that persists a workflow step: cases, events, tasks, records, signatures,
-penalties and outbox notifications, in one transaction.
+the ledger, the discipline register and outbox notifications, in one transaction.
 
 Idempotent: every row has a natural key and is written with INSERT ... ON CONFLICT, so a retried
 activity (same payload) leaves exactly the rows of one successful call and notifies once.
@@ -64,6 +64,7 @@ INSERT_EVENTS = _insert_new(models.Event, "case_id", "seq")
 INSERT_RECORDS = _insert_new(models.Record, "id")
 INSERT_SIGNATURES = _insert_new(models.Signature, "id")
 INSERT_LEDGER = _insert_new(models.LedgerEntry, "id")
+INSERT_DISCIPLINE = _insert_new(models.DisciplineEntry, "id")
 INSERT_NOTIFICATIONS = _insert_new(models.Notification, "key")
 INSERT_EXTENSIONS = _insert_new(models.TaskExtension, "task_id", "seq")
 # Everything else of a case (its start, input and policy) stays as first written.
@@ -212,6 +213,26 @@ class CaseStore:
                 for e in changes.ledger
             ]
             await s.execute(INSERT_LEDGER, ledger)
+        if changes.discipline:
+            entries = [
+                {
+                    "id": e.id,
+                    "case_id": case.id,
+                    "regulation": case.regulation,
+                    "clause": e.clause,
+                    "party": e.party,
+                    "party_kind": e.party_kind,
+                    "kind": e.kind,
+                    "rule": e.rule,
+                    "amount_yuan": e.amount_yuan,
+                    "record_id": e.record_id,
+                    "proposed_by": e.proposed_by,
+                    "approved_by": e.approved_by,
+                    "at": e.at,
+                }
+                for e in changes.discipline
+            ]
+            await s.execute(INSERT_DISCIPLINE, entries)
         notes = [
             {
                 "key": f"{n.key}:{channel}",
@@ -368,7 +389,7 @@ def _sqlstate(exc: DBAPIError) -> str:
 _TABLES = {
     "case": "cases", "events": "events", "tasks": "tasks", "extensions": "task_extensions",
     "notifications": "notifications", "records": "records", "signatures": "signatures",
-    "ledger": "ledger",
+    "ledger": "ledger", "discipline": "discipline",
 }  # fmt: skip
 # The width of every bounded text column, per table, as store.models declares it.
 _WIDTHS: dict[str, dict[str, int]] = {

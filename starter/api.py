@@ -343,6 +343,18 @@ async def ledger(case_id: CaseId, factory: SessionFactoryDep, user: CurrentUser)
     return await _read(queries.case_ledger, factory, case_id)
 
 
+@router.get(
+    "/cases/{case_id}/discipline",
+    tags=["cases"],
+    summary="奖惩登记 / Discipline register",
+    responses=errors(401, 404, 422),
+)
+async def discipline(case_id: CaseId, factory: SessionFactoryDep, user: CurrentUser) -> list[dict]:
+    """Sanctions (书面警告 … 开除) and rewards (嘉奖 … 奖金) decided in the case, each with the
+    clause, the rule, the proposal and who approved it."""
+    return await _read(queries.case_discipline, factory, case_id)
+
+
 @router.post(
     "/cases/{case_id}/actions/{action}",
     tags=["cases"],

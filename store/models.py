@@ -227,6 +227,28 @@ class LedgerEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class DisciplineEntry(Base):
+    """The discipline register beside the ledger: sanctions (书面警告, 记过, 记大过, 降级, 开除)
+    and rewards (嘉奖, 记小功, 记大功, 奖金) of a person or a department, each written once its
+    approval chain approved it. id = '<case id>/discipline/<key>' (written once); a bonus's
+    money is in the ledger too (account = this id)."""
+
+    __tablename__ = "discipline"
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    regulation: Mapped[str] = mapped_column(String(50), index=True)
+    clause: Mapped[str] = mapped_column(String(100))
+    party: Mapped[str] = mapped_column(String(200), index=True)
+    party_kind: Mapped[str] = mapped_column(String(20))  # person | department
+    kind: Mapped[str] = mapped_column(String(30), index=True)  # warning | … | bonus
+    rule: Mapped[str] = mapped_column(Text)
+    amount_yuan: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    record_id: Mapped[str | None] = mapped_column(String(300))
+    proposed_by: Mapped[str | None] = mapped_column(String(64))
+    approved_by: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # The web pages' reads (migration 0005): the cases list newest first, read from the index; the
 # open tasks of a case (filters "open task of role X", "overdue", the soonest due); a person's
 # open tasks by role and assignee.

@@ -15,7 +15,16 @@ from pydantic import BaseModel
 from sqlalchemy import and_, exists, func, literal, or_, select
 
 from store.db import SessionFactory
-from store.models import Case, Event, LedgerEntry, Record, Signature, Task, User
+from store.models import (
+    Case,
+    DisciplineEntry,
+    Event,
+    LedgerEntry,
+    Record,
+    Signature,
+    Task,
+    User,
+)
 from workflows.model import CHINA_TZ
 
 
@@ -88,18 +97,22 @@ OPEN = literal("open", literal_execute=True)
 
 def open_for(user: User) -> Any:
     """SQL for "open tasks this user may complete": of one of their roles, and either
-    unassigned or assigned to them (workflows.authority.may_act, as SQL)."""
+    unassigned or assigned to them; or their own (no role, named) whatever their roles
+    (workflows.authority.may_act, as SQL)."""
     roles = list(user.roles or [])
     return and_(
         Task.status == OPEN,
-        Task.role.in_(roles),
-        or_(Task.assignee.is_(None), Task.assignee == user.id),
+        or_(
+            and_(
+                Task.role.in_(roles),
+                or_(Task.assignee.is_(None), Task.assignee == user.id),
+            ),
+            and_(Task.role == "", Task.assignee == user.id),
+        ),
     )
 
 
 async def my_tasks(session_factory: SessionFactory, user: User) -> list[dict[str, Any]]:
-    if not user.roles:
-        return []
     stmt = (
         select(Task)
         .where(open_for(user))
@@ -130,8 +143,6 @@ WORK_COLUMNS = (
 
 async def work_list(session_factory: SessionFactory, user: User) -> list[dict[str, Any]]:
     """`my_tasks` for the work page: the columns it shows (WORK_COLUMNS), times as datetimes."""
-    if not user.roles:
-        return []
     stmt = (
         select(*WORK_COLUMNS)
         .where(open_for(user))
@@ -253,6 +264,19 @@ async def case_ledger(session_factory: SessionFactory, case_id: str) -> list[dic
             )
         ).all()
     return await _of_case(session_factory, case_id, [row_dict(p) for p in rows])
+
+
+async def case_discipline(session_factory: SessionFactory, case_id: str) -> list[dict[str, Any]]:
+    """The case's entries of the discipline register (sanctions and rewards), oldest first."""
+    async with session_factory() as session:
+        rows = (
+            await session.scalars(
+                select(DisciplineEntry)
+                .where(DisciplineEntry.case_id == case_id)
+                .order_by(DisciplineEntry.at, DisciplineEntry.id)
+            )
+        ).all()
+    return await _of_case(session_factory, case_id, [row_dict(e) for e in rows])
 
 
 async def provisional_case_ids(session_factory: SessionFactory) -> list[str]:

@@ -6,18 +6,31 @@ its own and not only through R1 (tests/test_blocks.py):
   booked at breach; lapse;
 - extensions within each role's limit (center head 3 days, director 14 days); pause / resume;
 - an escalation ladder (3 min → 5 min → 10 min, a different role per level, written reports due
-  24 h / 48 h);
+  24 h / 48 h), ended from outside (`end_ladder`, the reports still owed); a ladder that began
+  before it was raised (an alarm 5 min from the intake, level 2 within 10 min of the intake,
+  level 3 within 5 min of being told), every level with the ladder's base data only;
 - approval chains from a policy table (≤ 2000 records: vice president; more, or across the
   group: general manager) and a joint approval by two heads;
 - the ledger: a fine, a reward, a deposit held / used / refunded, commission splits 20/80 and
-  50/50 in exact yuan;
-- a record the customer signs (drawn or by code) and the actor signs by login;
-- seeded, recorded sampling; a report job; messages to another case, started if needed;
-- overlapping units of work.
+  50/50 in exact yuan; the discipline register: a sanction or reward (a bonus also in the
+  ledger) written only when its approval chain approves;
+- a record the customer signs (drawn or by code) and the actor signs by login; one the customer
+  signs when the completion says they were present, for one outcome only, checked against the
+  signatures sent (`@check(..., signatures=True)`);
+- a task for, and a notice to, whoever started the case (`case.started_by`, 首问人), and a task
+  that is that person's own whatever their roles (no role: nobody else may act on it);
+- seeded, recorded sampling; a report job; messages to another case, started if needed; one
+  event that arrives as a person's update or as another case's message (`on_event`);
+- overlapping units of work;
+- the engine's first task defaults declared (FIXED_DEFAULTS: 24 h reminder, 30-day lapse, breach
+  to every supervisor), and a variant with the scaled ones (`ScaledBlocksWorkflow`,
+  SCALED_DEFAULTS: a 3-minute task is reminded at 2¼ minutes, lapses 9 minutes after its due,
+  its breach goes to its holder).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -26,9 +39,19 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
-    from workflows.engine import CasePolicy, CaseWorkflow, refuse
+    from workflows.engine import FIXED_DEFAULTS, SCALED_DEFAULTS, CasePolicy, CaseWorkflow, refuse
     from workflows.labels import Labels
-    from workflows.model import Actor, CaseMessage, CaseStart, Deadline, TaskState, UnitState, Yuan
+    from workflows.model import (
+        Actor,
+        CaseMessage,
+        CaseStart,
+        Deadline,
+        DisciplineKind,
+        SignatureInput,
+        TaskState,
+        UnitState,
+        Yuan,
+    )
     from workflows.registry import ActionSpec, RegulationEntry
     from workflows.roles import RoleBook
     from workflows.spec import (
@@ -48,6 +71,8 @@ with workflow.unsafe.imports_passed_through():
         after,
         after_approval,
         after_ladder,
+        check,
+        on_event,
         on_message,
         on_result,
     )
@@ -83,9 +108,11 @@ class BlocksInput(BaseModel):
     deposit_yuan: Yuan = Decimal("5000.00")
     complaints: list[str] = Field(default_factory=list, max_length=500)
     phone: str | None = Field("13800000000", max_length=50)
-    units: list[Literal["intake", "fix", "calendar", "emergency", "data", "key"]] = Field(
-        default_factory=lambda: ["intake", "fix", "calendar", "emergency", "data", "key"]
-    )
+    # Besides the default units: "first", the first receiver's follow-up (首问负责);
+    # "inspect", three home inspections.
+    units: list[
+        Literal["intake", "fix", "calendar", "emergency", "data", "key", "first", "inspect"]
+    ] = Field(default_factory=lambda: ["intake", "fix", "calendar", "emergency", "data", "key"])
 
 
 class BlocksPolicy(CasePolicy):
@@ -101,6 +128,10 @@ class BlocksPolicy(CasePolicy):
     level3_within: Deadline = Deadline(minutes=10)
     report2_due: Deadline = Deadline(hours=24)
     report3_due: Deadline = Deadline(hours=48)
+    alarm1_within: Deadline = Deadline(minutes=5)  # of the intake
+    alarm2_within: Deadline = Deadline(minutes=10)  # of the intake
+    alarm3_within: Deadline = Deadline(minutes=5)  # of being told
+    quick_due: Deadline = Deadline(minutes=3)
     vice_president_up_to: int = 2000
     late_intake_fine_yuan: Yuan = Decimal("200.00")
     sample_rate: float = 0.1
@@ -112,6 +143,14 @@ class IntakeData(TaskData):
 
     room: str = Field(min_length=1, max_length=50)
     content: str = Field(min_length=1, max_length=2000)
+
+
+class InspectionData(TaskData):
+    """《入户查验记录》: the owner signs it when present."""
+
+    customer_present: bool = Field(description="业主在场")
+    contact_name: str = Field(min_length=1, max_length=100, description="在场联系人")
+    findings: str = Field("", max_length=2000)
 
 
 class DepositInput(BaseModel):
@@ -137,6 +176,42 @@ class PingInput(BaseModel):
 
 class ReportInput(BaseModel):
     actor: Actor
+
+
+class IncidentInput(BaseModel):
+    """An incident, reported by a person (the update) or by another case (a message)."""
+
+    actor: Actor
+    ref: str = Field(min_length=1, max_length=50)
+    text: str = Field(min_length=1, max_length=500)
+
+
+class DisciplineInput(BaseModel):
+    actor: Actor
+    key: str = Field(min_length=1, max_length=100)
+    party: str = Field(min_length=1, max_length=64)
+    kind: DisciplineKind
+    rule: str = Field(min_length=1, max_length=500)
+    amount_yuan: Yuan = Decimal("0.00")
+
+
+class ForwardInput(BaseModel):
+    actor: Actor
+    target_customer: str = Field(pattern=r"^[A-Za-z0-9-]{1,40}$")
+    key: str = Field(min_length=1, max_length=100)
+    payload: dict[str, Any]
+
+
+class AlarmInput(BaseModel):
+    actor: Actor
+    intake_at: datetime
+    source: str = Field(min_length=1, max_length=100)
+
+
+class StandDownInput(BaseModel):
+    actor: Actor
+    ladder: Literal["emergency", "alarm"]
+    reason: str = Field(min_length=2, max_length=1000)
 
 
 class RawNote(BaseModel):
@@ -168,6 +243,23 @@ TASKS = (
     TaskSpec("monthly", "月度报告", "B 3", "clerk", deadline="monthly_due"),
     TaskSpec("settle", "月底结算", "B 3", "clerk", deadline="settle_due"),
     TaskSpec("report_collect", "汇总统计", "B 5", "clerk", outcomes={"done": NoteData}),
+    # The first receiver (首问人: whoever started the case) follows the matter up, and is told
+    # when the follow-up is late.
+    TaskSpec("first_contact", "首问跟进：{customer_name}", "B 13", "staff",
+             assignee="case.started_by", deadline="quick_due", remind=None,
+             breach=Breach(notify=("case.started_by",))),
+    TaskSpec("incident_followup", "事件跟进：{ref}", "B 15", "staff", deadline="fix_due",
+             remind=None),
+    # A home inspection: the owner signs its record when present (ticked when completing);
+    # a refused visit writes no record and needs no signature.
+    TaskSpec("inspection", "入户查验：{customer_name}", "B 14", "staff",
+             outcomes={"done": InspectionData, "refused": NoteData},
+             record=RecordSpec("inspection_record", "《入户查验记录》"),
+             signatures=(Sign("customer", "owner", ("drawing",), required="customer_present",
+                              outcomes=("done",)),)),
+    # ... and calls the customer back in person: a task with no role, only for that person.
+    TaskSpec("first_callback", "首问人回电：{customer_name}", "B 13", "",
+             assignee="case.started_by", deadline="quick_due", remind=None),
 )  # fmt: skip
 
 EMERGENCY = LadderSpec(
@@ -187,10 +279,26 @@ EMERGENCY = LadderSpec(
     ),
 )  # fmt: skip
 
+ALARM = LadderSpec(  # the clock runs from the intake, not from when the alarm was raised
+    "alarm",
+    (
+        Level(_level("alarm_duty", "值班处置：{source}", "staff", "alarm1_within", "B 11(1)")),
+        Level(_level("alarm_center", "中心处置：{source}", "center_head", "alarm2_within",
+                     "B 11(2)"), counts_from="ladder"),
+        Level(_level("alarm_director", "主任处置：{source}", "director", "alarm3_within",
+                     "B 11(3)")),
+    ),
+)  # fmt: skip
+
 DATA_REQUEST = ApprovalSpec(
     "data_request", "data_approval", "客户资料需求审批：{volume} 条", "B 6",
     tiers=(Tier("vice_president_up_to", ("vice_president",)),
            Tier(None, ("general_manager",), scopes=("group",))),
+)  # fmt: skip
+DISCIPLINE = ApprovalSpec(  # the department head decides; a dismissal or demotion, the GM
+    "discipline", "discipline_approval", "奖惩审批：{party}", "B 10",
+    tiers=(Tier(None, ("department_head",)),
+           Tier(None, ("general_manager",), scopes=("dismissal", "demotion"))),
 )  # fmt: skip
 KEY_USE = ApprovalSpec(
     "key_use", "key_approval", "托管钥匙使用审批", "B 7",
@@ -214,8 +322,9 @@ class BlocksWorkflow(CaseWorkflow):
     POLICY = BlocksPolicy
     VARS = BlocksVars
     TASKS = TASKS
-    APPROVALS = (DATA_REQUEST, KEY_USE)
-    LADDERS = (EMERGENCY,)
+    APPROVALS = (DATA_REQUEST, KEY_USE, DISCIPLINE)
+    LADDERS = (EMERGENCY, ALARM)
+    TASK_DEFAULTS = FIXED_DEFAULTS
     inp: BlocksInput
     policy: BlocksPolicy
     v: BlocksVars
@@ -248,6 +357,12 @@ class BlocksWorkflow(CaseWorkflow):
                 "key_use", "《钥匙使用登记薄》", {"room": "A-101"}, created_by=self.inp.owner
             )
             self.request_approval("key_use", key, rid)
+        if "first" in units:
+            self.open("first_contact")
+            self.open("first_callback")
+        if "inspect" in units:
+            for _ in range(3):
+                self.open("inspection")
         if self.inp.deposit_yuan > 0:
             self.v.deposit_account = f"{self.s.case_id}/deposit"
             self.book("deposit/held", clause="B 8", party=self.inp.customer_name, party_kind="customer",
@@ -264,8 +379,26 @@ class BlocksWorkflow(CaseWorkflow):
             "onsite": self.v.onsite,
         }
 
+    @check("inspection", signatures=True)
+    def _check_inspection(
+        self, task: TaskState, outcome: str, data: Any, signatures: list[SignatureInput]
+    ) -> tuple[str, str] | None:
+        """Whoever signs is the contact the record names."""
+        for sig in signatures:
+            if isinstance(data, InspectionData) and sig.signer_name != data.contact_name:
+                return (
+                    f"signatures.signer_name: {sig.signer_name} is not the contact "
+                    f"{data.contact_name}",
+                    f"签字人 {sig.signer_name} 不是在场联系人 {data.contact_name}",
+                )
+        return None
+
     @after_approval("data_request")
     def _data_decided(self, unit: UnitState, approved: bool, record_id: str) -> None:
+        self.close_unit(unit, "done", approved=approved)
+
+    @after_approval("discipline")
+    def _discipline_decided_here(self, unit: UnitState, approved: bool, record_id: str) -> None:
         self.close_unit(unit, "done", approved=approved)
 
     @after_approval("key_use")
@@ -274,7 +407,12 @@ class BlocksWorkflow(CaseWorkflow):
 
     @after_ladder("emergency")
     def _emergency_resolved(self, unit: UnitState, level: int) -> None:
-        self.event("emergency_closed", "B 4", None, level=level)
+        ended = self.ladder_ended(unit, "emergency")
+        self.event("emergency_closed", "B 4", None, level=level, **({"ended": ended} if ended else {}))  # fmt: skip
+
+    @after_ladder("alarm")
+    def _alarm_over(self, unit: UnitState, level: int) -> None:
+        self.close_unit(unit, "done", level=level, ended=self.ladder_ended(unit, "alarm"))
 
     @after("written_report_24h", "written_report_48h")
     def _written(self, task: TaskState) -> None:
@@ -282,7 +420,10 @@ class BlocksWorkflow(CaseWorkflow):
         if (
             unit is not None
             and not any(t.kind.startswith("written_report") for t in self.open_tasks(unit=unit))
-            and unit.data["ladders"]["emergency"]["resolved"]
+            and (
+                unit.data["ladders"]["emergency"]["resolved"]
+                or unit.data["ladders"]["emergency"].get("ended")
+            )
         ):
             self.close_unit(unit)
 
@@ -352,10 +493,74 @@ class BlocksWorkflow(CaseWorkflow):
     def raw_note(self, inp: RawNote) -> str:
         return self.record("raw_note", "原始备注", {"text": inp.text}, created_by="system")
 
+    @workflow.update(name="raise_alarm")
+    def raise_alarm(self, inp: AlarmInput) -> str:
+        unit = self.open_unit("alarm", f"告警：{inp.source}")
+        return self.escalate("alarm", unit, start=inp.intake_at, source=inp.source).id
+
+    @workflow.update(name="stand_down")
+    def stand_down(self, inp: StandDownInput) -> bool:
+        """The matter was settled outside the ladder: end it (its reports stay owed)."""
+        unit = next(u for u in self.s.units if u.kind == inp.ladder and u.status == "open")
+        return self.end_ladder(inp.ladder, unit, inp.reason, inp.actor.id)
+
+    @on_event("incident")
+    def incident(self, inp: IncidentInput) -> str:
+        """One event, whether a person reports it or another case sends it."""
+        via = self.via_message
+        unit = self.open_unit("incident", f"事件：{inp.ref}", ref=inp.ref, reported_by=inp.actor.id,
+                              via=via.sender if via else None)  # fmt: skip
+        return self.open("incident_followup", unit, data={"ref": inp.ref, "text": inp.text}).id
+
+    @incident.validator
+    def _check_incident(self, inp: IncidentInput) -> None:
+        if "staff" not in inp.actor.roles:
+            raise refuse(
+                "Forbidden", "only staff report incidents", "只有销售/客服人员可以报告事件"
+            )
+
+    @workflow.update(name="forward_incident")
+    def forward_incident(self, inp: ForwardInput) -> str:
+        """Pass an incident on to another case (running already) as a message."""
+        target = f"blocks-{inp.target_customer}"
+        self.send_to_case(target, "incident", inp.key, inp.payload)
+        return target
+
+    @workflow.update(name="propose_discipline")
+    def propose_sanction_or_reward(self, inp: DisciplineInput) -> str:
+        unit = self.open_unit("discipline", f"奖惩：{inp.party}", party=inp.party)
+        return self.propose_discipline(
+            inp.key, unit, approval="discipline", party=inp.party, kind=inp.kind, clause="B 10",
+            rule=inp.rule, amount=inp.amount_yuan, proposed_by=inp.actor.id,
+        )  # fmt: skip
+
     @workflow.update(name="close_case")
     def close_case(self, inp: ReportInput) -> str:
         self.finish("closed", actor=inp.actor.id, reason="测试结束")
         return "closed"
+
+
+@workflow.defn(name="test.blocks_scaled")
+class ScaledBlocksWorkflow(BlocksWorkflow):
+    """The test regulation on the scaled task defaults, with two 3-minute tasks that say
+    nothing of their reminder, lapse or breach notice: one for the owner, one for any staff."""
+
+    TASK_DEFAULTS = SCALED_DEFAULTS
+    TASKS = (
+        *TASKS,
+        TaskSpec("quick", "三分钟答复：{customer_name}", "B 12", "staff", assignee="input.owner",
+                 deadline="quick_due"),
+        TaskSpec("quick_any", "三分钟响应：{customer_name}", "B 12", "staff", deadline="quick_due"),
+    )  # fmt: skip
+
+    @workflow.run
+    async def run(self, start: CaseStart) -> str:
+        return await self.run_case()
+
+    def begin(self) -> None:
+        super().begin()
+        self.open("quick")
+        self.open("quick_any")
 
 
 BLOCKS = RegulationEntry(

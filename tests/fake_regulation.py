@@ -11,7 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import Field
 
-    from workflows.engine import CasePolicy, CaseWorkflow
+    from workflows.engine import FIXED_DEFAULTS, CasePolicy, CaseWorkflow
     from workflows.model import Actor, CaseStart, Deadline, Form, TaskState
     from workflows.registry import ActionSpec, RegulationEntry
     from workflows.regulations.revisit.people import ROLES
@@ -41,6 +41,7 @@ class NoteInput(Form):
 class FakeWorkflow(CaseWorkflow):
     REGULATION = "fake"
     ROLES = ROLES
+    TASK_DEFAULTS = FIXED_DEFAULTS
     TITLE = "测试：{customer_name}"
     INPUT = FakeInput
     POLICY = FakePolicy

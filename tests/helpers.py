@@ -28,7 +28,7 @@ from settings import Settings
 from starter.cases import case_histories
 from store import models
 from store.db import SessionFactory
-from tests.blocks_regulation import BLOCKS
+from tests.blocks_regulation import BLOCKS, ScaledBlocksWorkflow
 from worker import AssertionVerifier, workflow_runner
 from workflows import REGISTRY
 from workflows.model import (
@@ -43,6 +43,8 @@ from workflows.model import (
 
 # Every regulation, and the building-blocks test regulation.
 TEST_REGISTRY = {**REGISTRY, BLOCKS.code: BLOCKS}
+# Workflows the test worker runs besides the registry's (variants of the test regulation).
+EXTRA_WORKFLOWS = (ScaledBlocksWorkflow,)
 
 STAFF = Actor(id="staff", roles=["staff"])
 OTHER_STAFF = Actor(id="bob", roles=["staff"])
@@ -73,7 +75,7 @@ async def case_worker(
         async with Worker(
             client,
             task_queue=queue,
-            workflows=[e.workflow for e in TEST_REGISTRY.values()],
+            workflows=[*(e.workflow for e in TEST_REGISTRY.values()), *EXTRA_WORKFLOWS],
             activities=build_activities(session_factory, settings, client, TEST_REGISTRY),
             # Strict: the sandbox re-imports the workflow modules per run and so checks them.
             workflow_runner=workflow_runner(strict=True),

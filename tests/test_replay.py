@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.workflow import NondeterminismError
 
-from tests.helpers import TEST_REGISTRY, replayer
+from tests.helpers import EXTRA_WORKFLOWS, TEST_REGISTRY, replayer
 from workflows.model import CaseStart
 from workflows.regulations.revisit.clauses import RevisitWorkflow
 
@@ -38,7 +38,8 @@ async def test_committed_history_replays(path: Path):
     """Replayed as the worker runs it: the sandbox and the assertion verifier (with the tests'
     key), so a change to either that would break a running case fails here. The histories
     include one recorded by the code before messages were signed (revisit-O1, ca5ef89)."""
-    await replayer([e.workflow for e in TEST_REGISTRY.values()]).replay_workflow(load(path))
+    workflows = [*(e.workflow for e in TEST_REGISTRY.values()), *EXTRA_WORKFLOWS]
+    await replayer(workflows).replay_workflow(load(path))
 
 
 @workflow.defn(name="zhidu.revisit")

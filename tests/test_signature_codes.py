@@ -36,7 +36,7 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
-    from workflows.engine import CasePolicy, CaseWorkflow
+    from workflows.engine import FIXED_DEFAULTS, CasePolicy, CaseWorkflow
     from workflows.model import CaseStart
     from workflows.registry import RegulationEntry
     from workflows.regulations.revisit.forms import Contact
@@ -84,6 +84,7 @@ class SigWorkflow(CaseWorkflow):
 
     REGULATION = "sigtest"
     ROLES = ROLES
+    TASK_DEFAULTS = FIXED_DEFAULTS
     TITLE = "签字测试：{customer_name}"
     INPUT = SigInput
     POLICY = CasePolicy

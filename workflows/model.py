@@ -186,7 +186,10 @@ class SignatureReq(BaseModel):
     party: Literal["actor", "customer"]
     role: str
     methods: list[Literal["staff_login", "drawing", "otp"]]
-    required: bool = True
+    required: bool = True  # as the task's data said when it opened
+    # The boolean of the completion's data that decides `required` instead, when the outcome's
+    # data has it (Sign.required names it).
+    when: str | None = None
     outcomes: list[str] = Field(default_factory=list)  # empty = every outcome with a record
 
 
@@ -347,6 +350,7 @@ class CaseState(BaseModel):
     wakeups: list[Wakeup] = Field(default_factory=list)
     jobs: list[Job] = Field(default_factory=list)
     ledger_ids: list[str] = Field(default_factory=list)  # booked entries (each booked once)
+    discipline_ids: list[str] = Field(default_factory=list)  # register entries (each once)
     message_keys: list[str] = Field(default_factory=list)  # messages from other cases, seen
     # Nonces of the signed assertions this case accepted -> their expiry (unix s): an assertion
     # is good once (worker.AssertionVerifier keeps them until they expire).
@@ -514,6 +518,39 @@ class LedgerWrite(BaseModel):
     at: datetime
 
 
+# The discipline register (R5, R10): sanctions and rewards of a person or a department.
+DisciplineKind = Literal[
+    "warning",  # 书面警告
+    "demerit",  # 记过
+    "major_demerit",  # 记大过
+    "demotion",  # 降级
+    "dismissal",  # 开除
+    "commendation",  # 嘉奖
+    "merit",  # 记小功
+    "major_merit",  # 记大功
+    "bonus",  # 奖金: money, so booked in the ledger as well (a reward)
+]
+SANCTIONS: tuple[str, ...] = ("warning", "demerit", "major_demerit", "demotion", "dismissal")
+REWARDS: tuple[str, ...] = ("commendation", "merit", "major_merit", "bonus")
+
+
+class DisciplineWrite(BaseModel):
+    """One entry of the discipline register, written once approved: who is sanctioned or
+    rewarded, how, by which clause and rule, on which proposal, approved by whom."""
+
+    id: str  # '<case id>/discipline/<key>'
+    clause: str
+    party: str
+    party_kind: Literal["person", "department"] = "person"
+    kind: DisciplineKind
+    rule: str
+    amount_yuan: Yuan = Decimal("0.00")  # a bonus's amount
+    record_id: str | None = None  # the proposal the approvers signed
+    proposed_by: str | None = None
+    approved_by: list[str] = Field(default_factory=list)
+    at: datetime
+
+
 class StepChanges(BaseModel):
     """Everything one workflow step changed, persisted in one transaction (idempotent)."""
 
@@ -524,6 +561,7 @@ class StepChanges(BaseModel):
     records: list[RecordWrite] = Field(default_factory=list)
     signatures: list[SignatureWrite] = Field(default_factory=list)
     ledger: list[LedgerWrite] = Field(default_factory=list)
+    discipline: list[DisciplineWrite] = Field(default_factory=list)
 
 
 class CalendarRequest(BaseModel):

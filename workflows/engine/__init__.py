@@ -2,9 +2,13 @@
 
 A regulation subclasses `CaseWorkflow` and declares its clauses: a `TaskSpec` per task kind,
 approval chains, escalation ladders, and handlers (`@after("visit")`, `@at("visit_opens")`,
-`@on_breach`, `@on_message`, ...). Handlers are plain synchronous methods: they open tasks and
-units, set wake-ups, write records, sign, book ledger rows, ask for jobs. The engine owns time,
-persistence and messages.
+`@on_breach`, `@on_message`, `@on_event`, ...; one method per handler slot). Handlers are
+plain synchronous methods: they open tasks and units, set wake-ups, write records, sign, book
+ledger rows, propose sanctions and rewards, ask for jobs. The engine owns time, persistence and
+messages. What a `TaskSpec` leaves unset (its reminder, lapse, who its breach notifies) comes
+from the class's `TASK_DEFAULTS`: `SCALED_DEFAULTS`, the default (in proportion to each task's
+span, the breach to the task's holder), or `FIXED_DEFAULTS` (24 h, 30 days, every supervisor:
+what R1 was written with, and declares).
 
 Design choices (and why):
 
@@ -47,15 +51,21 @@ Where things are: `CaseWorkflow` is made of mixins, one job per file, that share
   overrides (`begin`, `summarize`, `record_context`); `CasePolicy`.
 - `clock.py`: `now`, due times, the one timer and what falls due; the working-day calendar and
   the `calendar_updated` signal.
-- `tasks.py`: the policy's deadlines and amounts, person refs, opening a task, its clocks,
-  lookups, cancel, moving a due; reminder, breach, lapse, and what follows a closed task.
+- `tasks.py`: the policy's deadlines and amounts, person refs (`case.started_by`,
+  `task.holder`, ...), opening a task, its clocks (a Deadline or a share of its span), lookups,
+  cancel, moving a due; reminder, breach, lapse, and what follows a closed task.
 - `units.py`: units, wake-ups, jobs, messages to other cases, sampling.
 - `records.py`: timeline, notifications, records, signatures, ledger, status, `finish`.
-- `persistence.py`: the buffered changes of a step and the one write in flight.
-- `authority.py`: who may act in a role of this case (`acts_as`, `why_not`).
+- `persistence.py`: the buffered changes of a step (the discipline register's entries among
+  them) and the one write in flight.
+- `authority.py`: who may act in a role of this case (`acts_as`, `why_not`), and on a task that
+  is a named person's own (no role: that person only).
 - `actions.py`: the updates `complete_task`, `extend_deadline`, `pause_task`, `resume_task` with
-  their validators, the `case_message` signal, the `state` query.
-- `blocks/approvals.py`, `blocks/ladders.py`: approval chains and escalation ladders.
+  their validators (and the signatures a `@check` may see), the `case_message` signal (a
+  message, or an `@on_event` that a person's update brings as well), the `state` query.
+- `blocks/approvals.py`, `blocks/ladders.py`: approval chains and escalation ladders (a
+  ladder's start and base data, `end_ladder`); `blocks/discipline.py`: sanctions and rewards
+  an approval chain decides, written to the discipline register once approved.
 - `common.py`: activity options, refusals (`refuse`), times as text; `base.py`: `CaseBase`, the
   state the parts share and, for the type checker, what one part calls on another.
 
@@ -78,17 +88,22 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.common import ACTIVITY_TIMEOUT, STORE_RETRY, local_text, refuse
     from workflows.engine.core import CasePolicy, CaseWorkflow
     from workflows.engine.records import CLOSED, sha256_text
+    from workflows.spec import FIXED_DEFAULTS, SCALED_DEFAULTS, OfSpan, TaskDefaults
 
 __all__ = [
     "ACTIVITY_TIMEOUT",
     "CLOSED",
+    "FIXED_DEFAULTS",
     "MAX_MESSAGE_KEYS",
     "METHOD_ZH",
     "PARTY_ZH",
+    "SCALED_DEFAULTS",
     "STATUS_ZH",
     "STORE_RETRY",
     "CasePolicy",
     "CaseWorkflow",
+    "OfSpan",
+    "TaskDefaults",
     "cal_merge",
     "local_text",
     "outcome_schema",

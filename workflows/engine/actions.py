@@ -4,6 +4,9 @@ trace; the handlers never re-check), the `case_message` signal, and the `state` 
 
 from __future__ import annotations
 
+import inspect
+import typing
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
@@ -22,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         ExtendDeadlineInput,
         Extension,
         PauseTaskInput,
+        SignatureReq,
         TaskState,
         TaskView,
     )
@@ -61,7 +65,16 @@ class ActionsMixin(CaseBase):
                 "Invalid", f"data.{loc}: {first['msg']}", error=plain_error(first)
             ) from None
 
-    def _check_signatures(self, task: TaskState, inp: CompleteTaskInput) -> None:
+    @staticmethod
+    def _sig_required(req: SignatureReq, data: dict[str, Any]) -> bool:
+        """Whether a signature must come with this completion: the completion's data decides
+        when it holds the boolean the spec names, else what the task's data said."""
+        if req.when is not None and req.when in data:
+            return bool(data[req.when])
+        return req.required
+
+    def _check_signatures(self, task: TaskState, inp: CompleteTaskInput, data: BaseModel) -> None:
+        given_data = data.model_dump()
         wanted = [
             s
             for s in task.signatures
@@ -83,7 +96,7 @@ class ActionsMixin(CaseBase):
                         f"{PARTY_ZH.get(req.party, req.party)}只能以"
                         f"{'或'.join(METHOD_ZH.get(m, m) for m in req.methods)}签字",
                     )
-            if req.required and not given:
+            if self._sig_required(req, given_data) and not given:
                 record = self._specs[task.kind].record
                 raise refuse(
                     "Invalid",
@@ -170,16 +183,17 @@ class ActionsMixin(CaseBase):
         task = self._open_task_for(inp.task_id)
         if not self._authorized(task, inp.actor):
             assigned = bool(task.assignee and inp.actor.id != task.assignee)
-            why = (
-                f"it is assigned to {task.assignee}"
-                if assigned
-                else self.why_not(inp.actor, task.role)
-            )
-            why_zh = (
-                f"该任务指派给了 {task.assignee}"
-                if assigned
-                else self.why_not(inp.actor, task.role, zh=True)
-            )
+            if not task.role:  # a named person's own task
+                why = f"it is {task.assignee}'s own task: only they may act on it"
+                why_zh = f"该任务须由 {task.assignee} 本人处理，他人不能代办"
+            elif assigned:
+                why, why_zh = (
+                    f"it is assigned to {task.assignee}",
+                    f"该任务指派给了 {task.assignee}",
+                )
+            else:
+                why = self.why_not(inp.actor, task.role)
+                why_zh = self.why_not(inp.actor, task.role, zh=True)
             raise refuse(
                 "Forbidden",
                 f"{inp.actor.id} may not complete task {task.id} ({task.title}): {why} "
@@ -193,11 +207,14 @@ class ActionsMixin(CaseBase):
                 f"结果须为 {'、'.join(task.outcomes)} 之一，而不是 {inp.outcome!r}",
             )
         data = self._validated_data(task, inp)
-        self._check_signatures(task, inp)
+        self._check_signatures(task, inp, data)
         check = self._handlers.get(("check", task.kind))
         if check is not None:
             # A check says why it refuses: a text, or (English, Chinese).
-            problem = check(self, task, inp.outcome, data)
+            if ("check_signatures", task.kind) in self._handlers:
+                problem = check(self, task, inp.outcome, data, list(inp.signatures))
+            else:
+                problem = check(self, task, inp.outcome, data)
             if isinstance(problem, tuple):
                 raise refuse("Invalid", problem[0], problem[1])
             if problem:
@@ -390,6 +407,8 @@ class ActionsMixin(CaseBase):
             return
         self.s.message_keys = [*self.s.message_keys[-(MAX_MESSAGE_KEYS - 1) :], msg.key]
         handler = self._handlers.get(("message", msg.name))
+        # Or an event a person's update brings as well (spec.on_event).
+        event = self._handlers.get(("event", msg.name)) if handler is None else None
         self.event(
             "message_received",
             None,
@@ -397,11 +416,36 @@ class ActionsMixin(CaseBase):
             name=msg.name,
             key=msg.key,
             sender=msg.sender,
-            handled=handler is not None,
+            handled=handler is not None or event is not None,
         )
         if handler is not None and not self._finished:
             handler(self, msg)
+        elif event is not None and not self._finished:
+            self._event_by_message(event, msg)
         self._wake = True
+
+    def _event_by_message(self, handler: Callable[..., Any], msg: CaseMessage) -> None:
+        """Run an `on_event` handler for a message: its payload as the update's input model,
+        the message's actor in it (never one the payload names)."""
+        model = _event_model(handler)
+        payload = dict(msg.payload)
+        if "actor" in model.model_fields:
+            payload["actor"] = msg.actor.model_dump()
+        try:
+            inp = model.model_validate(payload)
+        except ValidationError as err:
+            first = err.errors()[0]
+            why = f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}"
+            self.event("message_invalid", None, msg.actor.id, name=msg.name, key=msg.key, error=why)
+            self.needs_attention(
+                f"来自 {msg.sender or '系统'} 的消息 {msg.name}（{msg.key}）无法处理：{why}"[:500]
+            )
+            return
+        self.via_message = msg
+        try:
+            handler(self, inp)
+        finally:
+            self.via_message = None
 
     @workflow.query(name="state")
     def state(self) -> CaseView:
@@ -427,6 +471,17 @@ class ActionsMixin(CaseBase):
                 o: outcome_schema(m) for o, m in self._specs[task.kind].outcomes.items()
             }
         return view
+
+
+def _event_model(handler: Callable[..., Any]) -> type[BaseModel]:
+    """The input model of an `on_event` handler: its one argument's annotation (kept on the
+    function, which lives as long as the run's sandbox defined it)."""
+    model: type[BaseModel] | None = getattr(handler, "__zhidu_event_model__", None)
+    if model is None:
+        arg = list(inspect.signature(handler).parameters)[1]
+        model = typing.get_type_hints(handler)[arg]
+        handler.__zhidu_event_model__ = model  # type: ignore[attr-defined]
+    return model
 
 
 _SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}

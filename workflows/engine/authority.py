@@ -58,7 +58,8 @@ class AuthorityMixin(CaseBase):
 
     def _authorized(self, task: TaskState, actor: Actor) -> bool:
         """The task's role (in this case) is required; a named assignee must also be that
-        person, unless the actor holds the role above."""
+        person, unless the actor holds the role above; a task without a role is its named
+        person's own (workflows/engine/rules.py)."""
         return rules.may_complete(self._book, self.binding(), task.role, task.assignee, actor)
 
     def check_action(self, name: str, actor: Actor) -> None:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStart,
         CaseState,
         Deadline,
+        DisciplineWrite,
         EventState,
         LedgerWrite,
         NotificationWrite,
@@ -72,6 +73,7 @@ class CaseBase:
     _p_records: list[RecordWrite]
     _p_sigs: list[SignatureWrite]
     _p_ledger: list[LedgerWrite]
+    _p_discipline: list[DisciplineWrite]
     _case_dirty: bool
     _writing: bool
     _wake: bool
@@ -80,6 +82,7 @@ class CaseBase:
     _finished: str | None
     _refused: str | None
     _early: list[CaseMessage]
+    via_message: CaseMessage | None
     _start: CaseStart
     _ready: bool
 
@@ -185,6 +188,20 @@ class CaseBase:
 
         # blocks/approvals.py
         def _approval_step(self, task: TaskState) -> None: ...
+        def request_approval(
+            self,
+            key: str,
+            unit: UnitState,
+            record_id: str,
+            *,
+            measure: Decimal | int | None = None,
+            scope: str | None = None,
+        ) -> list[str]: ...
+
+        # blocks/discipline.py
+        def _discipline_decided(
+            self, unit: UnitState, approval: str, chain: dict[str, Any]
+        ) -> None: ...
 
         # authority.py
         def _open_task_for(self, task_id: str) -> TaskState: ...

@@ -7,6 +7,7 @@ package docstring)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 from collections.abc import Callable
@@ -22,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine.actions import ActionsMixin
     from workflows.engine.authority import AuthorityMixin
     from workflows.engine.blocks.approvals import ApprovalsMixin
+    from workflows.engine.blocks.discipline import DisciplineMixin
     from workflows.engine.blocks.join import JoinMixin
     from workflows.engine.blocks.ladders import LaddersMixin
     from workflows.engine.blocks.recurrence import RecurrenceMixin
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStart,
         CaseState,
         Deadline,
+        DisciplineWrite,
         EventState,
         LedgerWrite,
         NotificationWrite,
@@ -46,11 +49,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.roles import GENERIC, RoleBook
     from workflows.spec import (
+        DEFAULT,
+        SCALED_DEFAULTS,
         ActionSpec,
         ApprovalSpec,
         ApproveData,
         LadderSpec,
         RejectData,
+        TaskDefaults,
         TaskSpec,
     )
 
@@ -72,6 +78,7 @@ class CaseWorkflow(
     ApprovalsMixin,
     JoinMixin,
     RecurrenceMixin,
+    DisciplineMixin,
     LaddersMixin,
     RecordsMixin,
     PersistenceMixin,
@@ -101,6 +108,10 @@ class CaseWorkflow(
     # The regulation's own actions (updates and signals besides the generic four): who may
     # send each, declared once (CaseWorkflow.check_action, the starter and the pages ask it).
     ACTIONS: ClassVar[tuple[ActionSpec, ...]] = ()
+    # What a TaskSpec means where it does not say: the reminder's lead, the lapse, who a
+    # breach notifies (workflows.spec). SCALED_DEFAULTS scale with each task's deadline;
+    # FIXED_DEFAULTS (24 h before, 30 days after, every supervisor) are what R1 declares.
+    TASK_DEFAULTS: ClassVar[TaskDefaults] = SCALED_DEFAULTS
 
     _specs: ClassVar[dict[str, TaskSpec]]
     _approvals: ClassVar[dict[str, ApprovalSpec]]
@@ -110,6 +121,13 @@ class CaseWorkflow(
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        levels = [s for lad in cls.LADDERS for lv in lad.levels for s in (lv.task, lv.report)]
+        for spec in (*cls.TASKS, *levels):
+            if spec is not None and not spec.role and not spec.assignee:
+                raise TypeError(
+                    f"{cls.__name__}: task {spec.kind!r} has neither a role nor a person "
+                    "(TaskSpec(role='', assignee=<person ref>) is that person's own task)"
+                )
         specs = {s.kind: s for s in cls.TASKS}
         for a in cls.APPROVALS:
             specs[a.task_kind] = TaskSpec(
@@ -128,19 +146,16 @@ class CaseWorkflow(
                 if level.report is not None:
                     specs[level.report.kind] = level.report
                     ladder_of[level.report.kind] = (ladder.key, i, "report")
-        cls._specs = specs
+        cls._specs = {k: _with_defaults(spec, cls.TASK_DEFAULTS) for k, spec in specs.items()}
         cls._approvals = {a.key: a for a in cls.APPROVALS}
         cls._ladders = {lad.key: lad for lad in cls.LADDERS}
         cls._ladder_of = ladder_of
         cls._book = GENERIC | cls.ROLES
-        handlers: dict[tuple[str, str], Callable[..., Any]] = {}
-        for klass in reversed(cls.__mro__):
-            for fn in vars(klass).values():
-                for mark in getattr(fn, "__zhidu_handlers__", ()):
-                    handlers[mark] = fn
-        cls._handlers = handlers
+        cls._handlers = _compile_handlers(cls)
         cls._joins = [
-            (tuple(name.split("|")), fn) for (kind, name), fn in handlers.items() if kind == "join"
+            (tuple(name.split("|")), fn)
+            for (kind, name), fn in cls._handlers.items()
+            if kind == "join"
         ]
 
     @workflow.init
@@ -153,6 +168,7 @@ class CaseWorkflow(
         self._p_records: list[RecordWrite] = []
         self._p_sigs: list[SignatureWrite] = []
         self._p_ledger: list[LedgerWrite] = []
+        self._p_discipline: list[DisciplineWrite] = []
         self._case_dirty = False
         self._writing = False
         self._wake = False
@@ -161,6 +177,7 @@ class CaseWorkflow(
         self._finished: str | None = None
         self._refused: str | None = None  # the first step's store refused the start
         self._early: list[CaseMessage] = []  # messages that arrived before the case began
+        self.via_message: CaseMessage | None = None  # the message an on_event handler runs for
         # Restored here, before any message handler runs (a signal-with-start delivers its
         # signal before the run method starts).
         self._start = start
@@ -289,6 +306,45 @@ class CaseWorkflow(
         if handler is None:
             raise RuntimeError(f"{type(self).__name__} has no @{kind}({name!r}) handler")
         return handler
+
+
+def _with_defaults(spec: TaskSpec, defaults: TaskDefaults) -> TaskSpec:
+    """The spec with what it left unset taken from the regulation's TASK_DEFAULTS."""
+    changes: dict[str, Any] = {}
+    if spec.remind is DEFAULT:
+        changes["remind"] = defaults.remind
+    if spec.lapse is DEFAULT:
+        changes["lapse"] = defaults.lapse
+    if spec.breach.notify is DEFAULT:
+        changes["breach"] = dataclasses.replace(spec.breach, notify=defaults.notify)
+    return dataclasses.replace(spec, **changes) if changes else spec
+
+
+def _compile_handlers(cls: type) -> dict[tuple[str, str], Callable[..., Any]]:
+    """Handler slot (kind, name) -> the method marked for it (workflows.spec). A method counts
+    by its name, as the class resolves it: a subclass overriding a handler method takes its
+    slot over (its own marks if it has any, else those of the method it overrides). Two
+    different methods marked for one slot: TypeError, instead of silently losing one."""
+    marks_of: dict[str, tuple[tuple[str, str], ...]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, fn in vars(klass).items():
+            marks = tuple(getattr(fn, "__zhidu_handlers__", ()))
+            if marks:
+                marks_of[name] = marks  # the most derived marked definition
+    handlers: dict[tuple[str, str], Callable[..., Any]] = {}
+    owner: dict[tuple[str, str], str] = {}
+    for name, marks in marks_of.items():
+        fn = getattr(cls, name, None)
+        if not callable(fn):
+            continue
+        for mark in marks:
+            if owner.get(mark, name) != name:
+                raise TypeError(
+                    f"{cls.__name__}: {owner[mark]} and {name} are both marked "
+                    f"@{mark[0]}({mark[1]!r}); a handler slot takes one method"
+                )
+            owner[mark], handlers[mark] = name, fn
+    return handlers
 
 
 @functools.lru_cache(maxsize=256)

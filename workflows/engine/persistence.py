@@ -34,6 +34,7 @@ class PersistenceMixin(CaseBase):
             or self._p_records
             or self._p_sigs
             or self._p_ledger
+            or self._p_discipline
         )
 
     def _take_changes(self) -> StepChanges:
@@ -61,10 +62,12 @@ class PersistenceMixin(CaseBase):
             records=self._p_records,
             signatures=self._p_sigs,
             ledger=self._p_ledger,
+            discipline=self._p_discipline,
         )
         self.s.case_written = True
         self._p_events, self._p_tasks, self._p_notes = [], {}, []
         self._p_records, self._p_sigs, self._p_ledger = [], [], []
+        self._p_discipline = []
         self._case_dirty = False
         return changes
 

@@ -83,7 +83,10 @@ def acts_as(book: RoleBook, case: Binding, actor: Person, role: str) -> bool:
 def may_complete(
     book: RoleBook, case: Binding, role: str, assignee: str | None, actor: Person
 ) -> bool:
-    """Whether `actor` may complete a task of `role` (named to `assignee`, if anyone)."""
+    """Whether `actor` may complete a task of `role` (named to `assignee`, if anyone). A task
+    without a role is its named person's own: theirs alone, not a role above's."""
+    if not role:
+        return may_act(role, assignee, actor.id, list(actor.roles))
     if book.outranks(actor.roles, role):
         return True
     return may_act(role, assignee, actor.id, list(actor.roles)) and acts_as(book, case, actor, role)

@@ -5,7 +5,7 @@ and after it closed (`_closed`: the blocks, then the regulation's `@after` handl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +15,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows import calendar as cal
     from workflows.engine.base import CaseBase
     from workflows.engine.common import M, local_text
-    from workflows.model import Deadline, SignatureReq, TaskState, UnitState, yuan
-    from workflows.spec import AmountRef, DeadlineRef, TaskSpec
+    from workflows.model import (
+        SYSTEM_ACTOR_ID,
+        Deadline,
+        SignatureReq,
+        TaskState,
+        UnitState,
+        yuan,
+    )
+    from workflows.spec import AmountRef, DeadlineRef, OfSpan, TaskSpec
 
 
 class TaskMixin(CaseBase):
@@ -59,6 +66,10 @@ class TaskMixin(CaseBase):
             value = getattr(self.inp, rest, None)
         elif head == "unit" and rest:
             value = (unit.data if unit else {}).get(rest)
+        elif ref == "case.started_by":  # a person; None when the system started the case
+            value = self.started_by if self.started_by != SYSTEM_ACTOR_ID else None
+        elif ref == "task.holder":  # the assignee, else everyone with the task's role
+            value = (task.assignee or f"role:{task.role}") if task else None
         elif head == "task" and rest:
             value = getattr(task, rest, None) if task else None
         else:
@@ -116,6 +127,11 @@ class TaskMixin(CaseBase):
         if self._finished:
             # Opened by a step that was already under way when the case was closed.
             task.status, task.closed_at = "cancelled", now
+        elif not role and task.assignee is None:
+            # A named person's own task whose person ref names nobody in this case.
+            self.needs_attention(
+                f"任务 {task.id}（{task.title}）须由 {spec.assignee} 本人处理，但本案件中没有此人"
+            )
         self.s.tasks.append(task)
         self._touch(task)
         self._announce_opened(task, role, due, provisional)
@@ -124,13 +140,15 @@ class TaskMixin(CaseBase):
 
     @staticmethod
     def _signature_reqs(spec: TaskSpec, data: dict[str, Any]) -> list[SignatureReq]:
-        """The signatures a new task asks for (`required` may name a key of its data)."""
+        """The signatures a new task asks for (`required` may name a key of its data, or of the
+        data it is completed with: `when`)."""
         return [
             SignatureReq(
                 party=s.party,
                 role=s.role,
                 methods=list(s.methods),
                 required=bool(data.get(s.required)) if isinstance(s.required, str) else s.required,
+                when=s.required if isinstance(s.required, str) else None,
                 outcomes=list(s.outcomes),
             )
             for s in spec.signatures
@@ -163,19 +181,36 @@ class TaskMixin(CaseBase):
             )
 
     def _set_clocks(self, task: TaskState, spec: TaskSpec, start: datetime) -> None:
-        """Reminder (never earlier than half-way to the due) and lapse from the due."""
+        """Reminder (never earlier than half-way to the due) and lapse from the due; either may
+        be a share of the task's span (`OfSpan`)."""
         task.remind_at = task.lapse_at = None
         if task.due_at is None:
             return
-        lead = self.deadline(spec.remind)
-        if lead is not None:
-            remind = cal.lead_before(self.s.calendar, task.due_at, lead)
+        span = max(task.due_at - start, timedelta(0))
+        if isinstance(spec.remind, OfSpan):
+            remind: datetime | None = task.due_at - self._of_span(spec.remind, span)
+        else:
+            lead = self.deadline(spec.remind)
+            remind = (
+                cal.lead_before(self.s.calendar, task.due_at, lead) if lead is not None else None
+            )
+        if remind is not None:
             halfway = start + (task.due_at - start) / 2
             remind = max(remind, halfway)
             task.remind_at = remind if remind < task.due_at else None
-        lapse = self.deadline(spec.lapse)
-        if lapse is not None:
-            task.lapse_at = cal.due_after(self.s.calendar, task.due_at, lapse)[0]
+        if isinstance(spec.lapse, OfSpan):
+            task.lapse_at = task.due_at + self._of_span(spec.lapse, span)
+        else:
+            lapse = self.deadline(spec.lapse)
+            if lapse is not None:
+                task.lapse_at = cal.due_after(self.s.calendar, task.due_at, lapse)[0]
+
+    @staticmethod
+    def _of_span(share: OfSpan, span: timedelta) -> timedelta:
+        length = span * share.share
+        if share.at_least is not None:
+            length = max(length, share.at_least.wall)
+        return length
 
     @staticmethod
     def given(model: type[M], task: TaskState) -> M:

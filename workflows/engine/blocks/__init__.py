@@ -1,2 +1,3 @@
 """Building blocks a regulation declares and the engine runs: approval chains
-(`approvals.py`) and escalation ladders (`ladders.py`)."""
+(`approvals.py`), escalation ladders (`ladders.py`) and the discipline register
+(`discipline.py`: sanctions and rewards an approval chain decides)."""

@@ -105,4 +105,6 @@ class ApprovalsMixin(CaseBase):
             for other in self.open_tasks(spec.task_kind, unit):
                 if other.data.get("approval") == spec.key:
                     self.cancel(other, "approval rejected")
+        if "discipline" in unit.data:  # a sanction or reward this chain decided (discipline.py)
+            self._discipline_decided(unit, spec.key, chain)
         self._handler("approval", spec.key)(self, unit, chain["result"] == "approved", record_id)

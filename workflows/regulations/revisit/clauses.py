@@ -38,7 +38,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.calendar import end_of_day
-    from workflows.engine import CaseWorkflow, refuse
+    from workflows.engine import FIXED_DEFAULTS, CaseWorkflow, refuse
     from workflows.engine.blocks.join import Closed
     from workflows.engine.blocks.recurrence import Grid
     from workflows.model import (
@@ -184,6 +184,7 @@ class RevisitWorkflow(CaseWorkflow):
     # case's department; a division leader always may (roles.ROLES_ABOVE).
     ROLE_HOLDERS = {"supervisor": "input.supervisor"}
     ROLES = ROLES
+    TASK_DEFAULTS = FIXED_DEFAULTS  # remind 24 h before, lapse 30 days after, tell the supervisor
     ACTIONS = (
         ActionSpec("close_plan", ClosePlanInput, ("supervisor", "admin"), "update",
                    "结束回访计划", "Close the plan"),
