@@ -17,7 +17,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.signing import Sealer
 from activities.store_step import CaseStore
 from starter import users
-from starter.api import create_app
+from starter.app import create_app
 from store import models, queries
 from tests.blocks_regulation import BlocksInput, BlocksPolicy, BlocksWorkflow, ScaledBlocksWorkflow
 from tests.helpers import (
@@ -51,7 +51,7 @@ from workflows.model import (
     TaskState,
 )
 from workflows.regulations.revisit.clauses import RevisitWorkflow
-from workflows.spec import OfSpan, TaskSpec, after, on_breach
+from workflows.spec import SCALED_DEFAULTS, OfSpan, TaskSpec, after, on_breach
 
 HEAD = Actor(id="head", roles=["center_head"])
 
@@ -218,10 +218,11 @@ async def test_end_ladder_from_outside(ts_env, session_factory, clean_db, settin
 
 
 def test_the_engines_first_defaults_stay_where_declared_or_not() -> None:
-    """R1 (which declares nothing yet) and the test regulation (FIXED_DEFAULTS, declared) keep
-    today's reminder, lapse and breach notice; a spec's own values always win."""
-    assert CaseWorkflow.TASK_DEFAULTS is FIXED_DEFAULTS
-    assert BlocksWorkflow.TASK_DEFAULTS is FIXED_DEFAULTS
+    """The engine's default scales with each deadline; R1 and the test regulation declare the
+    fixed defaults they were written with and keep their reminder, lapse and breach notice; a
+    spec's own values always win."""
+    assert CaseWorkflow.TASK_DEFAULTS is SCALED_DEFAULTS
+    assert RevisitWorkflow.TASK_DEFAULTS is BlocksWorkflow.TASK_DEFAULTS is FIXED_DEFAULTS
     for cls, kind in ((RevisitWorkflow, "plan"), (RevisitWorkflow, "archive"),
                       (RevisitWorkflow, "expense_sign"), (BlocksWorkflow, "monthly")):  # fmt: skip
         spec = cls._specs[kind]

@@ -74,7 +74,7 @@ class DemoPerson:
     department: str
 
 
-GENERIC_DEMO = (DemoPerson("admin", "系统管理员", ("admin",), "信息中心"),)
+GENERIC_DEMO = (DemoPerson("admin", "林涛", ("admin",), "信息中心"),)
 
 
 def book_of(books: Iterable[RoleBook]) -> RoleBook:

@@ -21,11 +21,11 @@ ROLES = RoleBook(
 )
 
 DEMO = (
-    DemoPerson("staff", "张晓明（销售/客服人员）", ("staff",), "客户服务部"),
-    DemoPerson("supervisor", "李国华（部门主管）", ("supervisor",), "客户服务部"),
-    DemoPerson("clerk", "王丽（客服文员）", ("clerk",), "客户服务部"),
-    DemoPerson("division", "赵建国（分管领导）", ("division_leader",), "公司领导"),
-    DemoPerson("president", "陈静（总裁办）", ("president_office", "quality_specialist"), "总裁办"),
-    DemoPerson("rd", "刘工（研发技术部门）", ("rd",), "研发技术部"),
-    DemoPerson("finance", "孙会计（财务管理部）", ("finance",), "财务管理部"),
+    DemoPerson("staff", "张晓明", ("staff",), "客户服务部"),
+    DemoPerson("supervisor", "李国华", ("supervisor",), "客户服务部"),
+    DemoPerson("clerk", "王丽", ("clerk",), "客户服务部"),
+    DemoPerson("division", "赵建国", ("division_leader",), "公司领导"),
+    DemoPerson("president", "陈静", ("president_office", "quality_specialist"), "总裁办"),
+    DemoPerson("rd", "刘工", ("rd",), "研发技术部"),
+    DemoPerson("finance", "孙会计", ("finance",), "财务管理部"),
 )
