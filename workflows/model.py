@@ -81,6 +81,19 @@ class Form(BaseModel):
         return value
 
 
+class Attachment(Form):
+    """A file a person attached to a form (a document of a checklist, a drawing, a spreadsheet):
+    the app stores the file (`POST /api/attachments`), the case keeps this reference — its id,
+    name, type, size and SHA-256 — never the bytes, so a record that names it proves which file
+    it was."""
+
+    id: str = Field(pattern=r"^att_[A-Za-z0-9_-]{8,64}$")
+    name: str = Field(min_length=1, max_length=200)
+    media_type: str = Field("application/octet-stream", max_length=100)
+    size: int = Field(ge=0, le=20_000_000)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class Actor(Form):
     """Who acts. The API and CLI build it from the signed-in user, never from client input;
     `system` acts for what no person did (timers, messages between cases)."""
