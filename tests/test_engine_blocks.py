@@ -37,8 +37,6 @@ from tests.helpers import (
 )
 from worker import AssertionVerifier, workflow_runner
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 STAFF = Actor(id="staff", roles=["staff"], department="客户服务部")
 BOSS = Actor(id="boss", roles=["supervisor"], department="客户服务部")
 OTHER = Actor(id="sup2", roles=["supervisor"], department="客户服务部")

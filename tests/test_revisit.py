@@ -108,17 +108,70 @@ async def start_case(
     return await helpers.start_case(env, queue, "revisit", inp, policy)
 
 
-async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings_factory):
-    """Plan → appointment → first phone revisit at 1 month → record verbatim → problems routed →
-    report next day → materials in 3 days (extension ≤ 1 week by the supervisor only) → review →
-    fine approved by 总裁办 → archive → expense claim with the cap → next run."""
+# ---- R1's first cycle, clause by clause --------------------------------------------------------
+# Each test drives the case to its clause with the steps before it (which their own tests check)
+# and proves the clause's rules there.
+
+PROBLEMS = [
+    {"text": "打印机卡纸", "route": "solved"},
+    {"text": "报表导出 Excel 乱码", "route": "rd_feedback"},
+    {"text": "服务器风扇异响，电话无法判断", "route": "onsite"},
+    {"text": "机房温控系统与产品不兼容", "route": "president_office"},
+]
+
+
+def first_phone_of(go_live: date) -> datetime:
+    """09:00 China time one month after go-live."""
+    at = datetime.combine(go_live, time(9), CHINA_TZ)
+    return at.replace(month=at.month % 12 + 1, year=at.year + (at.month == 12))
+
+
+async def planned(env: Any, h: Any) -> datetime:
+    """4.2(1) done; the first phone revisit's time."""
+    started = await env.get_current_time()
+    await complete(h, await open_task(h, "plan"), STAFF, data=PLAN)
+    return first_phone_of(china(started).date())
+
+
+async def booked(env: Any, h: Any, first_phone: datetime) -> datetime:
+    """4.2(2) the appointment agreed an hour after the planned time; the agreed time."""
+    await sleep_to(env, first_phone - timedelta(days=6))
+    agreed = first_phone + timedelta(hours=1)
+    appt = await open_task(h, "appointment")
+    await complete(
+        h, appt, STAFF, "agreed", {"appointment_at": agreed.isoformat(), "place": "电话"}
+    )
+    return agreed
+
+
+async def visited(env: Any, h: Any, agreed: datetime) -> datetime:
+    """4.3 the first phone revisit made, four problems routed; when it closed."""
+    await sleep_to(env, agreed)
+    record = visit_record(valuable_suggestion=True, problems=PROBLEMS)
+    done = await complete(h, await open_task(h, "visit"), STAFF, data=record)
+    assert done.closed_at is not None
+    return done.closed_at
+
+
+async def reported(h: Any) -> None:
+    """4.4(1) the report and the materials (with 600 元 of expenses) handed in."""
+    await complete(h, await open_task(h, "report"), STAFF,
+                   data={"summary": "客户总体满意", "evaluation": "良好"})  # fmt: skip
+    expenses = [{"item": "交通费", "amount_yuan": 320}, {"item": "餐费", "amount_yuan": 280}]
+    await complete(h, await open_task(h, "materials"), STAFF, data={"expenses": expenses})
+
+
+async def first_visit_made(env: Any, h: Any) -> datetime:
+    return await visited(env, h, await booked(env, h, await planned(env, h)))
+
+
+async def test_4_2_1_the_plan_is_the_owners_in_three_working_days(
+    ts_env, session_factory, clean_db, settings_factory
+):
     env = ts_env
     async with case_worker(env.client, session_factory, settings_factory()) as queue:
         h = await start_case(env, queue)
         started = await env.get_current_time()
-        go_live = china(started).date()
-
-        # 4.2(1) the plan is a task for the owner, due in 3 working days (statutory calendar).
         plan = await open_task(h, "plan")
         assert (plan.assignee, plan.clause) == ("staff", "R1 4.2(1)")
         assert working_days_between(china(started).date(), china(plan.due_at).date()) == 3
@@ -133,16 +186,19 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
         )
         await complete(h, plan, STAFF, data=PLAN)
         [plan_rec] = await records(session_factory, "revisit-C1", "revisit_plan")
-        first_phone = datetime.combine(go_live, time(9), CHINA_TZ)
-        first_phone = first_phone.replace(
-            month=first_phone.month % 12 + 1, year=first_phone.year + (first_phone.month == 12)
-        )
+        first_phone = first_phone_of(china(started).date())
         assert datetime.fromisoformat(plan_rec.data["first_phone_at"]) == first_phone
         assert plan_rec.data["purposes"] == PLAN["purposes"]
+        assert (await state(h)).summary["next_visit"]["kind"] == "first_phone"
 
-        # 4.3(2)1) + 4.2(2): the appointment task opens 7 days before the first phone revisit.
-        view = await state(h)
-        assert view.summary["next_visit"]["kind"] == "first_phone"
+
+async def test_4_2_2_the_appointment_opens_seven_days_before_the_first_phone_revisit(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue)
+        first_phone = await planned(env, h)
         await sleep_to(env, first_phone - timedelta(days=7, hours=1))
         assert not [t for t in (await state(h)).tasks if t.kind == "appointment"]
         await skip(env, timedelta(hours=2))
@@ -157,28 +213,30 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
         await complete(
             h, appt, STAFF, "agreed", {"appointment_at": agreed.isoformat(), "place": "电话"}
         )
-
+        # 4.3(2)1) the first phone revisit, due at the end of the agreed day (日清日结).
         visit = await open_task(h, "visit")
         assert visit.clause == "R1 4.3(2)1)" and visit.title.startswith("首次电话回访")
         assert visit.due_at == datetime.combine(
             agreed.date() + timedelta(days=1), time(0), CHINA_TZ
         )
+
+
+async def test_4_3_the_record_is_verbatim_signed_and_its_problems_are_routed(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue)
+        agreed = await booked(env, h, await planned(env, h))
         await sleep_to(env, agreed)
+        visit = await open_task(h, "visit")
         await refused(
             complete(h, visit, STAFF, data=visit_record(usage="")), "Invalid", "data.usage"
         )
-        problems = [
-            {"text": "打印机卡纸", "route": "solved"},
-            {"text": "报表导出 Excel 乱码", "route": "rd_feedback"},
-            {"text": "服务器风扇异响，电话无法判断", "route": "onsite"},
-            {"text": "机房温控系统与产品不兼容", "route": "president_office"},
-        ]
         done = await complete(
-            h, visit, STAFF, data=visit_record(valuable_suggestion=True, problems=problems)
+            h, visit, STAFF, data=visit_record(valuable_suggestion=True, problems=PROBLEMS)
         )
-        visited = done.closed_at
-        assert visited is not None
-
+        assert done.closed_at is not None
         # 4.3(4) every question and suggestion verbatim; signed by the staff member.
         [rec] = await records(session_factory, "revisit-C1", "revisit_record")
         assert rec.data["questions"] == ["为什么打印机偶尔卡纸？", "报表能否导出为 Excel？"]
@@ -186,30 +244,49 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
         [sig] = await eventually_rows(session_factory, models.Signature, 1, record_id=rec.id)
         assert (sig.signer, sig.method) == ("staff", "staff_login")
         assert len(sig.record_sha256) == 64
-
-        # 4.3(2) routing: R&D feedback record + task, 总裁办 project review, on-site visits queued.
+        # 4.3(2) routing: R&D feedback record + task, 总裁办 project review, on-site visits:
+        # 7 days for the problem phone could not solve, 14 for the suggestion (4.3(1)).
         [fb] = await records(session_factory, "revisit-C1", "rd_feedback")
         assert fb.data["problem"] == "报表导出 Excel 乱码"
         view = await state(h)
         kinds = {t.kind: t for t in view.tasks if t.status == "open"}
-        assert (
-            kinds["rd_feedback"].role == "rd"
-            and kinds["project_review"].role == "quality_specialist"
-        )
+        assert kinds["rd_feedback"].role == "rd"
+        assert kinds["project_review"].role == "quality_specialist"
         scheduled = [e.detail["kind"] for e in view.events if e.kind == "visit_scheduled"]
         assert scheduled == ["onsite_problem", "onsite_suggestion"]
+        # (the first phone revisit's unit stays open until its report, review and archive)
+        assert sorted(view.summary["open_visits"]) == [
+            "first_phone",
+            "onsite_problem",
+            "onsite_suggestion",
+        ]
+        onsite = {
+            t.data["visit_kind"]: t for t in view.tasks if t.kind == "visit" and t.status == "open"
+        }
+        assert onsite["onsite_problem"].due_at == done.closed_at + timedelta(days=7)
+        assert onsite["onsite_suggestion"].due_at == done.closed_at + timedelta(days=14)
+        await complete(h, kinds["rd_feedback"], RD, "accepted")
+        await complete(h, kinds["project_review"], PRESIDENT, "project")
+        assert (await state(h)).summary["visits_done"] == 1
 
-        # 4.4(1)1) report the next day; 4.4(1)2) materials within 3 days.
-        report, materials = kinds["report"], kinds["materials"]
+
+async def test_4_4_1_report_next_day_materials_in_three_days_a_week_with_the_supervisor(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue)
+        visited_at = await first_visit_made(env, h)
+        report, materials = await open_task(h, "report"), await open_task(h, "materials")
         assert report.due_at == datetime.combine(
-            china(visited).date() + timedelta(days=2), time(0), CHINA_TZ
+            china(visited_at).date() + timedelta(days=2), time(0), CHINA_TZ
         )
-        assert materials.due_at == visited + timedelta(days=3)
+        assert materials.due_at == visited_at + timedelta(days=3)
         await refused(
-            extend(h, materials, STAFF, visited + timedelta(days=5), "客户出差"), "Forbidden"
+            extend(h, materials, STAFF, visited_at + timedelta(days=5), "客户出差"), "Forbidden"
         )
         await refused(
-            extend(h, materials, SUPERVISOR, visited + timedelta(days=8), "客户出差"),
+            extend(h, materials, SUPERVISOR, visited_at + timedelta(days=8), "客户出差"),
             "Forbidden",
             "higher approval",
         )
@@ -219,9 +296,9 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
             "in the past",
         )
         ext = await extend(
-            h, materials, SUPERVISOR, visited + timedelta(days=6), "客户出差，资料未齐"
+            h, materials, SUPERVISOR, visited_at + timedelta(days=6), "客户出差，资料未齐"
         )
-        assert ext.due_at == visited + timedelta(days=6)
+        assert ext.due_at == visited_at + timedelta(days=6)
         [row] = await eventually_rows(
             session_factory, models.TaskExtension, 1, task_id=materials.id
         )
@@ -230,25 +307,24 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
             "supervisor",
             "客户出差，资料未齐",
         )
-        assert row.old_due == visited + timedelta(days=3) and row.new_due == visited + timedelta(
-            days=6
-        )
-
-        await complete(h, report, STAFF, data={"summary": "客户总体满意", "evaluation": "良好"})
-        await complete(
-            h,
-            materials,
-            STAFF,
-            data={
-                "expenses": [
-                    {"item": "交通费", "amount_yuan": 320},
-                    {"item": "餐费", "amount_yuan": 280},
-                ]
-            },
-        )
+        assert row.old_due == visited_at + timedelta(days=3)
+        assert row.new_due == visited_at + timedelta(days=6)
+        await reported(h)
         assert len(await records(session_factory, "revisit-C1", "revisit_report")) == 1
 
-        # 4.4(2) review: a fine request needs its rule; 总裁办 approves it → ledger 5.1(2).
+
+async def test_4_4_2_and_4_5_review_a_fine_by_the_presidents_office_then_the_archive(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue)
+        await complete(h, await open_task(h, "plan"), STAFF, data=PLAN)
+        plan_rec = (await records(session_factory, "revisit-C1", "revisit_plan"))[0]
+        started = await env.get_current_time()
+        await visited(env, h, await booked(env, h, first_phone_of(china(started).date())))
+        await reported(h)
+        # 4.4(2) the review: a fine request names its rule; 总裁办 approves it → 5.1(2).
         review = await open_task(h, "review")
         assert review.role == "supervisor"
         await refused(complete(h, review, STAFF, "accept", {"guidance": "好"}), "Forbidden")
@@ -257,25 +333,29 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
             "Invalid",
             "severity",
         )
-        await complete(
-            h,
-            review,
-            SUPERVISOR,
-            "fine_request",
-            {"guidance": "回访记录与客户反馈不符", "severity": "falsification"},
-        )
-        fine = await open_task(h, "fine_approval")
-        await complete(h, fine, PRESIDENT, "approve")
+        await complete(h, review, SUPERVISOR, "fine_request",
+                       {"guidance": "回访记录与客户反馈不符", "severity": "falsification"})  # fmt: skip
+        await complete(h, await open_task(h, "fine_approval"), PRESIDENT, "approve")
         [pen] = await penalties(session_factory, "revisit-C1")
         assert (pen.clause, pen.party, float(pen.amount_yuan)) == ("R1 5.1(2)", "staff", 100.0)
-
         # 4.5 the clerk archives per customer category; complete → no 5.1(1) penalty.
-        archive = await open_task(h, "archive")
-        await complete(h, archive, CLERK, "done", {"complete": True})
+        await complete(h, await open_task(h, "archive"), CLERK, "done", {"complete": True})
         [arch] = await records(session_factory, "revisit-C1", "revisit_archive")
         assert arch.category == "large" and arch.data["plan_record"] == plan_rec.id
+        assert len(await penalties(session_factory, "revisit-C1", 1)) == 1
+        events = await rows(session_factory, models.Event, case_id="revisit-C1")
+        assert all(e.clause is None or e.clause.startswith("R1") for e in events)
+        assert len({e.seq for e in events}) == len(events)
 
-        # 4.6 expenses: supervisor and division leader sign, finance pays up to the cap.
+
+async def test_4_6_expenses_signed_by_supervisor_and_division_leader_paid_up_to_the_cap(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_case(env, queue)
+        await first_visit_made(env, h)
+        await reported(h)
         sign = await open_task(h, "expense_sign")
         # Task data the workflow relies on cannot be slipped in by a client.
         await refused(
@@ -293,31 +373,8 @@ async def test_full_cycle_every_rule(ts_env, session_factory, clean_db, settings
         }
         assert signers == {"supervisor", "division_leader"}
         [paid] = await records(session_factory, "revisit-C1", "expense_payment")
-        assert (
-            Decimal(paid.data["reimbursed_yuan"]),
-            Decimal(paid.data["borne_by_staff_yuan"]),
-        ) == (
-            500,
-            100,
-        )
-
-        await complete(h, await open_task(h, "rd_feedback"), RD, "accepted")
-        await complete(h, await open_task(h, "project_review"), PRESIDENT, "project")
-
-        # The cycle is done; the on-site visits the record asked for are open already, each
-        # with its own deadline: 7 days for the problem, 14 for the suggestion.
-        view = await state(h)
-        assert view.summary["visits_done"] == 1
-        assert sorted(view.summary["open_visits"]) == ["onsite_problem", "onsite_suggestion"]
-        onsite = {
-            t.data["visit_kind"]: t for t in view.tasks if t.kind == "visit" and t.status == "open"
-        }
-        assert onsite["onsite_problem"].due_at == visited + timedelta(days=7)
-        assert onsite["onsite_suggestion"].due_at == visited + timedelta(days=14)
-        assert len(await penalties(session_factory, "revisit-C1", 1)) == 1
-        events = await rows(session_factory, models.Event, case_id="revisit-C1")
-        assert all(e.clause is None or e.clause.startswith("R1") for e in events)
-        assert len({e.seq for e in events}) == len(events)
+        assert (Decimal(paid.data["reimbursed_yuan"]),
+                Decimal(paid.data["borne_by_staff_yuan"])) == (500, 100)  # fmt: skip
 
 
 async def test_onsite_visit_needs_customer_signature_and_archive_breach(
