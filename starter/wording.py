@@ -137,7 +137,7 @@ class Words:
         """A field's label (Chinese pages), else the key."""
         if self.zh and key in self.labels.fields:
             return self.labels.fields[key]
-        return key.replace("_", " ") if not self.zh else key
+        return key.replace("_", " ").capitalize() if not self.zh else key
 
     def ref(self, value: str) -> str | None:
         """A task, unit or record id as what it is: its title."""
@@ -212,6 +212,22 @@ class Words:
 
     def join(self, parts: list[str], sep: str | None = None) -> str:
         return (sep or ("、" if self.zh else ", ")).join(p for p in parts if p)
+
+    def hint(self, data: Mapping[str, Any] | None, most: int = 3) -> str:
+        """What tells a task from another of the same title: its labelled data in words
+        (`预约时间 2026-12-01 10:00 · 理由 报表导出慢`)."""
+        parts = []
+        for k, v in (data or {}).items():
+            if (
+                isinstance(v, bool | Mapping | list)
+                or v in (None, "")
+                or k not in self.labels.fields
+            ):
+                continue
+            text = self.value(k, v)
+            if text and "/" not in text:
+                parts.append(f"{self.field(k)} {text[:40]}")
+        return " · ".join(parts[:most])
 
     # ---- the timeline -------------------------------------------------------------------------
 

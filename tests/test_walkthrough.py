@@ -34,9 +34,12 @@ CODE_LINE = re.compile(r"^CODE=\d{6}\b.*$", re.M)
 def walkthrough() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text.split("<!-- walkthrough:start -->", 1)[1].split("<!-- walkthrough:end -->")[0]
-    m = re.search(r"```sh\n(.*?)```", block, re.S)
-    assert m is not None, "the walkthrough block has no ```sh fence"
-    return m.group(1)
+    fences = re.findall(r"```sh\n(.*?)```", block, re.S)
+    assert fences, "the walkthrough has no ```sh fence"
+    # The one-time code's line starts a fence of its own, marked: the fences before it paste
+    # as they are.
+    assert any(f.startswith("CODE=") and "✎" in f.splitlines()[0] for f in fences), fences
+    return "".join(fences)
 
 
 async def bash(script: str, env: dict[str, str]) -> tuple[int, str, str]:

@@ -34,9 +34,11 @@ from starter.web.forms import (
 )
 from starter.web.i18n import EN, FLASH, book, lang_of, person, pick, role_name, wording, words
 from starter.web.pages import PageRoute, factory, page_user, redirect, registry, render, state
+from starter.web.records import record_view
 from starter.web.start import has_files
 from starter.web.times import datetime_local, due_info, local, parse_time, with_china_tz
 from starter.web.uploads import attached_files
+from starter.web.work import mark_twins
 from starter.wording import Words
 from store import queries
 from store.models import User
@@ -197,14 +199,9 @@ def _outcome_panel(
 
 
 def case_words(lang: str, tasks: list[dict[str, Any]], records: list[dict[str, Any]],
-               events: list[dict[str, Any]], entry: RegulationEntry | None) -> Words:  # fmt: skip
+               units: Mapping[str, str], entry: RegulationEntry | None) -> Words:  # fmt: skip
     """The case's values and events in words: its tasks, records and units by id, and the
     person fields of its regulation."""
-    units = {
-        str(e["detail"].get("unit")): str(e["detail"].get("title") or "")
-        for e in events
-        if e.get("kind") == "unit_opened" and e.get("detail")
-    }
     w = wording(
         lang,
         tasks={t["id"]: t for t in tasks},
@@ -214,6 +211,25 @@ def case_words(lang: str, tasks: list[dict[str, Any]], records: list[dict[str, A
     if entry is not None:
         w.person_keys = w.person_keys | set(entry.people) | set(w.labels.persons)
     return w
+
+
+def subject_of(
+    record: Mapping[str, Any],
+    entry: RegulationEntry | None,
+    tasks: list[dict[str, Any]],
+    w: Words,
+) -> dict[str, Any]:
+    """The record a task decides on (an approval's claim): its fields, and the notes of the
+    work it came from (the closed tasks of a unit of work the record names)."""
+    fields, tables, _ = record_view(record, entry, w)
+    units = {v for v in (record.get("data") or {}).values() if isinstance(v, str) and v in w.units}
+    notes = [
+        (w.person(t.get("closed_by")), str((t.get("data") or {}).get("note")))
+        for t in tasks
+        if t.get("unit") in units and t["status"] == "done" and (t.get("data") or {}).get("note")
+    ]
+    return {"id": record["id"], "title": record["title"], "fields": fields, "notes": notes,
+            "by": w.person(record.get("created_by"))}  # fmt: skip
 
 
 def event_row(event: Mapping[str, Any], w: Words) -> dict[str, Any]:
@@ -273,6 +289,13 @@ async def _case_page(
     )
     case = binding_of(entry, view.get("input") or {})
     panels = [task_panel(t, entry, user, now, lang, posted, case) for t in open_tasks]
+    mark_twins(panels, wording(lang))
+    w = case_words(lang, tasks, records, await queries.unit_titles(sf, case_id), entry)
+    by_id = {r["id"]: r for r in records}
+    for p in panels:  # an approval shows what it approves
+        rid = (p.get("data") or {}).get("record_id")
+        if isinstance(rid, str) and rid in by_id:
+            p["subject"] = subject_of(by_id[rid], entry, tasks, w)
     done = [t for t in tasks if t["status"] != "open"]
     events = view["events"]
     closed_hidden = 0 if everything else max(0, len(done) - CLOSED_SHOWN)
@@ -283,7 +306,6 @@ async def _case_page(
         for t in done[closed_hidden:]
     ]  # fmt: skip
     inp = view.get("input") or {}
-    w = case_words(lang, tasks, records, events, entry)
     for r in records:
         r["created_by_name"] = w.person(r.get("created_by"))
     for t in closed:

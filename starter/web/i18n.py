@@ -189,6 +189,10 @@ EN: dict[str, str] = {
     "共 {n} 条": "{n} in all",
     "下一步": "Next",
     "重新验证": "Verify again",
+    "运行时间": "When",
+    "备注": "Note",
+    "用户名": "User id",
+    "发送情况": "Delivery",
     "请更正标出的 {n} 处": "Please correct the {n} marked field(s)",
     "确认": "Confirm",
 }

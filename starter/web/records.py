@@ -182,7 +182,7 @@ def record_view(
 ) -> tuple[list[Shown], list[dict[str, Any]], list[dict[str, Any]]]:
     """(the fields, the report tables, the bar charts) of a record."""
     data = dict(record.get("data") or {})
-    labels = record_labels(entry, record["kind"])
+    labels = record_labels(entry, record["kind"]) if w.zh else {}
     titles = {k: v for k, v in w.records.items() if k != record["id"]}
     keys = field_order(entry, record["kind"], [k for k in data if k not in REPORT_KEYS])
     fields = [shown_field(k, data[k], w, labels, titles) for k in keys]
