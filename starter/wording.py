@@ -37,7 +37,7 @@ STATUS: dict[str, tuple[str, str]] = {
 # Fields that name a person (a login id) wherever they appear; a regulation adds its own
 # through its entry's `people` and its labels' `persons`.
 PERSON_KEYS = frozenset({
-    "actor", "assignee", "owner", "supervisor", "staff", "party", "sender", "created_by",
+    "actor", "assignee", "owner", "party", "sender", "created_by",
     "closed_by", "started_by", "proposed_by", "approved_by", "granted_by", "signer",
     "regional_manager", "department_manager", "charge_to",
 })  # fmt: skip

@@ -138,6 +138,7 @@ WORK_COLUMNS = (
     Task.paused_at,
     Task.provisional,
     Task.created_at,
+    Task.data,  # what tells two tasks of one title apart (a visit's time, its reason)
 )
 
 

@@ -222,9 +222,7 @@ async def test_start_form_from_the_schema_with_errors_next_to_fields(web, sessio
         assert "在 Temporal 控制台中查看" in case.text
         assert 'id="complete-t1-done"' in case.text  # the plan task's form
         assert 'name="data.purposes"' in case.text and 'value="product_use"' in case.text
-        assert (
-            'id="timeline"' in case.text and "用户 staff1 发起案件" in case.text
-        )
+        assert 'id="timeline"' in case.text and "用户 staff1 发起案件" in case.text
 
 
 async def task_ids(sf: Any, case_id: str, within: float = 10.0, count: int = 1) -> dict[str, str]:
@@ -954,7 +952,9 @@ async def test_record_reads_as_a_chinese_document(web, session_factory) -> None:
         # In the order of the paper form: the customer, the visit, the content, the rating.
         order = list(rows)
         assert order[:3] == ["客户编号", "客户名称", "客户类别"], order
-        assert order.index("回访类型") < order.index("产品使用情况") < order.index("服务评分（1–5）")
+        assert (
+            order.index("回访类型") < order.index("产品使用情况") < order.index("服务评分（1–5）")
+        )
         assert not {"true", "false"} & set(rows.values())
         assert not any(re.search(r"T\d{2}:\d{2}|\+00:00", v) for v in rows.values())
         # The export keeps the stored values under the same Chinese labels.

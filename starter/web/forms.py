@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from activities.errors import ServiceError, error_field
 from activities.zh import pydantic_zh
-from starter.web.i18n import people, person, pick, words
+from starter.web.i18n import people, person, pick, role_name, words
 from starter.web.times import datetime_local, with_china_tz
 
 
@@ -130,11 +130,15 @@ def _enum_options(prop: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     return out
 
 
+_ROLE_REF = re.compile(r"\brole:(\w+)")
+
+
 def _label(key: str, prop: Mapping[str, Any], lang: str) -> tuple[str, str]:
-    """(label, help). A Chinese title wins; else the description, else a known label."""
+    """(label, help). A Chinese title wins; else the description, else a known label. A role
+    a regulation's text names by code (`role:finance`) is said by its name."""
     auto = key.replace("_", " ").title()
     title = str(prop.get("title") or "")
-    desc = str(prop.get("description") or "")
+    desc = _ROLE_REF.sub(lambda m: role_name(m.group(1), lang), str(prop.get("description") or ""))
     if lang == "en":
         return (title if title and title != auto else auto), desc
     if title and title != auto:

@@ -152,7 +152,7 @@ LABELS = Labels(
         "unit": "回访",
     },
     # the person fields of the task forms (the case input's are the entry's `people`)
-    persons={"charge_to": "staff"},
+    persons={"charge_to": "staff", "staff": "staff"},
     # each record's fields as the paper form has them: basic facts, the content, the conclusions
     layouts={
         "revisit_plan": (
