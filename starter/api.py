@@ -533,7 +533,7 @@ async def upload_attachment(
     "/attachments/{attachment_id}",
     tags=["attachments"],
     summary="下载附件 / Download a file",
-    responses={**errors(401, 404), 200: {"content": {"application/octet-stream": {}}}},
+    responses={**errors(401, 404, 422), 200: {"content": {"application/octet-stream": {}}}},
     response_class=Response,
 )
 async def download_attachment(

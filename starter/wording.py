@@ -19,6 +19,7 @@ from typing import Any
 from starter.people import Directory
 from workflows.labels import Labels
 from workflows.model import CHINA_TZ, Deadline, is_deadline
+from workflows.regulations import ROLE_BOOK
 from workflows.roles import RoleBook
 
 STATUS: dict[str, tuple[str, str]] = {
@@ -123,8 +124,9 @@ class Words:
 
     def role(self, code: Any) -> str:
         code = str(code or "")
-        if code in self.book:
-            return self.book.zh(code) if self.zh else self.book.en(code)
+        for book in (self.book, ROLE_BOOK):  # the app's regulations, else the organisation's
+            if code in book:
+                return book.zh(code) if self.zh else book.en(code)
         return pick(self.labels.enums.get(code), self.lang, code)
 
     def enum(self, value: str) -> str:

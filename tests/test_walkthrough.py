@@ -87,7 +87,7 @@ async def test_readme_walkthrough_runs_as_written(
         assert f"started {case_id}" in out1
         assert "t1  done (done)" in out1 and "t2  done (agreed)" in out1
         assert "t3  open  due" in out1  # extended by the supervisor
-        assert "t3  done (done)" in out1 and "t5  due" in out1
+        assert "t3  done (done)" in out1 and "t5  截止" in out1  # zhidu show, in Chinese
         assert "sent one-time code" in out1 and "13800000000" in out1
 
         # The SMS as the customer's phone receives it (the outbox row; no dispatcher runs here).
@@ -104,7 +104,7 @@ async def test_readme_walkthrough_runs_as_written(
         assert code == 0, f"{out2}\n{err}"
 
     assert "t5  done (done)" in out2
-    assert f"signed by 王工 (customer, otp): {case_id}/revisit_record/3/sig/3" in out2
+    assert f"王工（客户，验证码）签字：{case_id}/revisit_record/3/sig/3" in out2
     assert '"ok": true' in out2 and "record is unchanged" in out2
     assert "loaded calendar year 2027" in out2
     async with session_factory() as s:
