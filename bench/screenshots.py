@@ -338,7 +338,7 @@ async def screenshots(base: str, ids: dict[str, str], kinds: list[str]) -> list[
                 await staff.goto(href or "/")
                 # The verify button's GET form, followed as a link: on the phone the page is
                 # wider than the screen (see the width check) and a tap can miss the button.
-                sig = await staff.locator("tr.signature-row", has_text="手写签名").get_attribute(
+                sig = await staff.locator(".signature-row", has_text="手写签名").get_attribute(
                     "data-signature-id"
                 )
                 await staff.goto(f"{staff.url.split('?')[0]}?{urlencode({'verify': sig})}")

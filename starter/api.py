@@ -19,13 +19,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client
 
 from activities.errors import Forbidden, Invalid, NotFound, ServiceError, invalid_from
-from starter import cases, catalog, sessions, sigcodes, signatures, users
+from starter import attachments, cases, catalog, sessions, sigcodes, signatures, users
 from starter.auth import (
     CurrentUser,
     SessionCookie,
@@ -38,7 +38,7 @@ from starter.state import AppState, ClientDep, SessionFactoryDep, StateDep, get_
 from store import queries
 from store.db import SessionFactory
 from store.models import User
-from workflows.model import Form
+from workflows.model import Attachment, Form
 
 
 class ErrorBody(BaseModel):
@@ -507,6 +507,59 @@ async def verify_signature(
 ) -> dict[str, Any]:
     """Checks the seal against this server's public key and the whole record as stored now."""
     return await signatures.verify_signature(st, factory, signature_id)
+
+
+@router.post(
+    "/attachments",
+    tags=["attachments"],
+    summary="上传附件 / Upload a file",
+    status_code=201,
+    responses=errors(401, 403, 422),
+)
+async def upload_attachment(
+    file: Annotated[UploadFile, File(description="the file (at most 10 MB)")],
+    factory: SessionFactoryDep,
+    user: CurrentUser,
+) -> Attachment:
+    """Stores the file; the answer is the reference a form's Attachment field takes (id, name,
+    media type, size, and the SHA-256 this server computed). Multipart; with the session
+    cookie, send the `x-csrftoken` header."""
+    content = await file.read(attachments.MAX_BYTES + 1)
+    ref = await attachments.store(factory, content, file.filename or "", file.content_type, user.id)
+    return Attachment.model_validate(ref)
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    tags=["attachments"],
+    summary="下载附件 / Download a file",
+    responses={**errors(401, 404, 422), 200: {"content": {"application/octet-stream": {}}}},
+    response_class=Response,
+)
+async def download_attachment(
+    attachment_id: Annotated[str, Path(min_length=1, max_length=80)],
+    factory: SessionFactoryDep,
+    user: CurrentUser,
+) -> Response:
+    """The file as stored, with its name; images and PDF open in the browser, others download."""
+    from urllib.parse import quote
+
+    row = await attachments.fetch(factory, attachment_id)
+    inline = row.media_type.startswith("image/") or row.media_type == "application/pdf"
+    ascii_name = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in row.name)
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        row.content,
+        media_type=row.media_type,
+        headers={
+            "content-disposition": f'{disposition}; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(row.name)}",
+            "x-content-type-options": "nosniff",
+            "content-security-policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+            "cache-control": "private, max-age=3600",
+            "etag": f'"{row.sha256}"',
+        },
+    )
 
 
 @router.get("/tokens", tags=["auth"], summary="我的令牌 / My API tokens", responses=errors(401))

@@ -50,7 +50,7 @@ from activities.errors import (
 )
 from activities.starts import StartPlan, get_entry, plan_case, validated_input
 from activities.zh import refusal_zh
-from starter import sigcodes
+from starter import attachments, sigcodes
 from starter.taskids import full_task_id
 from store.db import is_unavailable
 from store.models import Case, Task, User
@@ -334,6 +334,9 @@ async def act(
         )  # fmt: skip
     else:
         result = await send(client, case_id, spec, arg)
+    if session_factory is not None and action == "complete_task" and payload.get("signatures"):
+        # the image of a drawn signature, shown on the record it signed
+        await attachments.keep_drawings(session_factory, payload["signatures"], user.id)
     if session_factory is not None:
         try:
             await _task_row_caught_up(session_factory, result)

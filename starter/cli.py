@@ -331,46 +331,79 @@ async def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         print(_dumps({**view, "console_url": url}))
         return 0
-    print(f"{view['case_id']}  {view['title']}")
-    status = view["status"] + ("（部分期限暂定 provisional）" if view["provisional"] else "")
-    print(f"regulation {view['regulation']}   status {status}")
-    open_tasks = [t for t in view["tasks"] if t["status"] == "open"]
-    print(f"open tasks ({len(open_tasks)}):")
-    for t in open_tasks:
-        who = t["assignee"] or users.ROLE_BOOK.zh(t["role"])
-        due = _local(t["due_at"]) + (" 暂定" if t["provisional"] else "")
-        short = t["id"].rsplit("/", 1)[-1]
-        print(f"  {short}  due {due}  {who}  [{t['clause']}]  {t['title']}")
-        outcomes = (t.get("meta") or {}).get("outcomes") or t.get("outcomes") or []
-        if len(outcomes) > 1:
-            print(f"      outcomes: {', '.join(outcomes)}")
-    closed = [t for t in view["tasks"] if t["status"] != "open"]
-    if closed:
-        print(f"closed tasks ({len(closed)}):")
-        for t in closed[-5:]:
-            short = t["id"].rsplit("/", 1)[-1]
-            print(
-                f"  {short}  {t['status']}  {t['outcome'] or ''}  {t['closed_by'] or ''}  {t['title']}"
-            )
+    print(await show_text(view, ctx, url))
+    return 0
+
+
+async def show_text(view: dict[str, Any], ctx: Context, url: str) -> str:
+    """A case as `zhidu show` says it: in Chinese, people by name, the timeline in sentences;
+    task ids and outcome codes beside their names (a command names them)."""
+    from starter import people, wording
+    from workflows.engine.labels import LABELS as ENGINE_LABELS
+    from workflows.labels import merge
+    from workflows.regulations import labels_of, registry_or_default, roles_of
+
+    regs = registry_or_default(ctx.registry)
+    entry = regs.get(view["regulation"])
+    labels = merge(ENGINE_LABELS, labels_of(ctx.registry))
     try:
-        records = await queries.case_records(ctx.factory, args.case_id)
+        records = await queries.case_records(ctx.factory, view["case_id"])
     except queries.NoSuchCase:
         records = []  # the case's first step is not stored yet
+    w = wording.Words(
+        labels, roles_of(ctx.registry), await people.directory(ctx.factory), "zh",
+        tasks={t["id"]: t for t in view["tasks"]}, records={r["id"]: r["title"] for r in records},
+        units=await queries.unit_titles(ctx.factory, view["case_id"]),
+    )  # fmt: skip
+    out = [f"{view['case_id']}  {view['title']}"]
+    status = w.value("status", view["status"]) + ("（部分期限暂定）" if view["provisional"] else "")
+    out.append(f"制度 {entry.title_zh if entry else view['regulation']}   状态 {status}")
+    open_tasks = [t for t in view["tasks"] if t["status"] == "open"]
+    out.append(f"待办任务（{len(open_tasks)}）：")
+    titles = [t["title"] for t in open_tasks]
+    for t in open_tasks:
+        role = w.role(t["role"]) if t["role"] else ""
+        who = f"{w.person(t['assignee'])}（{role}）" if t["assignee"] and role else (
+            w.person(t["assignee"]) or role)  # fmt: skip
+        due = _local(t["due_at"]) + (" 暂定" if t["provisional"] else "")
+        short = t["id"].rsplit("/", 1)[-1]
+        title = wording.money_in_text(t["title"])
+        if titles.count(t["title"]) > 1 and w.hint(t.get("data")):
+            title += f"（{w.hint(t.get('data'))}）"
+        out.append(f"  {short}  截止 {due}  {who}  [{t['clause']}]  {title}")
+        outcomes = (t.get("meta") or {}).get("outcomes") or t.get("outcomes") or []
+        if len(outcomes) > 1:
+            named = "、".join(f"{w.enum(o)}（{o}）" if w.enum(o) != o else o for o in outcomes)
+            out.append(f"      结果可选：{named}")
+    closed = [t for t in view["tasks"] if t["status"] != "open"]
+    if closed:
+        out.append(f"已完成任务（{len(closed)}）：")
+        for t in closed[-5:]:
+            short = t["id"].rsplit("/", 1)[-1]
+            outcome = w.enum(t["outcome"]) if t["outcome"] else ""
+            out.append(f"  {short}  {w.value('status', t['status'])}  {outcome}  "
+                       f"{w.person(t['closed_by'])}  {wording.money_in_text(t['title'])}")  # fmt: skip
     if records:
-        print(f"records ({len(records)}):")
+        out.append(f"记录（{len(records)}）：")
         for r in records:
-            print(f"  {r['id']}  {r['title']}  {_local(r['created_at'])}")
+            out.append(f"  {r['id']}  {r['title']}  {_local(r['created_at'])}")
             for sig in r["signatures"]:
-                print(
-                    f"      signed by {sig['signer']} ({sig['role']}, {sig['method']}): {sig['id']}"
-                )
-    print("recent events:")
+                method = {"staff_login": "登录签字", "drawing": "手写签名", "otp": "验证码"}.get(
+                    sig["method"], sig["method"])  # fmt: skip
+                out.append(f"      {w.person(sig['signer'])}（{w.role(sig['role'])}，{method}）"
+                           f"签字：{sig['id']}")  # fmt: skip
+    out.append("最近事件：")
     for e in view["events"][-10:]:
-        actor = f" by {e['actor']}" if e["actor"] else ""
         clause = f" [{e['clause']}]" if e["clause"] else ""
-        print(f"  {_local(e['at'])}  {e['kind']}{actor}{clause}")
-    print(f"console: {url}")
-    return 0
+        out.append(f"  {_local(e['at'])}  {w.event(e)}{clause}")
+    if not open_tasks:
+        for key, value in (view.get("summary") or {}).items():
+            if isinstance(value, dict) and any(
+                isinstance(v, str) and v[:2] == "20" and "T" in v for v in value.values()
+            ):
+                out.append(f"下一步：{w.field(key)} {w.value(key, value)}")
+    out.append(f"Temporal 控制台：{url}")
+    return "\n".join(out)
 
 
 async def cmd_act(args: argparse.Namespace, ctx: Context) -> int:

@@ -16,6 +16,8 @@ from store.db import is_unavailable
 from workflows.model import CONTROL
 
 MAX_BODY = 1_000_000  # bytes; a drawn signature is well below
+# A multipart form (files attached: starter.attachments, at most 10 MB each) may be larger.
+MAX_UPLOAD_BODY = 25_000_000
 MAX_JSON_DEPTH = 64  # nesting of a JSON body; every form of zhidu is a few levels deep
 
 
@@ -85,9 +87,12 @@ class GuardMiddleware:
 
     async def _read_body(self, scope: Any, receive: Any, send: Any) -> bytes | None:
         """The whole request body, or None when it was refused (413) or the client went away."""
-        too_large = refusal(413, f"the request body is larger than {MAX_BODY} bytes", "body")
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        headers = dict(scope.get("headers") or [])
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        most = MAX_UPLOAD_BODY if multipart else MAX_BODY
+        too_large = refusal(413, f"the request body is larger than {most} bytes", "body")
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > most):
             await too_large(scope, receive, send)
             return None
         chunks: list[bytes] = []
@@ -98,7 +103,7 @@ class GuardMiddleware:
                 return None  # the client went away
             chunks.append(message.get("body", b""))
             seen += len(chunks[-1])
-            if seen > MAX_BODY:
+            if seen > most:
                 await too_large(scope, receive, send)
                 return None
             more = message.get("more_body", False)

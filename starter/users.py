@@ -17,7 +17,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, or_, select, update
 
 from activities.errors import Conflict, Forbidden, Invalid, NotFound
-from starter import throttle
+from starter import people, throttle
 from starter.sessions import end_sessions
 from store.models import ApiToken, User
 from workflows.regulations import ROLE_BOOK, demo_people
@@ -130,6 +130,7 @@ async def create_user(
             raise Conflict(f"user {id} already exists", "id", f"用户 {id} 已存在")
         session.add(user)
         await session.commit()
+    people.forget()
     return user
 
 
@@ -321,12 +322,12 @@ async def ensure_demo_users(session_factory: SessionFactory) -> list[tuple[str, 
     """Create the demo users that are missing; return every demo user as
     (id, password, roles). Passwords are `<id>-demo` (a user who already existed keeps theirs)."""
     out: list[tuple[str, str, list[str]]] = []
-    people = demo_people()
+    demo = demo_people()
     async with session_factory() as session:
         existing = set(
-            await session.scalars(select(User.id).where(User.id.in_([p.id for p in people])))
+            await session.scalars(select(User.id).where(User.id.in_([p.id for p in demo])))
         )
-        for p in people:
+        for p in demo:
             if p.id not in existing:
                 session.add(
                     User(
@@ -340,6 +341,7 @@ async def ensure_demo_users(session_factory: SessionFactory) -> list[tuple[str, 
                 )
             out.append((p.id, demo_password(p.id), list(p.roles)))
         await session.commit()
+    people.forget()
     return out
 
 
@@ -382,4 +384,5 @@ async def _change_user(session_factory: SessionFactory, user_id: str, **values: 
         for name, value in values.items():
             setattr(user, name, value)
         await session.commit()
-        return user
+    people.forget()
+    return user

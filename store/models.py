@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -339,6 +340,25 @@ Index(
     Notification.next_attempt_at,
     postgresql_where=Notification.status == "pending",
 )
+
+
+class Attachment(Base):
+    """A file a person attached to a form (a checklist's document, a drawing, a spreadsheet, a
+    receipt): the bytes and what the case keeps of them (workflows.model.Attachment: id, name,
+    media type, size, SHA-256 computed here). A drawn signature is kept as one too, found by
+    the SHA-256 of its evidence (the signature row's `evidence_sha256`, which the seal covers).
+    Written once, never changed."""
+
+    __tablename__ = "attachments"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # att_<random>
+    name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class CalendarYear(Base):

@@ -138,6 +138,7 @@ WORK_COLUMNS = (
     Task.paused_at,
     Task.provisional,
     Task.created_at,
+    Task.data,  # what tells two tasks of one title apart (a visit's time, its reason)
 )
 
 
@@ -248,7 +249,10 @@ async def case_records(session_factory: SessionFactory, case_id: str) -> list[di
     by_record: dict[str, list[dict[str, Any]]] = {}
     for sig in sigs:
         by_record.setdefault(sig.record_id, []).append(
-            {k: jsonable(getattr(sig, k)) for k in ("id", "signer", "role", "method", "signed_at")}
+            {
+                k: jsonable(getattr(sig, k))
+                for k in ("id", "signer", "role", "method", "signed_at", "evidence_sha256")
+            }
         )
     out = [{**row_dict(r), "signatures": by_record.get(r.id, [])} for r in rows]
     return await _of_case(session_factory, case_id, out)
@@ -389,3 +393,11 @@ async def recent_notifications(
     async with session_factory() as session:
         rows = (await session.scalars(stmt)).all()
     return [{k: v for k, v in row_dict(n).items() if k != "body"} for n in rows]
+
+
+async def unit_titles(session_factory: SessionFactory, case_id: str) -> dict[str, str]:
+    """The titles of a case's units of work (a visit, a claim) by id, from their timeline."""
+    stmt = select(Event.detail).where(Event.case_id == case_id, Event.kind == "unit_opened")
+    async with session_factory() as session:
+        details = (await session.scalars(stmt)).all()
+    return {str(d.get("unit")): str(d.get("title") or "") for d in details if d and d.get("unit")}

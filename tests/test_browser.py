@@ -196,8 +196,10 @@ async def test_a_revisit_case_through_the_browser(browser, site, session_factory
     await staff.fill("#f-customer_id", "bad id!")
     await staff.fill("#f-customer_name", "华南物业管理有限公司")
     await staff.fill("#f-go_live", go_live)
-    await staff.fill("#f-owner", "staff")
-    await staff.fill("#f-supervisor", "supervisor")
+    # People are chosen by name: the owner is the one who starts it, the supervisor picked.
+    assert await staff.input_value("#f-owner") == "staff"
+    assert "张晓明" in await staff.inner_text("#f-owner")
+    await staff.select_option("#f-supervisor", "supervisor")
     await staff.fill("#f-contacts-0-name", "王工")
     await staff.fill("#f-contacts-0-title", "设备负责人")
     await staff.fill("#f-contacts-0-phone", "13800000000")
@@ -276,16 +278,16 @@ async def test_a_revisit_case_through_the_browser(browser, site, session_factory
     assert "延期：需要 部门主管" in await other.inner_text(f"#task-{a}")
 
     await boss.goto(f"/cases/{case_id}")
-    events_before = await boss.locator("#timeline tbody tr.event").count()
+    events_before = await boss.locator("#timeline li.event").count()
     await boss.click(f"#extend-box-{a} > summary")
     await boss.fill(f"#extend-due-{a}", new_due)
     await boss.fill(f"#extend-reason-{a}", "客户要求改期")
     await boss.click(f"#extend-submit-{a}")
     await flash(boss, "期限已延长")
-    extended = boss.locator("#timeline tbody tr.event-deadline_extended")
+    extended = boss.locator("#timeline li.event-deadline_extended")
     assert await extended.count() == 1
-    assert "客户要求改期" in await extended.inner_text()
-    assert "supervisor" in await extended.inner_text()
+    said = await extended.inner_text()  # a sentence, the supervisor by name
+    assert "李国华 将《" in said and "理由：客户要求改期" in said, said
 
     # ---- on-site visit A: the customer draws a signature ----
     await staff.goto(f"/cases/{case_id}")
@@ -345,14 +347,19 @@ async def test_a_revisit_case_through_the_browser(browser, site, session_factory
 
     async def signed_events() -> int:
         await staff.reload()
-        return int(await staff.locator("#timeline tbody tr.event-signed").count())
+        return int(await staff.locator("#timeline li.event-signed").count())
 
     await eventually(signed_events, lambda n: n >= 2)
-    timeline = staff.locator("#timeline tbody tr.event")
+    timeline = staff.locator("#timeline li.event")
     assert await timeline.count() > events_before
     text = await staff.inner_text("#timeline")
-    for label in ("案件发起", "任务完成", "期限延长", "签字"):
-        assert label in text, label
+    for said in (
+        "张晓明 发起案件",
+        "张晓明 完成《",
+        "的截止时间",
+        "（客户）签署《客户回访记录表》",
+    ):
+        assert said in text, said
     assert await staff.locator(f"#task-{a}").count() == 0  # closed
     assert await staff.locator(f"#task-{b}").count() == 0
 
@@ -363,8 +370,15 @@ async def test_a_revisit_case_through_the_browser(browser, site, session_factory
     await staff.wait_for_selector("#record")
     signatures = await staff.inner_text("#signatures")
     assert "王工" in signatures and "手写签名" in signatures
-    await staff.locator("tr.signature-row", has_text="手写签名").locator(".verify-button").click()
-    assert "验证通过" in await staff.inner_text("#verify-result")
+    drawn = staff.locator(".signature-row", has_text="手写签名")
+    # The drawn signature itself, with the seal checked on the page and in print.
+    image = drawn.locator("img.sig-image")
+    assert await image.count() == 1
+    assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert "验证通过" in await drawn.inner_text()
+    await drawn.locator(".verify-button").click()  # again, in place: no reload
+    await drawn.locator(".verify-result.ok").wait_for()
+    assert "?verify=" not in staff.url
     assert await staff.get_attribute("#export-csv", "href")
     record_url = staff.url.split("?")[0]
 
@@ -373,12 +387,19 @@ async def test_a_revisit_case_through_the_browser(browser, site, session_factory
     await phone.goto(record_url)
     assert await phone.is_visible("p.mono")  # the SHA-256 line
     assert await page_width(phone) <= 390, "the record is wider than the phone"
-    button = phone.locator("tr.signature-row", has_text="手写签名").locator(".verify-button")
+    button = phone.locator(".signature-row", has_text="手写签名").locator(".verify-button")
     await button.scroll_into_view_if_needed()
     await button.tap()
-    await phone.wait_for_selector("#verify-result")
-    assert "验证通过" in await phone.inner_text("#verify-result")
+    await phone.locator(".signature-row .verify-result.ok").first.wait_for()
     assert await page_width(phone) <= 390
+    # On a phone the case opens on its tasks: the history is folded, a tap opens it.
+    await phone.goto(f"/cases/{case_id}")
+    assert await phone.locator("#timeline").get_attribute("open") is None
+    assert not await phone.locator("#timeline-list").is_visible()
+    await phone.click("#timeline > summary")
+    assert await phone.locator("#timeline-list").is_visible()
+    height = await phone.evaluate("document.documentElement.scrollHeight")
+    assert height < 11000, height
     for url in (f"/cases/{case_id}", "/work", "/cases"):
         await phone.goto(url)
         assert await page_width(phone) <= 390, url
@@ -401,3 +422,22 @@ async def test_a_revisit_case_through_the_browser(browser, site, session_factory
     await staff.goto("/work")
     assert re.search(r"/login\?next=/work$", staff.url)
     assert await staff.locator("#login-form").is_visible()
+
+
+async def test_api_docs_render_the_operations(browser, site) -> None:
+    """/docs is Swagger UI 5 from this server: it reads the OpenAPI 3.1 document and lists the
+    operations (Swagger UI 4 said "Unable to render this definition")."""
+    context = await browser.new_context(base_url=site["base"], locale="zh-CN")
+    context.set_default_timeout(STEP_MS)
+    page = await context.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if "127.0.0.1" not in r.url else None)
+    await page.goto("/docs")
+    await page.locator(".opblock").first.wait_for()
+    assert await page.locator(".opblock").count() >= 20
+    summaries = await page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/api/regulations/{code}/cases" in s.replace("\u200b", "") for s in summaries)
+    body = await page.inner_text("body")
+    assert "Unable to render" not in body and "3.1" in body
+    assert not outside, outside  # nothing from a CDN
+    await context.close()

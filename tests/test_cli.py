@@ -128,8 +128,9 @@ async def test_start_show_act(capsys, cli_settings, session_factory, local_env) 
     code, out, err = await zhidu(capsys, cli_settings, "show", case_id)
     assert code == 0, err
     assert "  t1  " in out and "电话回访" in out and "[T 1.1]" in out
-    assert "销售/客服人员" in out and "outcomes: done, unreachable" in out
-    assert f"console: {cli_settings.temporal_ui_url}" in out
+    assert "销售/客服人员" in out and "结果可选：完成（done）、" in out and "unreachable" in out
+    assert "task_opened" not in out and "新任务《" in out  # the timeline in sentences
+    assert f"Temporal 控制台：{cli_settings.temporal_ui_url}" in out
 
     code, out, err = await zhidu(capsys, cli_settings, "show", case_id, "--json")
     assert code == 0

@@ -301,7 +301,7 @@ async def test_unavailable_is_found_through_wrapped_causes() -> None:
 
 
 async def test_api_docs_work_offline(api) -> None:
-    """/docs loads Swagger UI from this server (swagger-ui-bundle), never from a CDN."""
+    """/docs loads Swagger UI 5 from this server (fastapi-offline's files), never from a CDN."""
     http, _ = api
     page = await http.get("/docs")
     assert page.status_code == 200 and "cdn" not in page.text.lower()

@@ -22,7 +22,7 @@ from starter import calendars, catalog, users
 from starter.state import get_client
 from starter.web.csrf import upload_token_ok
 from starter.web.forms import resolve_schema, said
-from starter.web.i18n import book, lang_of
+from starter.web.i18n import book, lang_of, person, pick, wording, words
 from starter.web.pages import (
     PageRoute,
     factory,
@@ -37,7 +37,7 @@ from starter.web.times import local
 from store import queries
 from store.db import is_unavailable
 from store.models import User
-from workflows.model import CONTROL, Deadline, is_deadline
+from workflows.model import CONTROL, is_deadline
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -113,40 +113,72 @@ async def admin_users_active(request: Request, user_id: str) -> Response:
     return redirect(f"/admin/users?msg={'reactivated' if active else 'deactivated'}")
 
 
+def param_words(key: str, prop: Mapping[str, Any]) -> tuple[str, str]:
+    """A policy parameter's Chinese name and one-line explanation: from the labels' `params`,
+    else its model's description (`名称：条款 说明`, or a sentence naming the clause), else its
+    field label."""
+    pair = words().params.get(key)
+    if pair is not None:
+        return pair
+    desc = str(prop.get("description") or prop.get("title") or "").strip()
+    if "：" in desc and len(desc.split("：", 1)[0]) <= 24:
+        name, rest = desc.split("：", 1)
+        return name.strip(), rest.strip()
+    if desc:
+        short = re.sub(r"^[\d.()（）第条款、 ]+", "", desc)
+        short = re.split(r"[，,；;。]", short, maxsplit=1)[0].strip() or desc
+        return short[:24], desc
+    return words().fields.get(key, key), ""
+
+
 def policy_rows(
-    schema: Mapping[str, Any], current: Any, default: Any, prefix: str = ""
+    schema: Mapping[str, Any],
+    current: Any,
+    default: Any,
+    prefix: str = "",
+    root: Mapping[str, Any] | None = None,
+    parent: str = "",
 ) -> list[dict[str, Any]]:
-    """The policy fields as rows (nested models spelled out), with current and default values."""
+    """The policy fields as rows (nested models spelled out under their parent's name), each
+    with its Chinese name and explanation, current and default values in words."""
+    root = schema if root is None else root
     rows = []
     props = (schema.get("properties") or {}) if isinstance(schema, Mapping) else {}
     for key in (current or {}) if isinstance(current, Mapping) else []:
-        prop = resolve_schema(props.get(key, {}), schema) if props else {}
+        raw = props.get(key, {})
+        prop = resolve_schema(raw, root) if props else {}
         cur, dflt = current.get(key), (default or {}).get(key)
         name = f"{prefix}{key}"
-        if isinstance(cur, Mapping) and not is_deadline(cur) and key not in ("onsite_every",):
-            rows += policy_rows({**prop, "$defs": schema.get("$defs", {})}, cur, dflt, f"{name}.")
+        title, explain = param_words(key, raw)
+        if isinstance(cur, Mapping) and not is_deadline(cur) and "properties" in prop:
+            rows += policy_rows(prop, cur, dflt, f"{name}.", root, f"{title} · ")
             continue
         rows.append(
             {
                 "name": name,
-                "value": _policy_text(cur),
-                "default": _policy_text(dflt),
+                "title": parent + title,
+                "value": policy_text(key, cur),
+                "default": policy_text(key, dflt),
                 "changed": cur != dflt,
-                "description": prop.get("description") or "",
+                "description": explain,
             }
         )
     return rows
 
 
-def _policy_text(value: Any) -> str:
-    if is_deadline(value):
-        try:
-            return Deadline.model_validate(value).label()
-        except ValueError:
-            pass
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_policy_text(v)}" for k, v in value.items())
-    return "—" if value is None else str(value)
+def policy_text(key: str, value: Any) -> str:
+    """A policy value in words: a time limit, money with two decimals, a value per coded kind
+    (`普通客户：无；大客户：12 个月`)."""
+    w = wording("zh")
+    if value is None:
+        return "无"
+    if isinstance(value, Mapping) and not is_deadline(value):
+        return "；".join(
+            f"{w.enum(str(k)) if str(k) in w.labels.enums else w.field(str(k))}："
+            f"{policy_text(key, v)}"
+            for k, v in value.items()
+        )
+    return w.value(key, value) or "—"
 
 
 @router.get("/admin/policy")
@@ -284,10 +316,66 @@ async def admin_schedules(request: Request) -> Response:
     st = state(request)
     rows = await describe_schedules(get_client(st), st.registry)
     for r in rows:
+        r["when"] = cron_words(r.get("cron"), r.get("every_seconds"))
         r["console_url"] = st.settings.schedule_url(r["id"])
         r["next_local"] = [local(t) for t in r.get("next", [])]
         r["recent_local"] = [{**a, "at": local(a["at"])} for a in r.get("recent", [])]
     return render(request, "admin_schedules.html", user, rows=rows)
+
+
+_WEEKDAYS = "日一二三四五六日"
+
+
+def cron_words(cron: str | None, every: int | None = None) -> str:
+    """When a schedule runs, in words (China time): `0 9 1 * *` -> 每月 1 日 09:00."""
+    if every:
+        for size, unit in ((86400, "天"), (3600, "小时"), (60, "分钟"), (1, "秒")):
+            if every % size == 0:
+                return f"每 {every // size} {unit}"
+    parts = (cron or "").split()
+    if len(parts) != 5 or not all(p.isdigit() for p in parts[:2]):
+        return cron or "—"
+    minute, hour, dom, month, dow = parts
+    at = f"{int(hour):02d}:{int(minute):02d}"
+    if dom == "*" and month == "*" and dow == "*":
+        return f"每天 {at}"
+    if dom == "*" and month == "*" and dow.isdigit() and int(dow) <= 7:
+        return f"每周{_WEEKDAYS[int(dow)]} {at}"
+    if dom.isdigit() and month == "*" and dow == "*":
+        return f"每月 {int(dom)} 日 {at}"
+    if dom.isdigit() and month.isdigit() and dow == "*":
+        return f"每年 {int(month)} 月 {int(dom)} 日 {at}"
+    return cron or "—"
+
+
+CHANNELS = {
+    "console": ("控制台（开发用）", "Console (development)"),
+    "smtp": ("电子邮件", "E-mail"),
+    "webhook": ("群机器人（Webhook）", "Group chat (webhook)"),
+}
+
+
+def recipient_words(recipient: str, lang: str) -> str:
+    """`role:finance` -> 财务管理部（全体）; a user id -> their name; an address as it is."""
+    if recipient.startswith("role:"):
+        code = recipient[5:]
+        name = book().zh(code) if lang != "en" else book().en(code)
+        return f"{name}（全体）" if lang != "en" else f"everyone in {name}"
+    return person(recipient)
+
+
+def delivery_words(row: Mapping[str, Any], lang: str) -> str:
+    status, tries = row.get("status"), int(row.get("attempts") or 0)
+    zh = lang != "en"
+    if status == "sent":
+        return (
+            f"已发送 {local(row.get('sent_at'))}" if zh else f"sent {local(row.get('sent_at'))}"
+        ).strip()
+    if status == "failed":
+        return f"发送失败（已尝试 {tries} 次）" if zh else f"failed after {tries} tries"
+    if tries:
+        return f"待重试（已尝试 {tries} 次）" if zh else f"to retry ({tries} tries)"
+    return "待发送" if zh else "pending"
 
 
 async def _notify_page(
@@ -302,9 +390,15 @@ async def _notify_page(
     except ValueError as exc:
         channels, config_error = [], str(exc)
     rows = await queries.recent_notifications(factory(request))
+    lang = lang_of(request)
+    for n in rows:
+        n["to"] = recipient_words(str(n.get("recipient") or ""), lang)
+        n["delivery"] = delivery_words(n, lang)
+        n["channel_name"] = pick(CHANNELS.get(n["channel"]), lang, n["channel"])
     return render(
         request, "admin_notify.html", user, channels=channels, config_error=config_error,
         rows=rows, result=result,
+        channel_name=lambda c: pick(CHANNELS.get(c), lang, c),
     )  # fmt: skip
 
 
@@ -331,7 +425,7 @@ async def admin_notifications_test(request: Request) -> Response:
         note = Notification(
             key=f"test/{secrets.token_hex(6)}", case_id=None, channel=name,
             recipient=user.email or user.id, subject="zhidu 测试通知 / test notification",
-            body=f"这是一条测试通知，由 {user.id} 于 {local(datetime.now(UTC))} 发送。",
+            body=f"这是一条测试通知，由 {user.name} 于 {local(datetime.now(UTC))} 发送。",
         )  # fmt: skip
         async with factory(request)() as s, asyncio.timeout(20):
             await channel.send(note, Directory(s))

@@ -5,33 +5,41 @@ comes back as the case page with the input kept and the reason next to the form.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 from starlette.datastructures import FormData
 
 from activities.errors import NotFound, ServiceError
 from starter import cases, catalog, sigcodes
 from starter.state import get_client
+from starter.web.csrf import posted_form
 from starter.web.forms import (
     build_widgets,
     field_label,
     field_of,
+    form_errors,
     parse_form,
     said,
     schema_labels,
     sig_input_name,
 )
-from starter.web.i18n import EN, FLASH, book, lang_of, pick, role_name, words
+from starter.web.i18n import EN, FLASH, book, lang_of, person, pick, role_name, wording, words
 from starter.web.pages import PageRoute, factory, page_user, redirect, registry, render, state
+from starter.web.records import record_view
+from starter.web.start import has_files
 from starter.web.times import datetime_local, due_info, local, parse_time, with_china_tz
+from starter.web.uploads import attached_files
+from starter.web.work import mark_twins
+from starter.wording import Words
 from store import queries
 from store.models import User
 from workflows.engine import rules
@@ -61,6 +69,8 @@ class FormState:
     field: str | None
     status: int
     notice: str = ""  # said next to the form (e.g. "the code was sent") when nothing failed
+    # every wrong field of the form at once: input name -> reason (the form's own check)
+    errors: dict[str, str] = default(default_factory=dict)
 
 
 def task_panel(
@@ -97,8 +107,7 @@ def task_panel(
         "short": short,
         "due": due_info(task, now, lang),
         "can_complete": can_complete,
-        "needs": role_name(task["role"], lang)
-        + (f"（{task['assignee']}）" if task.get("assignee") else ""),
+        "needs": needs(task, lang),
         "outcomes": outcomes,
         "can_extend": bool(extend_roles),
         "extend_limit": max((v for v in limit_text if v), default=None)
@@ -113,6 +122,17 @@ def task_panel(
         "posted": mine,
         "min_due": datetime_local(now + timedelta(minutes=5)),
     }
+
+
+def needs(task: Mapping[str, Any], lang: str) -> str:
+    """Who a task needs: its person by name (with their role), else its role."""
+    role = role_name(task["role"], lang) if task.get("role") else ""
+    if task.get("assignee"):
+        name = person(task["assignee"])
+        return (
+            f"{name}（{role}）" if role and lang != "en" else f"{name} ({role})" if role else name
+        )
+    return role
 
 
 def _outcome_panel(
@@ -130,21 +150,32 @@ def _outcome_panel(
     key = f"complete:{outcome}"
     posted = mine if mine and mine.form == key else None
     values = (posted.values.get("data") if posted else None) or None
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = dict(posted.errors) if posted else {}
     if posted and posted.field:
         errors[sig_input_name(posted.field) or ""] = posted.error
     reqs = [s for s in sig_reqs if not s.get("outcomes") or outcome in s["outcomes"]]
+    widgets = build_widgets(schema, schema, values, errors, lang, "data.", f"{short}-{outcome}",
+                            persons=words().persons)  # fmt: skip
+    labels = schema_labels(schema)
+    wrong = [field_label(n, labels) if lang != "en" else n for n in errors if n.startswith("data.")]
+    sig_errors = {k.split(".", 1)[1] if "." in k else "": v for k, v in errors.items()
+                  if k == "sig" or k.startswith("sig.")}  # fmt: skip
+    label = pick(words().outcomes.get(outcome), lang, outcome)
+    complete = pick(("完成任务", "Complete"), lang)
+    plain = label in ("完成", "Done")  # the one way to finish: "complete", not "complete: done"
     return {
         "name": outcome,
-        "label": pick(words().outcomes.get(outcome), lang, outcome),
-        "widgets": build_widgets(
-            schema, schema, values, errors, lang, "data.", f"{short}-{outcome}"
-        ),
+        "label": label,
+        "summary": complete if plain else label,
+        "button": complete if plain else (label if lang == "en" else f"确认{label}"),
+        "widgets": widgets,
+        "multipart": has_files(widgets),
+        "wrong": wrong,
         "sig": {
             "methods": sorted({m for s in reqs for m in s.get("methods", [])}),
             "required": any(s.get("required") for s in reqs),
             "kept": (posted.values.get("sig") if posted else None) or {},
-            "error": errors.get("sig") or errors.get("sig.code") or errors.get("sig.signer_name"),
+            "errors": sig_errors,
         }
         if reqs
         else None,
@@ -152,28 +183,79 @@ def _outcome_panel(
             s.get("party") == "actor" and (not s.get("outcomes") or outcome in s["outcomes"])
             for s in meta.get("signatures") or []
         ),
-        "error": posted.error if posted else None,
+        "error": (
+            posted.error
+            or (
+                pick(("请更正标出的字段", "Please correct the marked fields"), lang)
+                if posted.errors
+                else None
+            )
+        )
+        if posted
+        else None,
         "notice": posted.notice if posted else "",
         "open": posted is not None,
     }
 
 
-def event_row(event: Mapping[str, Any], lang: str) -> dict[str, Any]:
-    detail = event.get("detail") or {}
-    parts = []
-    for k, v in detail.items():
-        if v is None or v is False:
-            continue
-        if isinstance(v, str) and re.match(r"^\d{4}-\d{2}-\d{2}T", v):
-            v = local(v)
-        text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        parts.append(f"{k}: {text}")
-    summary = "; ".join(parts)
-    return {
-        **event,
-        "label": pick(words().events.get(event["kind"]), lang, event["kind"]),
-        "summary": summary[:400] + ("…" if len(summary) > 400 else ""),
-    }
+def case_words(lang: str, tasks: list[dict[str, Any]], records: list[dict[str, Any]],
+               units: Mapping[str, str], entry: RegulationEntry | None) -> Words:  # fmt: skip
+    """The case's values and events in words: its tasks, records and units by id, and the
+    person fields of its regulation."""
+    w = wording(
+        lang,
+        tasks={t["id"]: t for t in tasks},
+        records={r["id"]: r["title"] for r in records},
+        units=units,
+    )
+    if entry is not None:
+        w.person_keys = w.person_keys | set(entry.people) | set(w.labels.persons)
+    return w
+
+
+def subject_of(
+    record: Mapping[str, Any],
+    entry: RegulationEntry | None,
+    tasks: list[dict[str, Any]],
+    w: Words,
+) -> dict[str, Any]:
+    """The record a task decides on (an approval's claim): its fields, and the notes of the
+    work it came from (the closed tasks of a unit of work the record names)."""
+    fields, tables, _ = record_view(record, entry, w)
+    units = {v for v in (record.get("data") or {}).values() if isinstance(v, str) and v in w.units}
+    notes = [
+        (w.person(t.get("closed_by")), str((t.get("data") or {}).get("note")))
+        for t in tasks
+        if t.get("unit") in units and t["status"] == "done" and (t.get("data") or {}).get("note")
+    ]
+    return {"id": record["id"], "title": record["title"], "fields": fields, "notes": notes,
+            "by": w.person(record.get("created_by"))}  # fmt: skip
+
+
+def event_row(event: Mapping[str, Any], w: Words) -> dict[str, Any]:
+    return {**event, "sentence": w.event(event)}
+
+
+def next_steps(summary: Mapping[str, Any] | None, w: Words, now: datetime) -> list[tuple[str, str]]:
+    """What the case does next when nobody has a task yet (the regulation's summary: the next
+    visit and when): each summary field that holds a time still to come, in words."""
+    out = []
+    for key, value in (summary or {}).items():
+        times = [t for t in _times_in(value) if t > now]
+        if times:
+            out.append((w.field(key), w.value(key, value)))
+    return out
+
+
+def _times_in(value: Any) -> list[datetime]:
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _times_in(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _times_in(v)]
+    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value):
+        t = parse_time(value)
+        return [t] if t else []
+    return []
 
 
 # How many closed tasks and timeline events a case page shows before folding the older ones.
@@ -207,6 +289,13 @@ async def _case_page(
     )
     case = binding_of(entry, view.get("input") or {})
     panels = [task_panel(t, entry, user, now, lang, posted, case) for t in open_tasks]
+    mark_twins(panels, wording(lang))
+    w = case_words(lang, tasks, records, await queries.unit_titles(sf, case_id), entry)
+    by_id = {r["id"]: r for r in records}
+    for p in panels:  # an approval shows what it approves
+        rid = (p.get("data") or {}).get("record_id")
+        if isinstance(rid, str) and rid in by_id:
+            p["subject"] = subject_of(by_id[rid], entry, tasks, w)
     done = [t for t in tasks if t["status"] != "open"]
     events = view["events"]
     closed_hidden = 0 if everything else max(0, len(done) - CLOSED_SHOWN)
@@ -217,6 +306,12 @@ async def _case_page(
         for t in done[closed_hidden:]
     ]  # fmt: skip
     inp = view.get("input") or {}
+    for r in records:
+        r["created_by_name"] = w.person(r.get("created_by"))
+    for t in closed:
+        t["closed_by_name"] = (
+            w.person(t.get("closed_by")) if t.get("closed_by") else pick(("系统", "System"), lang)
+        )
     return render(
         request,
         "case.html",
@@ -226,11 +321,12 @@ async def _case_page(
         entry=entry,
         title=(entry.title_en if lang == "en" else entry.title_zh) if entry else view["regulation"],
         customer_name=inp.get("customer_name"),
-        owner=inp.get("owner") or view.get("started_by"),
+        owner=w.person(inp.get("owner") or view.get("started_by")),
+        next_steps=next_steps(view.get("summary"), w, now),
         panels=panels,
         closed=closed,
         closed_hidden=closed_hidden,
-        events=[event_row(e, lang) for e in events],
+        events=[event_row(e, w) for e in reversed(events)],
         events_hidden=events_hidden,
         records=records,
         console_url=st.settings.console_url(case_id),
@@ -280,26 +376,45 @@ async def _open_task(request: Request, case_id: str, task: str) -> dict[str, Any
 
 
 async def _outcome_form(
-    request: Request, case_id: str, task: str, outcome: str, form: FormData
+    request: Request,
+    case_id: str,
+    task: str,
+    outcome: str,
+    form: FormData,
+    attached: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The outcome's data schema of an open task, and the data its posted form holds."""
     row = await _open_task(request, case_id, task)
     entry = registry(request).get(row["regulation"])
     schema = catalog.task_forms(entry, row["kind"]).get(outcome) if entry else None
-    return schema, (parse_form(schema, schema, form, "data.") if schema else {})
+    return schema, (parse_form(schema, schema, form, "data.", attached) if schema else {})
+
+
+async def _outcome_model(
+    request: Request, case_id: str, task: str, outcome: str
+) -> type[BaseModel] | None:
+    """The model of an outcome's data (its form), as the regulation declares it."""
+    row = await _open_task(request, case_id, task)
+    entry = registry(request).get(row["regulation"])
+    spec = getattr(entry.workflow, "_specs", {}).get(row["kind"]) if entry else None
+    model = spec.outcomes.get(outcome) if spec is not None else None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 @router.post("/cases/{case_id}/tasks/{task}/complete")
 async def complete_post(request: Request, case_id: str, task: str) -> Response:
-    await page_user(request)
-    form = await request.form()
+    user = await page_user(request)
+    lang = lang_of(request)
+    form = await posted_form(request)
     outcome = str(form.get("outcome") or "")[:64]
-    schema, data = await _outcome_form(request, case_id, task, outcome, form)
+    attached, errors = await attached_files(factory(request), form, user.id, lang)
+    schema, data = await _outcome_form(request, case_id, task, outcome, form, attached)
     sig = {k: str(form.get(f"sig.{k}") or "").strip() for k in ("signer_name", "method", "code")}
     drawing = str(form.get("sig.drawing") or "")
     signatures: list[dict[str, Any]] = []
+    method = sig["method"] or ("otp" if sig["code"] else "drawing")
     if sig["signer_name"] or sig["code"] or drawing:
-        method = sig["method"] or ("otp" if sig["code"] else "drawing")
+        errors.update(signature_errors(sig["signer_name"], method, sig["code"], drawing, lang))
         if method == "otp":
             signatures.append(
                 {"signer_name": sig["signer_name"], "method": "otp", "code": sig["code"]}
@@ -308,10 +423,42 @@ async def complete_post(request: Request, case_id: str, task: str) -> Response:
             signatures.append(
                 {"signer_name": sig["signer_name"], "method": "drawing", "evidence": drawing}
             )
+    model = await _outcome_model(request, case_id, task, outcome)
+    if model is not None:  # the whole form at once, before the workflow sees any of it
+        errors = {**form_errors(model, data, "data.", lang), **errors}
     payload = {"outcome": outcome, "data": data, "signatures": signatures}
     values = {"data": data, "sig": {**sig, "drawing": ""}}
+    if errors:
+        posted = FormState(task, f"complete:{outcome}", values, "", None, 422, errors=errors)
+        return await _case_page(request, user, case_id, posted)
     return await _act(request, case_id, task, f"complete:{outcome}", "complete_task", payload,
                       values, "completed", schema_labels(schema) if schema else None)  # fmt: skip
+
+
+def signature_errors(
+    signer: str, method: str, code: str, drawing: str, lang: str
+) -> dict[str, str]:
+    """What is missing from a signature someone began: each said at its own input."""
+    out = {}
+    if not signer:
+        out["sig.signer_name"] = pick(("请填写签字人的姓名", "Enter the signer's name"), lang)
+    if method == "drawing" and len(drawing) < 30:
+        out["sig.drawing"] = pick(
+            (
+                "请签字人在签字板上签名，或改用验证码签字",
+                "Have the signer draw on the pad, or use a code",
+            ),
+            lang,
+        )
+    if method == "otp" and not code:
+        out["sig.code"] = pick(
+            (
+                "请输入客户收到的 6 位验证码（先点“发送验证码”）",
+                "Enter the 6-digit code the customer received (send it first)",
+            ),
+            lang,
+        )
+    return out
 
 
 @router.post("/cases/{case_id}/tasks/{task}/extend")
@@ -358,12 +505,13 @@ async def signature_code_post(request: Request, case_id: str, task: str) -> Resp
     everything typed kept and the code method chosen; from elsewhere: back to the case."""
     user = await page_user(request)
     lang = lang_of(request)
-    form = await request.form()
+    form = await posted_form(request)
     recipient = str(form.get("recipient") or "").strip() or None
     outcome = str(form.get("outcome") or "")[:64]
     kept: dict[str, Any] | None = None
     if outcome:
-        _, data = await _outcome_form(request, case_id, task, outcome, form)
+        attached, _ = await attached_files(factory(request), form, user.id, lang)
+        _, data = await _outcome_form(request, case_id, task, outcome, form, attached)
         signer = str(form.get("sig.signer_name") or "").strip()
         kept = {"data": data, "sig": {"signer_name": signer, "method": "otp", "code": "",
                                       "recipient": recipient or ""}}  # fmt: skip

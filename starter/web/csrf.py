@@ -1,9 +1,11 @@
 """CSRF: asgi-csrf (double-submit cookie, signed token) around the app, with what it cannot do
-itself: a Cookie header it cannot parse, multipart forms (only the calendar upload is one, and it
-checks its own token), the API's refusal shape for /api."""
+itself: a Cookie header it cannot parse, multipart forms (the calendar upload and the generated
+forms with a file field: their handlers check the token themselves, `posted_form`), the API's
+refusal shape for /api."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
@@ -13,14 +15,25 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from activities.errors import Forbidden
 from starter.refusals import refusal
 from starter.web.pages import render, secure_headers
 
 CSRF_FIELD = "csrftoken"
-# The one multipart form: the calendar upload. Its preview changes nothing; the handler checks
-# the form's token against the cookie itself (asgi-csrf 0.11 cannot parse multipart bodies with
+# The multipart forms: the calendar upload, and a generated form with a file field (a case's
+# start, a task's completion). Their handlers check the form's token against the cookie
+# themselves (`posted_form`; asgi-csrf 0.11 cannot parse multipart bodies with
 # python-multipart >= 0.0.26: simonw/asgi-csrf#38).
 UPLOAD_PATHS = frozenset({"/admin/calendar/preview"})
+UPLOAD_FORMS = re.compile(r"^/(start/[^/]+|cases/[^/]+/tasks/[^/]+/(complete|signature-code))$")
+
+
+def is_upload(scope: Mapping[str, Any]) -> bool:
+    """A multipart post whose handler checks its own token."""
+    path = str(scope.get("path", ""))
+    if path in UPLOAD_PATHS:
+        return True
+    return bool(UPLOAD_FORMS.match(path)) and _media(scope) == b"multipart/form-data"
 
 
 def _media(scope: Mapping[str, Any]) -> bytes:
@@ -31,7 +44,7 @@ def _media(scope: Mapping[str, Any]) -> bytes:
 def _csrf_exempt(scope: Mapping[str, Any]) -> bool:
     """Unsafe requests with cookies that need no token (see `create_app`)."""
     path = scope.get("path", "")
-    if path == "/api/logout" or path in UPLOAD_PATHS:
+    if path == "/api/logout" or is_upload(scope):
         return True
     if path == "/api/login":
         return _media(scope) == b"application/json"
@@ -107,7 +120,7 @@ class CsrfMiddleware:
             scope["type"] == "http"
             and scope.get("method") not in ("GET", "HEAD", "OPTIONS", "TRACE")
             and _media(scope) == b"multipart/form-data"
-            and scope.get("path") not in UPLOAD_PATHS
+            and not is_upload(scope)
         ):
             headers = dict(scope.get("headers") or [])
             bearer = bytes(headers.get(b"authorization", b"")).startswith(b"Bearer ")
@@ -117,6 +130,19 @@ class CsrfMiddleware:
                 await _csrf_failed(scope, send, None)
                 return
         await self._app(scope, receive, send)
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form; a multipart one (files attached) must carry the cookie's token, which
+    asgi-csrf could not check."""
+    form = await request.form(max_files=20, max_fields=2000)
+    if is_upload(request.scope) and not upload_token_ok(request, form):
+        raise Forbidden(
+            "This form has expired; reload the page and try again",
+            "csrftoken",
+            "页面已过期，请刷新后重试",
+        )
+    return form
 
 
 def upload_token_ok(request: Request, form: FormData) -> bool:

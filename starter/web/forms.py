@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from activities.errors import ServiceError
-from starter.web.i18n import pick, words
+from activities.errors import ServiceError, error_field
+from activities.zh import pydantic_zh
+from starter.web.i18n import people, person, pick, role_name, words
 from starter.web.times import datetime_local, with_china_tz
 
 
@@ -24,7 +26,8 @@ class Widget:
     name: str  # input name: the dotted path of the value (`contacts.0.name`, `data.usage`)
     label: str
     help: str
-    kind: str  # text textarea number date datetime select multi lines checkbox group repeat
+    # text textarea number date datetime select multi lines checkbox group repeat person file files
+    kind: str
     required: bool
     value: Any = None
     error: str | None = None
@@ -69,8 +72,20 @@ def resolve_schema(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[s
     return out
 
 
+ATTACHMENT_KEYS = frozenset({"id", "name", "size", "sha256"})
+
+
+def is_attachment(prop: Mapping[str, Any]) -> bool:
+    """A resolved schema of workflows.model.Attachment (a file a person attaches)."""
+    return ATTACHMENT_KEYS <= set(prop.get("properties") or {})
+
+
 def _kind(prop: Mapping[str, Any], root: Mapping[str, Any]) -> str:
     t = prop.get("type")
+    if is_attachment(prop):
+        return "file"
+    if t == "array" and is_attachment(resolve_schema(prop.get("items", {}), root)):
+        return "files"
     if "enum" in prop or "const" in prop:
         return "select"
     if t == "string":
@@ -115,20 +130,43 @@ def _enum_options(prop: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     return out
 
 
+_ROLE_REF = re.compile(r"\brole:(\w+)")
+
+
 def _label(key: str, prop: Mapping[str, Any], lang: str) -> tuple[str, str]:
-    """(label, help). A Chinese title wins; else the description, else a known label."""
+    """(label, help). A Chinese title wins; else the description, else a known label. A role
+    a regulation's text names by code (`role:finance`) is said by its name."""
     auto = key.replace("_", " ").title()
     title = str(prop.get("title") or "")
-    desc = str(prop.get("description") or "")
+    desc = _ROLE_REF.sub(lambda m: role_name(m.group(1), lang), str(prop.get("description") or ""))
     if lang == "en":
         return (title if title and title != auto else auto), desc
     if title and title != auto:
         return title, desc
+    if _lists_codes(prop, desc):  # "regular 普通 / large 大客户": the options say it
+        return words().fields.get(key, auto), ""
     if desc and "/" not in desc:
         short = re.split(r"[，,（(]", desc, maxsplit=1)[0].strip()
         if short and len(short) <= 24:
             return short, desc if short != desc else ""
     return words().fields.get(key, auto), desc
+
+
+def _lists_codes(prop: Mapping[str, Any], desc: str) -> bool:
+    """A description that lists an enum's codes with their names (`regular 普通 / key 重要`)."""
+    values = {str(v) for v in prop.get("enum") or ()}
+    parts = [p.strip().split(None, 1)[0] for p in desc.split("/") if p.strip()]
+    return bool(values) and len(parts) > 1 and all(p in values for p in parts)
+
+
+def person_options(role: str, value: Any) -> list[tuple[str, str]]:
+    """The active people holding `role` ("" = anyone), by name with their department; a value
+    already chosen stays (a person who left is still shown, by name)."""
+    found = [(p.id, f"{p.name}（{p.department}）" if p.department else p.name)
+             for p in people().holders(role)]  # fmt: skip
+    if value and str(value) not in {i for i, _ in found}:
+        found.insert(0, (str(value), person(str(value))))
+    return found
 
 
 def build_widgets(
@@ -139,9 +177,11 @@ def build_widgets(
     lang: str,
     prefix: str = "",
     scope: str = "",
+    persons: Mapping[str, str] | None = None,
 ) -> list[Widget]:
     """The widgets of an object schema, filled with `values` (or the schema's defaults).
-    `scope` goes into every element id, so several forms on one page never share an id."""
+    `scope` goes into every element id, so several forms on one page never share an id;
+    `persons` (field -> role) makes a field a choice of the people holding the role."""
     schema = resolve_schema(schema, root)
     required = set(schema.get("required", []))
     out: list[Widget] = []
@@ -151,6 +191,8 @@ def build_widgets(
         kind = _kind(prop, root)
         if kind == "json":
             continue
+        if persons is not None and key in persons and prop.get("type") == "string":
+            kind = "person"
         label, help_text = _label(key, prop, lang)
         has = values is not None and key in values
         value = values.get(key) if values is not None and has else prop.get("default")
@@ -164,17 +206,23 @@ def build_widgets(
             error=errors.get(name),
             scope=scope,
         )
-        _fill(w, prop, root, errors, lang)
+        _fill(w, prop, root, errors, lang, persons)
         out.append(w)
     return out
 
 
 def _fill(w: Widget, prop: Mapping[str, Any], root: Mapping[str, Any], errors: Mapping[str, str],
-          lang: str) -> None:  # fmt: skip
+          lang: str, persons: Mapping[str, str] | None = None) -> None:  # fmt: skip
     """What a widget of its kind needs beyond its value: options, limits, nested widgets."""
     name, scope, kind = w.name, w.scope, w.kind
     if kind == "select":
         w.options = _enum_options(prop, lang)
+    elif kind == "person":
+        w.options = person_options((persons or {}).get(w.name.rsplit(".", 1)[-1], ""), w.value)
+    elif kind == "file":
+        w.value = w.value if isinstance(w.value, Mapping) and w.value.get("id") else None
+    elif kind == "files":
+        w.value = [v for v in w.value or [] if isinstance(v, Mapping) and v.get("id")]
     elif kind == "multi":
         w.options = _enum_options(resolve_schema(prop.get("items", {}), root), lang)
         w.value = [str(v) for v in w.value or []]
@@ -192,17 +240,19 @@ def _fill(w: Widget, prop: Mapping[str, Any], root: Mapping[str, Any], errors: M
     elif kind == "group":
         w.children = build_widgets(
             prop, root, w.value if isinstance(w.value, Mapping) else None, errors, lang,
-            f"{name}.", scope,
+            f"{name}.", scope, persons,
         )  # fmt: skip
     elif kind == "repeat":
         items = resolve_schema(prop.get("items", {}), root)
         rows = [v for v in (w.value or []) if isinstance(v, Mapping)]
         for i, row in enumerate(rows):
-            w.rows.append(build_widgets(items, root, row, errors, lang, f"{name}.{i}.", scope))
+            w.rows.append(
+                build_widgets(items, root, row, errors, lang, f"{name}.{i}.", scope, persons)
+            )
         most = prop.get("maxItems") or 50
-        if len(rows) < most:  # one blank row to fill without JavaScript
-            w.rows.append(build_widgets(items, root, {}, {}, lang, f"{name}.{len(rows)}.", scope))
-        w.template = build_widgets(items, root, {}, {}, lang, f"{name}.__i__.", scope)
+        if not rows:  # one blank row to fill without JavaScript (never one more per submit)
+            w.rows.append(build_widgets(items, root, {}, {}, lang, f"{name}.0.", scope, persons))
+        w.template = build_widgets(items, root, {}, {}, lang, f"{name}.__i__.", scope, persons)
         w.attrs["max"] = most
 
 
@@ -211,18 +261,30 @@ def _blank(value: Any) -> bool:
 
 
 def parse_form(
-    schema: Mapping[str, Any], root: Mapping[str, Any], form: FormData, prefix: str = ""
+    schema: Mapping[str, Any],
+    root: Mapping[str, Any],
+    form: FormData,
+    prefix: str = "",
+    attached: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The values a generated form posted, shaped by its schema: empty fields are left out (the
     model's default or its "required" refusal applies), numbers converted when they parse,
-    datetimes given China time, blank repeated rows dropped. Validation is the model's."""
+    datetimes given China time, blank repeated rows dropped; a file field's value is what
+    `attached` holds for it (starter.web.uploads: the files sent and those kept). Validation is
+    the model's."""
+    attached = attached or {}
     schema = resolve_schema(schema, root)
     out: dict[str, Any] = {}
     for key, raw in (schema.get("properties") or {}).items():
         prop = resolve_schema(raw, root)
         name = f"{prefix}{key}"
         kind = _kind(prop, root)
-        if kind == "checkbox":
+        if kind == "file":
+            if attached.get(name):
+                out[key] = attached[name][0]
+        elif kind == "files":
+            out[key] = list(attached.get(name, []))
+        elif kind == "checkbox":
             out[key] = name in form
         elif kind == "multi":
             out[key] = [str(v) for v in form.getlist(name)]
@@ -230,7 +292,7 @@ def parse_form(
             text = str(form.get(name) or "")
             out[key] = [line.strip() for line in text.splitlines() if line.strip()]
         elif kind == "group":
-            inner = parse_form(prop, root, form, f"{name}.")
+            inner = parse_form(prop, root, form, f"{name}.", attached)
             if any(not _blank(v) for v in inner.values()):
                 out[key] = inner
         elif kind == "repeat":
@@ -239,7 +301,7 @@ def parse_form(
             indices = sorted({int(m.group(1)) for k in form for m in [pattern.match(k)] if m})
             rows = []
             for i in indices[:200]:
-                row = parse_form(items, root, form, f"{name}.{i}.")
+                row = parse_form(items, root, form, f"{name}.{i}.", attached)
                 if any(not _blank(v) for v in row.values()):
                     rows.append(row)
             out[key] = rows
@@ -258,6 +320,23 @@ def parse_form(
             else:
                 out[key] = text
     return out
+
+
+def form_errors(
+    model: type[BaseModel], values: Mapping[str, Any], prefix: str = "", lang: str = "zh"
+) -> dict[str, str]:
+    """Every error of a form at once (pydantic's, in Chinese), by the input name of its field
+    (`contacts.0.name`, `data.usage`); a check of the whole model goes under the form itself."""
+    try:
+        model.model_validate(values)
+    except ValidationError as exc:
+        out: dict[str, str] = {}
+        for err in exc.errors():
+            path = error_field(tuple(err["loc"]), str(err.get("msg") or ""))
+            name = f"{prefix}{path}" if path != "body" else prefix.rstrip(".") or "body"
+            out.setdefault(name, str(err.get("msg")) if lang == "en" else pydantic_zh(err))
+        return out
+    return {}
 
 
 def field_of(exc: ServiceError) -> str | None:

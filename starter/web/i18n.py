@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
+from typing import Any
 
 from fastapi import Request
 
+from starter.people import Directory
+from starter.wording import STATUS as STATUS
+from starter.wording import Words, pick
 from workflows.engine.labels import LABELS as ENGINE_LABELS
 from workflows.labels import Labels, merge
 from workflows.registry import RegulationEntry
@@ -183,17 +187,14 @@ EN: dict[str, str] = {
     "是": "yes",
     "否": "no",
     "共 {n} 条": "{n} in all",
-}
-
-STATUS: dict[str, tuple[str, str]] = {
-    "open": ("进行中", "open"),
-    "closed": ("已结束", "closed"),
-    "done": ("已完成", "done"),
-    "lapsed": ("已失效", "lapsed"),
-    "cancelled": ("已取消", "cancelled"),
-    "failed": ("失败", "failed"),
-    "pending": ("待发送", "pending"),
-    "sent": ("已发送", "sent"),
+    "下一步": "Next",
+    "重新验证": "Verify again",
+    "运行时间": "When",
+    "备注": "Note",
+    "用户名": "User id",
+    "发送情况": "Delivery",
+    "请更正标出的 {n} 处": "Please correct the {n} marked field(s)",
+    "确认": "Confirm",
 }
 
 METHODS: dict[str, tuple[str, str]] = {
@@ -229,6 +230,24 @@ def words_for(registry: Mapping[str, RegulationEntry] | None) -> tuple[Labels, R
     return _WORDS[key]
 
 
+# The organisation's people for the request being answered (PageRoute sets them).
+PEOPLE: ContextVar[Directory | None] = ContextVar("zhidu_people", default=None)
+
+
+def people() -> Directory:
+    return PEOPLE.get() or Directory()
+
+
+def person(uid: str | None) -> str:
+    """A person by name (the id itself when nobody has it)."""
+    return people().name(uid)
+
+
+def wording(lang: str, **case: Any) -> Words:
+    """Values and events in words for this request (`case`: its tasks, records, units)."""
+    return Words(words(), book(), people(), lang, **case)
+
+
 def words() -> Labels:
     return (WORDS.get() or words_for(None))[0]
 
@@ -240,12 +259,6 @@ def book() -> RoleBook:
 
 def lang_of(request: Request) -> str:
     return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
-
-
-def pick(pair: tuple[str, str] | None, lang: str, fallback: str = "") -> str:
-    if pair is None:
-        return fallback
-    return pair[1] if lang == "en" else pair[0]
 
 
 # Signing parties that are not staff roles (workflows.spec.Sign of a customer).

@@ -18,12 +18,24 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from activities.errors import Forbidden, ServiceError
-from starter import auth
+from starter import auth, people
 from starter.refusals import RETRY_AFTER
 from starter.state import AppState, app_state, get_session_factory
 from starter.web.forms import said
-from starter.web.i18n import EN, FLASH, STATUS, WORDS, lang_of, pick, role_name, words_for
+from starter.web.i18n import (
+    EN,
+    FLASH,
+    PEOPLE,
+    STATUS,
+    WORDS,
+    lang_of,
+    person,
+    pick,
+    role_name,
+    words_for,
+)
 from starter.web.times import local
+from starter.wording import money_in_text
 from store.db import SessionFactory, is_unavailable
 from store.models import User
 from workflows.registry import RegulationEntry
@@ -56,6 +68,7 @@ class PageRoute(APIRoute):
         async def handler(request: Request) -> Response:
             WORDS.set(words_for(state(request).registry))
             try:
+                PEOPLE.set(await people.directory(factory(request)))
                 response = await original(request)
             except LoginRequired:
                 response = RedirectResponse(f"/login?next={quote(back_to(request))}", 303)
@@ -140,10 +153,9 @@ async def page_user(request: Request) -> User:
 def require_role(user: User, role: str, lang: str) -> None:
     if role not in (user.roles or []):
         raise Forbidden(
-            f"{user.id} 没有权限：需要角色「{role_name(role, 'zh')}」({role})"
+            f"{user.name} 没有权限：此页需要角色「{role_name(role, 'zh')}」，请联系管理员"
             if lang == "zh"
-            else f"{user.id} may not open this page: it needs the role {role_name(role, 'en')} "
-            f"({role})"
+            else f"{user.name} may not open this page: it needs the role {role_name(role, 'en')}"
         )
 
 
@@ -168,6 +180,8 @@ def render(
         _=tr,
         csrf=csrf_token(request),
         role_name=lambda code: role_name(code, lang),
+        person=person,
+        money=money_in_text,
         status_name=lambda code: pick(STATUS.get(code), lang, code),
         local=local,
         colon=": " if lang == "en" else "：",
@@ -175,9 +189,16 @@ def render(
         path=request.url.path,
         here=back_to(request) if request.method == "GET" else request.url.path,
         is_admin=user is not None and "admin" in (user.roles or []),
+        can_start=user is not None and may_start_any(user, registry(request)),
         **ctx,
     )
     return HTMLResponse(html, status_code=status)
+
+
+def may_start_any(user: User, regs: Mapping[str, RegulationEntry]) -> bool:
+    """Whether the user may start a case of some regulation (else 新建 is not offered)."""
+    roles = set(user.roles or [])
+    return any(not e.start_roles or roles & set(e.start_roles) for e in regs.values())
 
 
 def error_page(request: Request, status: int, detail: str) -> HTMLResponse:

@@ -6,42 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from starter.web.i18n import pick
+from starter.wording import local, parse_time, span
 from workflows.model import CHINA_TZ
 
+__all__ = ["Due", "datetime_local", "due_info", "local", "parse_time", "span", "with_china_tz"]
+
 DUE_SOON = timedelta(hours=24)
-
-
-def parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TZ)
-    return None
-
-
-def local(value: Any) -> str:
-    """China time, to the minute (`2026-11-28 16:35`)."""
-    dt = parse_time(value)
-    return dt.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if dt else ""
-
-
-def span(delta: timedelta, lang: str) -> str:
-    minutes = int(abs(delta).total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    units = (("天", "d"), ("小时", "h"), ("分钟", "min"))
-    parts = [f"{n} {pick(u, lang)}" for n, u in zip((days, hours, mins), units, strict=True) if n][
-        :2
-    ]
-    return " ".join(parts) or f"0 {pick(units[2], lang)}"
 
 
 @dataclass

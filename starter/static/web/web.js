@@ -115,6 +115,39 @@
     });
   }
 
+  /* On a phone the long parts of a case (closed tasks, the timeline) start folded, so the
+     open tasks come first; a tap on the heading opens them. */
+  function foldOnPhone() {
+    if (!window.matchMedia || !window.matchMedia("(max-width: 720px)").matches) { return; }
+    document.querySelectorAll("details.fold[open]").forEach(function (d) {
+      if (window.location.hash && d.id === window.location.hash.slice(1)) { return; }
+      d.removeAttribute("open");
+    });
+  }
+
+  /* "Verify again" on a record: the signature's card is read again and replaced in place (no
+     page reload, no jump); without JavaScript the form reloads the page. */
+  function verifyInPlace(root) {
+    (root || document).querySelectorAll("form.verify-form").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        var card = form.closest("[data-signature-id]");
+        if (!card || !window.fetch) { return; }
+        ev.preventDefault();
+        var id = card.getAttribute("data-signature-id");
+        var url = form.getAttribute("action") + "?verify=" + encodeURIComponent(id);
+        fetch(url, { credentials: "same-origin" })
+          .then(function (resp) { return resp.ok ? resp.text() : null; })
+          .then(function (html) {
+            if (!html) { form.submit(); return; }
+            var doc = new DOMParser().parseFromString(html, "text/html");
+            var fresh = doc.querySelector('[data-signature-id="' + CSS.escape(id) + '"]');
+            if (fresh) { card.innerHTML = fresh.innerHTML; verifyInPlace(card); }
+          })
+          .catch(function () { form.submit(); });
+      });
+    });
+  }
+
   function printButtons() {
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
@@ -127,5 +160,7 @@
     signatureMethods();
     repeatedRows();
     printButtons();
+    foldOnPhone();
+    verifyInPlace(null);
   });
 })();

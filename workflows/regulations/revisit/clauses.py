@@ -115,7 +115,7 @@ TASKS = (
              outcomes={"done": VisitRecordData, "unreachable": NoteData},
              record=RecordSpec("revisit_record", "《客户回访记录表》", category="input.customer_class"),
              signatures=(Sign("actor", "staff"),
-                         Sign("customer", "customer", ("drawing", "otp"), required="onsite")),
+                         Sign("customer", "customer", ("drawing", "otp"), required="onsite", outcomes=("done",))),
              extend={"supervisor": "visit_extend_max"}),
     # 5.2 the supervisory phone revisit after a handled complaint; not done in time: 5.2(1).
     TaskSpec("supervisory_visit", "{visit_name}：{customer_name}", "R1 5.2", "staff",

@@ -58,43 +58,102 @@ class RevisitInput(Form):
 
 
 class RevisitPenalties(BaseModel):
-    archive_incomplete_yuan: Yuan = Field(Decimal(1000), description="5.1(1) 档案不完整，部门经费")
-    falsification_yuan: Yuan = Field(Decimal(100), description="5.1(2) 弄虚作假")
-    serious_yuan: Yuan = Field(Decimal(500), description="5.1(3) 情节特别严重")
-    supervisory_missed_regional_yuan: Yuan = Field(Decimal(500), description="5.2(1) 当事人")
-    supervisory_missed_department_yuan: Yuan = Field(Decimal(300), description="5.2(1) 部门经理")
+    archive_incomplete_yuan: Yuan = Field(
+        Decimal(1000), description="档案不完整罚款：5.1(1) 客户档案未完整准确建立，每次扣部门经费"
+    )
+    falsification_yuan: Yuan = Field(
+        Decimal(100), description="弄虚作假罚款：5.1(2) 回访弄虚作假，每次罚当事人"
+    )
+    serious_yuan: Yuan = Field(
+        Decimal(500), description="情节特别严重罚款：5.1(3) 情节特别严重者每次罚款，可并处降薪等"
+    )
+    supervisory_missed_regional_yuan: Yuan = Field(
+        Decimal(500), description="未做监督回访罚款（当事人）：5.2(1) 投诉处理后未做监督调查性回访"
+    )
+    supervisory_missed_department_yuan: Yuan = Field(
+        Decimal(300), description="未做监督回访罚款（部门经理）：5.2(1) 同上，部门经理连带"
+    )
     supervisory_falsified_department_yuan: Yuan = Field(
-        Decimal(500), description="5.2(2) 弄虚作假，部门经理"
+        Decimal(500),
+        description="监督回访弄虚作假罚款（部门经理）：5.2(2) 当事人辞退，部门经理罚款",
     )
 
 
 class RevisitPolicy(CasePolicy):
     """R1's numbers. Defaults are the regulation's; a company overrides them in its policy file."""
 
-    first_phone_after: Deadline = Deadline(months=1)  # 4.3(2)1)
-    routine_phone_every: Deadline = Deadline(months=6)  # 4.3(2)2)
-    onsite_every: dict[str, Deadline | None] = {  # 4.3(2)3)
-        "regular": None,
-        "large": Deadline(months=12),
-        "key": Deadline(months=6),
-    }
-    plan_due: Deadline = Deadline(working_days=3)  # 4.2(1), not stated
-    appointment_lead: Deadline = Deadline(days=7)  # 4.2(2): contact before the visit date
-    late_appointment_within: Deadline = Deadline(days=1)
-    max_postpone: Deadline = Deadline(days=30)
-    visit_window: Deadline = Deadline(end_of_day=True)  # 4.3(4) 日清日结
-    visit_extend_max: Deadline = Deadline(days=14)
-    suggestion_onsite_within: Deadline = Deadline(days=14)  # 4.3(1)
-    problem_onsite_within: Deadline = Deadline(days=7)  # 4.3(2)1)
-    supervisory_revisit_due: Deadline = Deadline(working_days=2)  # 5.2
-    report_due: Deadline = Deadline(days=1, end_of_day=True)  # 4.4(1)1) 第二天
-    materials_due: Deadline = Deadline(days=3)  # 4.4(1)2) 三天内
-    materials_extended_max: Deadline = Deadline(days=7)  # 4.4(1)2) 经主管同意一周内
-    review_due: Deadline = Deadline(working_days=3)  # 4.4(2)
-    archive_due: Deadline = Deadline(working_days=3)  # 4.5(1)
-    rd_feedback_due: Deadline = Deadline(working_days=10)  # 4.3(2)1)
-    expense_cap_yuan: Yuan = Field(Decimal(500), ge=0, description="4.6(2) 每次回访费用额度")
-    penalties: RevisitPenalties = RevisitPenalties()
+    first_phone_after: Deadline = Field(
+        Deadline(months=1),
+        description="首次电话回访时间：4.3(2)1) 产品安装或上线后多久做首次电话回访",
+    )
+    routine_phone_every: Deadline = Field(
+        Deadline(months=6), description="常规电话回访周期：4.3(2)2) 首次电话回访后每隔多久回访一次"
+    )
+    onsite_every: dict[str, Deadline | None] = Field(
+        {"regular": None, "large": Deadline(months=12), "key": Deadline(months=6)},
+        description="现场回访周期：4.3(2)3) 按客户类别，大客户每年、特大或重要客户每半年；普通客户不定期上门",
+    )
+    plan_due: Deadline = Field(
+        Deadline(working_days=3),
+        description="回访计划期限：4.2(1) 案件开始后多久制订《客户回访计划》（原文未规定）",
+    )
+    appointment_lead: Deadline = Field(
+        Deadline(days=7), description="预约提前量：4.2(2) 计划回访日前多久开始与客户预约"
+    )
+    late_appointment_within: Deadline = Field(
+        Deadline(days=1), description="补约时限：4.2(2) 回访日已近时，预约任务至少留出的办理时间"
+    )
+    max_postpone: Deadline = Field(
+        Deadline(days=30), description="最长改期：4.2(2) 约定的回访时间最多晚于计划日期多久"
+    )
+    visit_window: Deadline = Field(
+        Deadline(end_of_day=True),
+        description="回访完成时限：4.3(4) 日清日结，约定当天内完成回访与记录",
+    )
+    visit_extend_max: Deadline = Field(
+        Deadline(days=14), description="回访最长延期：4.3 部门主管可将回访期限延长的上限"
+    )
+    suggestion_onsite_within: Deadline = Field(
+        Deadline(days=14),
+        description="建议上门回访时限：4.3(1) 客户提出中肯意见或良好建议后多久内上门",
+    )
+    problem_onsite_within: Deadline = Field(
+        Deadline(days=7), description="问题现场回访时限：4.3(2)1) 电话无法解决的问题多久内到现场"
+    )
+    supervisory_revisit_due: Deadline = Field(
+        Deadline(working_days=2),
+        description="监督回访时限：5.2 投诉处理完毕后多久内做监督调查性电话回访",
+    )
+    report_due: Deadline = Field(
+        Deadline(days=1, end_of_day=True),
+        description="回访报告期限：4.4(1)1) 回访次日形成《客户回访报告》",
+    )
+    materials_due: Deadline = Field(
+        Deadline(days=3), description="资料提交期限：4.4(1)2) 回访后三天内把资料交部门主管审核"
+    )
+    materials_extended_max: Deadline = Field(
+        Deadline(days=7), description="资料提交最长延期：4.4(1)2) 经部门主管同意最迟一周内提交"
+    )
+    review_due: Deadline = Field(
+        Deadline(working_days=3),
+        description="主管审阅期限：4.4(2) 部门主管审阅回访资料并提出指导意见的期限",
+    )
+    archive_due: Deadline = Field(
+        Deadline(working_days=3),
+        description="存档期限：4.5(1) 文员把回访资料按客户分类汇总存档的期限",
+    )
+    rd_feedback_due: Deadline = Field(
+        Deadline(working_days=10),
+        description="研发反馈处理期限：4.3(2)1) 研发技术部门处理客户技术反馈的期限",
+    )
+    expense_cap_yuan: Yuan = Field(
+        Decimal(500),
+        ge=0,
+        description="回访费用额度：4.6(2) 每次回访可报销的费用上限，超出部分个人承担",
+    )
+    penalties: RevisitPenalties = Field(
+        RevisitPenalties(), description="罚款金额：第 5 条 各项罚款"
+    )
 
 
 # ---- what people send when completing tasks -----------------------------------------------------

@@ -1,4 +1,5 @@
-"""R1's words on the pages: its outcomes, events, choices, fields and record titles."""
+"""R1's words on the pages: its outcomes, events and their sentences, choices, fields, record
+titles and the order of each record's fields (as the paper forms have them)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,42 @@ LABELS = Labels(
         "visit_scheduled": ("安排回访", "Visit scheduled"),
         "visit_due": ("回访到期", "Visit due"),
         "plan_closed": ("计划结束", "Plan closed"),
+        "visit_declined": ("客户未同意回访", "Visit declined"),
+        "visit_missed": ("回访未进行", "Visit missed"),
+        "problem_solved": ("问题当场解决", "Problem solved"),
+        "problem_escalation_needed": ("现场无法解决的问题", "Problem not solved on site"),
+        "criticised": ("批评", "Criticised"),
+        "close_requested": ("申请结束回访计划", "Closing requested"),
+    },
+    sentences={
+        "plan_started": (
+            "[{actor} ]开始回访计划，客户类别：{customer_class}",
+            "[{actor} ]started the revisit plan ({customer_class})",
+        ),
+        "visit_due": ("{kind}：计划时间 {planned_at}", "{kind} planned for {planned_at}"),
+        "visit_scheduled": (
+            "[{actor} ]安排{kind}[：{reason}]",
+            "[{actor} ]scheduled {kind}[: {reason}]",
+        ),
+        "visit_declined": ("客户未同意{kind}，本次回访取消", "The customer declined {kind}"),
+        "visit_missed": ("{kind}未进行", "{kind} was not made"),
+        "problem_solved": (
+            "{actor} 当场解决客户问题：{text}",
+            "{actor} solved on the spot: {text}",
+        ),
+        "problem_escalation_needed": (
+            "现场仍无法解决的问题：{text}（可提交总裁办评估立项）",
+            "Not solved on site: {text}",
+        ),
+        "criticised": (
+            "{actor} 批评 {staff}：{guidance}",
+            "{actor} criticised {staff}: {guidance}",
+        ),
+        "close_requested": (
+            "{actor} 申请结束回访计划：{reason}",
+            "{actor} asked to close the plan: {reason}",
+        ),
+        "plan_closed": ("{actor} 结束回访计划[：{reason}]", "{actor} closed the plan[: {reason}]"),
     },
     enums={
         "product_use": ("产品使用情况", "Product use"),
@@ -69,7 +106,7 @@ LABELS = Labels(
         "item": "项目",
         "receipt_no": "票据号",
         "guidance": "指导意见",
-        "charge_to": "扣款对象（用户名）",
+        "charge_to": "扣款对象",
         "charge_yuan": "扣款金额（元）",
         "severity": "情节",
         "complete": "资料完整",
@@ -78,10 +115,10 @@ LABELS = Labels(
         "customer_id": "客户编号",
         "customer_name": "客户名称",
         "customer_class": "客户类别",
-        "owner": "负责人（用户名）",
+        "owner": "负责人",
         # what a record adds to what people typed (record_context), and fields whose model
         # description is not a short label
-        "staff": "经办人员（用户名）",
+        "staff": "经办人员",
         "usage": "产品使用情况",
         "questions": "问题原文",
         "suggestions": "意见与建议",
@@ -92,7 +129,7 @@ LABELS = Labels(
         "visit_kind": "回访类型",
         "visited_at": "回访时间",
         "go_live": "产品安装或上线日期",
-        "supervisor": "部门主管（用户名）",
+        "supervisor": "部门主管",
         "department": "部门",
         "first_phone_at": "首次电话回访时间",
         "routine_phone_every": "常规电话回访周期",
@@ -111,6 +148,80 @@ LABELS = Labels(
         "cap_yuan": "报销额度（元）",
         "reimbursed_yuan": "报销金额（元）",
         "borne_by_staff_yuan": "个人承担（元）",
+        "status": "状态",
+        "unit": "回访",
+    },
+    # the person fields of the task forms (the case input's are the entry's `people`)
+    persons={"charge_to": "staff", "staff": "staff"},
+    # each record's fields as the paper form has them: basic facts, the content, the conclusions
+    layouts={
+        "revisit_plan": (
+            "customer_id",
+            "customer_name",
+            "customer_class",
+            "go_live",
+            "purposes",
+            "methods",
+            "content",
+            "first_phone_at",
+            "routine_phone_every",
+            "onsite_every",
+            "next_visit",
+        ),
+        "revisit_record": (
+            "customer_id",
+            "customer_name",
+            "customer_class",
+            "visit_kind",
+            "visited_at",
+            "staff",
+            "contact_person",
+            "contacts",
+            "method",
+            "usage",
+            "product_needs",
+            "questions",
+            "suggestions",
+            "problems",
+            "valuable_suggestion",
+            "service_rating",
+        ),
+        "revisit_report": (
+            "customer_id",
+            "customer_name",
+            "customer_class",
+            "summary",
+            "evaluation",
+        ),
+        "revisit_review": (
+            "customer_id",
+            "customer_name",
+            "customer_class",
+            "guidance",
+            "charge_to",
+            "charge_yuan",
+            "severity",
+            "sanction",
+        ),
+        "revisit_archive": (
+            "customer_id",
+            "customer_name",
+            "customer_class",
+            "plan_record",
+            "complete",
+            "note",
+        ),
+        "rd_feedback": ("customer_id", "problem", "note", "visit_task"),
+        "expense_claim": ("customer_id", "staff", "visit_unit", "items", "total_yuan"),
+        "expense_payment": (
+            "claim",
+            "staff",
+            "total_yuan",
+            "cap_yuan",
+            "reimbursed_yuan",
+            "borne_by_staff_yuan",
+            "note",
+        ),
     },
     records={
         "revisit_plan": ("《客户回访计划》", "Revisit plan"),
