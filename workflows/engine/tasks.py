@@ -174,7 +174,8 @@ class TaskMixin(CaseBase):
             self.notify(
                 f"{task.id}/opened",
                 task.assignee or f"role:{role}",
-                f"【待办】{task.title}",
+                # Two tasks of one title (a phone and an on-site revisit) read apart by due.
+                f"【待办】{task.title}" + (f"（{local_text(due)} 前）" if due else ""),
                 f"{self.title}\n任务：{task.title}\n截止：{local_text(due)}"
                 f"{'（暂定：该年度法定节假日尚未发布）' if provisional else ''}\n"
                 f"依据：{task.clause}\n案件：{self.s.case_id}",

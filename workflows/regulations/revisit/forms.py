@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from workflows.engine import CasePolicy
-from workflows.model import Actor, Deadline, Form, Yuan
+from workflows.model import Actor, Attachment, Deadline, Form, Yuan
 from workflows.spec import TaskData
 
 CustomerClass = Literal["regular", "large", "key"]
@@ -214,6 +214,7 @@ class ExpenseItem(TaskData):
     item: str = Field(min_length=1, max_length=200)
     amount_yuan: Yuan = Field(gt=0)
     receipt_no: str | None = Field(None, max_length=100)
+    receipt: Attachment | None = Field(None, description="票据（照片或扫描件）")
 
 
 class MaterialsData(TaskData):

@@ -105,6 +105,7 @@ LABELS = Labels(
         "expenses": "费用明细",
         "item": "项目",
         "receipt_no": "票据号",
+        "receipt": "票据",
         "guidance": "指导意见",
         "charge_to": "扣款对象",
         "charge_yuan": "扣款金额（元）",
