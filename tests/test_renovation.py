@@ -498,7 +498,7 @@ async def test_7_the_deposit_pays_for_defects_after_an_early_move_in_and_the_bal
             "2034.66",
             "2965.34",
         )
-        assert rec.data["deductions"] == ["1234.56", "800.10"]
+        assert rec.data["deposit_deductions"] == ["1234.56", "800.10"]
         ledger = await penalties(session_factory, h.id, 4)
         rows_ = sorted((e.kind, e.amount_yuan) for e in ledger)
         assert rows_ == [("deposit_held", Decimal("5000.00")),

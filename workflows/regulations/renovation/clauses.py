@@ -268,7 +268,7 @@ class RenovationWorkflow(CaseWorkflow):
                     "contractor_lead": self.inp.contractor_lead}  # fmt: skip
         if task.kind == "permit":
             return {**base, "work_items": self.v.approved_items,
-                    "period_end": self.v.approved_end.isoformat() if self.v.approved_end else None,
+                    "permit_until": self.v.approved_end.isoformat() if self.v.approved_end else None,
                     "agreements": list(self.v.agreements_signed),
                     "passes": self.v.passes_record}  # fmt: skip
         if task.kind == "refund":
@@ -478,7 +478,7 @@ class RenovationWorkflow(CaseWorkflow):
             "customer_name": self.inp.customer_name, "premises": self.inp.premises,
             "contractor": self.inp.contractor, "reason": reason, "work_items": work_items,
             "approved_items": self.v.approved_items, "work_log": found_in,
-            "requirement": "立即停止施工；须重新向管理中心申报，待批准后方可施工；"
+            "stop_requirement": "立即停止施工；须重新向管理中心申报，待批准后方可施工；"
                            "有关损失由客户或装修单位负责"},
             created_by=actor, clause="R6 第1条")  # fmt: skip
         self.sign(rid, signer=actor, role="management_center", method="staff_login",
@@ -705,7 +705,7 @@ class RenovationWorkflow(CaseWorkflow):
     def deposit_figures(self) -> dict[str, Any]:
         held = self.inp.deposit_yuan
         deducted = sum((Decimal(d) for d in self.v.deductions), Decimal(0))
-        return {"held_yuan": f"{held:.2f}", "deductions": list(self.v.deductions),
+        return {"held_yuan": f"{held:.2f}", "deposit_deductions": list(self.v.deductions),
                 "deducted_yuan": f"{deducted:.2f}", "balance_yuan": f"{held - deducted:.2f}"}  # fmt: skip
 
     @workflow.update(name="moved_in")
