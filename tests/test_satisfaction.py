@@ -439,7 +439,7 @@ async def test_8_6_the_previous_month_is_summarised_in_the_first_five_days_revie
         assert d["tables"][0]["rows"] == [["phone", 2], ["visit", 1]]
         review = await open_task(h, "complaint_summary_review")
         assert review.role == "office"
-        await complete(h, review, OFFICE, "reviewed", {"note": "同意，发各部门"})
+        await complete(h, review, OFFICE, "summary_approved", {"note": "同意，发各部门"})
         notes = await eventually_rows(session_factory, models.Notification, None, case_id=h.id)
         sent = await eventually(
             lambda: rows(session_factory, models.Notification, case_id=h.id),

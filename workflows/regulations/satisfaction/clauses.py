@@ -155,7 +155,7 @@ TASKS = (
              record=RecordSpec("complaint_monthly", "投诉月报表（上月投诉汇总分析）")),
     TaskSpec("complaint_summary_review", "审阅上月投诉汇总：{period}", "R8 四(八)6", "office",
              deadline="summary_review_due",
-             outcomes={"reviewed": NoteData, "sent_back": NoteData}),
+             outcomes={"summary_approved": NoteData, "sent_back": NoteData}),
     # (六)2 the yearly report
     TaskSpec("yearly_report_write", "编制《顾客满意度调查结果及分析报告》：{year} 年", "R8 四(六)2",
              "customer_service", deadline="report_due", outcomes={"done": ReportData},
