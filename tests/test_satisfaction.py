@@ -165,11 +165,13 @@ async def test_4_4_the_questionnaires_are_collected_within_one_week(
         await enter(h, answer(ROOMS[1], ["satisfied"] * 3))  # the last minutes still count
         await sleep_to(env, sent + timedelta(days=7) + timedelta(minutes=1))
         data = await result_of(session_factory, h.id)
-        assert (data["returned"], data["sampled"], data["valid"]) == (2, 20, False)
+        assert (data["returns"], data["sampled"], data["survey_valid"]) == (2, 20, False)
         view = await eventually(lambda: state(h), lambda v: v.status == "done")
         assert [t.status for t in view.tasks if t.kind == "survey_collection"] == ["cancelled"]
         closing = [e.detail for e in view.events if e.kind == "collection_closed"]
-        assert closing == [{"returned": 2, "sampled": 20, "return_rate": "0.1000", "valid": False}]
+        assert closing == [
+            {"returns": 2, "sampled": 20, "return_rate": "0.1000", "survey_valid": False}
+        ]
 
 
 async def collect(env: Any, h: Any, n: int, grades: list[list[str]] | None = None) -> None:
@@ -189,8 +191,8 @@ async def test_4_4_a_return_rate_of_exactly_85_percent_is_invalid(
         await approved(h)
         await collect(env, h, 17)  # 17 / 20 = 85 %: not above it
         data = await result_of(session_factory, h.id)
-        assert (data["returned"], data["sampled"], data["return_rate"]) == (17, 20, "0.8500")
-        assert data["valid"] is False and data["previous_survey"] is None
+        assert (data["returns"], data["sampled"], data["return_rate"]) == (17, 20, "0.8500")
+        assert data["survey_valid"] is False and data["previous_survey"] is None
         view = await eventually(lambda: state(h), lambda v: v.status == "done")
         assert view.status == "done"
         assert [e.kind for e in view.events if e.kind == "survey_invalid"] == ["survey_invalid"]
@@ -206,7 +208,7 @@ async def test_4_4_a_return_rate_just_above_85_percent_is_valid(
         await approved(h)
         await collect(env, h, 18)  # 18 / 20 = 90 %
         data = await result_of(session_factory, h.id)
-        assert (data["returned"], data["return_rate"], data["valid"]) == (18, "0.9000", True)
+        assert (data["returns"], data["return_rate"], data["survey_valid"]) == (18, "0.9000", True)
         analysis = await open_task(h, "survey_analysis")
         assert analysis.role == "customer_service"
         # Collection is closed: a late questionnaire is refused.
@@ -232,7 +234,9 @@ async def test_4_5_the_rate_of_each_item_is_satisfied_grades_over_all_its_grades
         await sleep_to(env, sent + timedelta(days=7, minutes=1))
         data = await result_of(session_factory, h.id)
         by_item = {r["item"]: r for r in data["item_rates"]}
-        assert {i: (r["satisfied"], r["total"], r["rate"]) for i, r in by_item.items()} == {
+        assert {
+            i: (r["satisfied_grades"], r["all_grades"], r["rate"]) for i, r in by_item.items()
+        } == {
             "安全保卫": (12, 18, "0.6667"),
             "清洁卫生": (15, 18, "0.8333"),
             "绿化养护": (9, 17, "0.5294"),
@@ -254,10 +258,10 @@ async def test_4_6_1e_items_that_fell_since_the_previous_valid_survey_an_invalid
     now = await env.get_current_time()
 
     def earlier(case: str, valid: bool, rates: dict[str, tuple[int, int]], days: int) -> Any:
-        items = [{"item": i, "satisfied": s, "total": t} for i, (s, t) in rates.items()]
+        items = [{"item": i, "satisfied_grades": s, "all_grades": t} for i, (s, t) in rates.items()]
         return models.Record(id=f"{case}/survey_result/9", case_id=case, regulation="satisfaction",
                              kind="survey_result", title="顾客满意度调查统计结果",
-                             data={"valid": valid, "item_rates": items}, sha256="0" * 64,
+                             data={"survey_valid": valid, "item_rates": items}, sha256="0" * 64,
                              created_by="system", created_at=now - timedelta(days=days))  # fmt: skip
 
     async with session_factory() as s:
@@ -290,7 +294,7 @@ async def test_4_6_1e_items_that_fell_since_the_previous_valid_survey_an_invalid
             "与上次有效调查相比的满意率变化",
         ]
         # (六)1/3 the measures: a department carries one out, the center revisits.
-        measure = {"item": "安全保卫", "action": "夜间增加巡逻", "department": "保安部"}
+        measure = {"item": "安全保卫", "measure": "夜间增加巡逻", "department": "保安部"}
         await complete(h, await open_task(h, "survey_analysis"), CS,
                        data={"findings": "安全保卫满意率下降", "measures": [measure]})  # fmt: skip
         action = await open_task(h, "corrective_action")
@@ -360,19 +364,19 @@ async def test_8_4_the_department_returns_the_slip_in_three_working_days_or_expl
         # The department cannot return it in time: it explains, the register records it.
         expected = (china(started) + timedelta(days=7)).date()
         await refused(complete(h, handling, DEPTHEAD, "explained",
-                               {"explanation": "灯具需订货",
+                               {"delay_reason": "灯具需订货",
                                 "expected_on": (expected + timedelta(days=30)).isoformat()}),
                       "Invalid", "expected_on")  # fmt: skip
         await complete(h, handling, DEPTHEAD, "explained",
-                       {"explanation": "灯具需订货，到货后安装", "expected_on": expected.isoformat()})  # fmt: skip
+                       {"delay_reason": "灯具需订货，到货后安装", "expected_on": expected.isoformat()})  # fmt: skip
         [note] = await records(session_factory, h.id, "complaint_explanation", 1)
         assert (
-            note.data["explanation"].startswith("灯具需订货")
+            note.data["delay_reason"].startswith("灯具需订货")
             and note.data["explained_by"] == "depthead"
         )
         again = await open_task(h, "complaint_handling")
         assert again.due_at == end_of_day(datetime.combine(expected, time(12), CHINA_TZ))
-        await complete(h, again, DEPTHEAD, "returned",
+        await complete(h, again, DEPTHEAD, "slip_returned",
                        {"handling": "更换灯具", "result": "已修复，住户满意", "cause": "巡检不到位"})  # fmt: skip
         [slip] = await records(session_factory, h.id, "complaint_return", 1)
         assert slip.data["on_time"] is True and slip.data["result"] == "已修复，住户满意"
@@ -435,7 +439,7 @@ async def test_8_6_the_previous_month_is_summarised_in_the_first_five_days_revie
         [summary] = await records(session_factory, h.id, "complaint_monthly", 1)
         d = summary.data
         assert (d["received"], d["valid_complaints"], d["invalid_complaints"]) == (3, 2, 1)
-        assert (d["returned"], d["returned_on_time"]) == (2, 1)
+        assert (d["slips_returned"], d["returned_on_time"]) == (2, 1)
         assert d["tables"][0]["rows"] == [["phone", 2], ["visit", 1]]
         review = await open_task(h, "complaint_summary_review")
         assert review.role == "office"

@@ -142,8 +142,8 @@ TASKS = (
     # (八)4 the department returns the slip in 3 working days, or explains
     TaskSpec("complaint_handling", "投诉处理回单：{complainant}（{department}）", "R8 四(八)4",
              "department_head", deadline="handle_within",
-             outcomes={"returned": HandleData, "explained": ExplainData},
-             record=RecordSpec("complaint_return", "《服务投诉单》回单", ("returned",)),
+             outcomes={"slip_returned": HandleData, "explained": ExplainData},
+             record=RecordSpec("complaint_return", "《服务投诉单》回单", ("slip_returned",)),
              breach=Breach(notify=("task.holder", "role:customer_service",
                                    "role:complaint_director"))),
     # (八)5 what cannot be solved soon: the center explains to the complainant
@@ -215,11 +215,11 @@ class SatisfactionWorkflow(CaseWorkflow):
 
     def summarize(self) -> dict[str, Any]:
         if self.inp.kind == "survey":
-            return {"sampled": len(self.v.sample), "returned": len(self.v.returns),
-                    "collecting": self.v.collecting, "valid": self.v.valid}  # fmt: skip
+            return {"sampled": len(self.v.sample), "returns": len(self.v.returns),
+                    "collecting": self.v.collecting, "survey_valid": self.v.valid}  # fmt: skip
         if self.inp.kind == "complaint":
-            return {"valid": self.v.valid, "contacted": self.v.contacted,
-                    "handled": self.v.handled}  # fmt: skip
+            return {"valid_complaint": self.v.valid, "contacted": self.v.contacted,
+                    "complaint_closed": self.v.handled}  # fmt: skip
         return {}
 
     def record_context(self, task: TaskState) -> dict[str, Any]:
@@ -233,7 +233,7 @@ class SatisfactionWorkflow(CaseWorkflow):
                     "most_dissatisfied_items": r["most_dissatisfied_items"],
                     "fell_items": r["fell_items"]}  # fmt: skip
         if task.kind in ("corrective_action", "measure_revisit"):
-            return {**base, "item": task.data.get("item"), "action": task.data.get("action"),
+            return {**base, "item": task.data.get("item"), "measure": task.data.get("measure"),
                     "department": task.data.get("department")}  # fmt: skip
         if task.kind in ("complaint_classify", "complaint_handling", "complaint_contact"):
             on_time = task.due_at is None or self.now <= task.due_at
@@ -339,7 +339,7 @@ class SatisfactionWorkflow(CaseWorkflow):
         if inp.expectations.strip():
             self.v.expectations.append(f"{inp.household}：{inp.expectations.strip()}")
         self.event("return_entered", "R8 四(四)", inp.actor.id, household=inp.household,
-                   returned=len(self.v.returns), sampled=len(self.v.sample))  # fmt: skip
+                   returns=len(self.v.returns), sampled=len(self.v.sample))  # fmt: skip
         return rid
 
     @enter_return.validator
@@ -387,8 +387,8 @@ class SatisfactionWorkflow(CaseWorkflow):
         # valid only if the return rate EXCEEDS the threshold (exact: returned > 85 % × sampled)
         self.v.valid = sampled > 0 and Decimal(returned) > self.policy.valid_return_rate * sampled
         rate = rate_of(returned, sampled, self.policy.rate_places)
-        self.event("collection_closed", "R8 四(四)", actor, returned=returned, sampled=sampled,
-                   return_rate=rate, valid=self.v.valid)  # fmt: skip
+        self.event("collection_closed", "R8 四(四)", actor, returns=returned, sampled=sampled,
+                   return_rate=rate, survey_valid=self.v.valid)  # fmt: skip
         if not self.v.valid:
             self._write_result(None)
             self.event("survey_invalid", "R8 四(四)", None, return_rate=rate,
@@ -403,7 +403,7 @@ class SatisfactionWorkflow(CaseWorkflow):
     @on_result("previous_surveys")
     def _compare(self, result: dict[str, Any], context: dict[str, Any]) -> None:
         valid = [r for r in result.get("records") or []
-                 if r.get("case_id") != self.s.case_id and (r.get("data") or {}).get("valid") is True]  # fmt: skip
+                 if r.get("case_id") != self.s.case_id and (r.get("data") or {}).get("survey_valid") is True]  # fmt: skip
         previous = max(valid, key=lambda r: (r["created_at"], r["id"])) if valid else None
         self._write_result(previous)
         self.open("survey_analysis", self._survey())
@@ -426,16 +426,18 @@ class SatisfactionWorkflow(CaseWorkflow):
             total = sum(counts.values())
             sat = sum(n for g, n in counts.items() if g in satisfied)
             dis = sum(n for g, n in counts.items() if g in dissatisfied)
-            row: dict[str, Any] = {"item": item, "satisfied": sat, "dissatisfied": dis,
-                                   "total": total, "rate": rate_of(sat, total, places),
+            row: dict[str, Any] = {"item": item, "satisfied_grades": sat, "dissatisfied_grades": dis,
+                                   "all_grades": total, "rate": rate_of(sat, total, places),
                                    "dissatisfied_rate": rate_of(dis, total, places),
                                    "previous_rate": "", "change": "", "fell": False}  # fmt: skip
             if total:
                 ratio[item], worse[item] = Fraction(sat, total), Fraction(dis, total)
             old = before.get(item)
-            if total and old and int(old.get("total") or 0):
-                old_ratio = Fraction(int(old["satisfied"]), int(old["total"]))
-                row["previous_rate"] = rate_of(int(old["satisfied"]), int(old["total"]), places)
+            if total and old and int(old.get("all_grades") or 0):
+                old_ratio = Fraction(int(old["satisfied_grades"]), int(old["all_grades"]))
+                row["previous_rate"] = rate_of(
+                    int(old["satisfied_grades"]), int(old["all_grades"]), places
+                )
                 row["change"] = str(Decimal(row["rate"]) - Decimal(row["previous_rate"]))
                 row["fell"] = ratio[item] < old_ratio
                 if row["fell"]:
@@ -457,8 +459,8 @@ class SatisfactionWorkflow(CaseWorkflow):
                            "bars": [{"label": r["item"], "value": percent(r["change"])}
                                     for r in rows if r["change"]]})  # fmt: skip
         data = {
-            "estate": self.inp.estate, "occasion": self.inp.occasion, "valid": bool(self.v.valid),
-            "sampled": sampled, "returned": returned,
+            "estate": self.inp.estate, "occasion": self.inp.occasion, "survey_valid": bool(self.v.valid),
+            "sampled": sampled, "returns": returned,
             "return_rate": rate_of(returned, sampled, places),
             "threshold": str(self.policy.valid_return_rate),
             "item_rates": rows, "lowest_items": lowest, "most_dissatisfied_items": most,
@@ -469,7 +471,7 @@ class SatisfactionWorkflow(CaseWorkflow):
         self.v.result = data
         self.record("survey_result", "顾客满意度调查统计结果", data, created_by="system",
                     clause="R8 四(五)")  # fmt: skip
-        self.event("survey_analysed", "R8 四(六)1", None, valid=data["valid"],
+        self.event("survey_analysed", "R8 四(六)1", None, survey_valid=data["survey_valid"],
                    lowest=lowest, fell=fell)  # fmt: skip
 
     @after("survey_analysis")
@@ -479,7 +481,7 @@ class SatisfactionWorkflow(CaseWorkflow):
             return
         for m in self.given(AnalysisData, task).measures:  # (六)3 each measure, then a revisit
             unit = self.open_unit("measure", f"改进措施：{m.item}", item=m.item,
-                                  action=m.action, department=m.department)  # fmt: skip
+                                  measure=m.measure, department=m.department)  # fmt: skip
             self.open("corrective_action", unit, data=m.model_dump(mode="json"))
         self._maybe_done()
 
@@ -490,7 +492,7 @@ class SatisfactionWorkflow(CaseWorkflow):
             return
         if task.status == "done":
             self.open("measure_revisit", unit, data={k: task.data.get(k) for k in
-                                                     ("item", "action", "department")})  # fmt: skip
+                                                     ("item", "measure", "department")})  # fmt: skip
         else:
             self.close_unit(unit, "done", missed=True)
             self._maybe_done()
@@ -539,7 +541,9 @@ class SatisfactionWorkflow(CaseWorkflow):
             self.needs_attention("投诉未定性：请投诉中心主任处理")
             return
         self.v.valid = task.outcome == "complaint_valid"
-        self.event("complaint_classified", "R8 四(七)2", task.closed_by, valid=self.v.valid)
+        self.event(
+            "complaint_classified", "R8 四(七)2", task.closed_by, valid_complaint=self.v.valid
+        )
         if self.v.valid:  # (八)4 three working days from the registration
             self.open("complaint_handling", start=self._registered_at())
         self._complaint_done()
@@ -567,7 +571,7 @@ class SatisfactionWorkflow(CaseWorkflow):
     def _handled(self, task: TaskState) -> None:
         if task.status != "done":
             return  # lapsed: the breach told the center and the director
-        if task.outcome == "returned":
+        if task.outcome == "slip_returned":
             self.v.handled = True
             self._complaint_done()
             return
@@ -576,7 +580,7 @@ class SatisfactionWorkflow(CaseWorkflow):
         self.record("complaint_explanation", "《顾客投诉记录》情况说明", {
             "estate": self.inp.estate, "complainant": self.inp.complainant,
             "register": self.v.register_record, "department": self.inp.department,
-            "explanation": ex.explanation, "expected_on": ex.expected_on.isoformat() if ex.expected_on else None,
+            "delay_reason": ex.delay_reason, "expected_on": ex.expected_on.isoformat() if ex.expected_on else None,
             "explained_by": task.closed_by}, created_by=task.closed_by, clause="R8 四(八)4")  # fmt: skip
         if ex.expected_on is not None:
             due = end_of_day(datetime.combine(ex.expected_on, time(12), CHINA_TZ))
@@ -645,7 +649,7 @@ class SatisfactionWorkflow(CaseWorkflow):
         self.v.figures = {
             "period": f"{month.year} 年 {month.month} 月",
             "received": len(registers), "valid_complaints": valid, "invalid_complaints": invalid,
-            "returned": returned, "returned_on_time": on_time, "explained": explained,
+            "slips_returned": returned, "returned_on_time": on_time, "explained": explained,
             "tables": [
                 {"title": "按投诉方式", "columns": ["投诉方式", "件数"],
                  "rows": [[c, n] for c, n in sorted(channels.items())]},
@@ -694,7 +698,7 @@ class SatisfactionWorkflow(CaseWorkflow):
     def _last_year(self, result: dict[str, Any], context: dict[str, Any]) -> None:
         found = result.get("records") or []
         surveys = [r for r in found if r["kind"] == "survey_result"]
-        valid = [r for r in surveys if r["data"].get("valid") is True]
+        valid = [r for r in surveys if r["data"].get("survey_valid") is True]
         analysis = [r for r in found if r["kind"] == "complaint_analysis"]
         last = max(valid, key=lambda r: r["created_at"]) if valid else None
         items = (last or {}).get("data", {}).get("item_rates") or []
@@ -705,7 +709,7 @@ class SatisfactionWorkflow(CaseWorkflow):
             "invalid_complaints": sum(1 for r in analysis if r["data"].get("classification") == "complaint_invalid"),
             "tables": [{"title": "最近一次有效调查各项服务满意率",
                         "columns": ["服务项目", "满意", "评定总数", "满意率"],
-                        "rows": [[i["item"], i["satisfied"], i["total"], i["rate"]] for i in items]}],
+                        "rows": [[i["item"], i["satisfied_grades"], i["all_grades"], i["rate"]] for i in items]}],
             "charts": [{"title": "各项服务满意率", "unit": "%",
                         "bars": [{"label": i["item"], "value": percent(i["rate"])} for i in items]}],
         }  # fmt: skip

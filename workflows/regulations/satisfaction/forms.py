@@ -247,7 +247,7 @@ class ReturnInput(Form):
 
 class Measure(TaskData):
     item: str = Field(min_length=1, max_length=200, description="服务项目")
-    action: str = Field(min_length=2, max_length=2000, description="纠正、预防或改进措施")
+    measure: str = Field(min_length=2, max_length=2000, description="纠正、预防或改进措施")
     department: str = Field(min_length=1, max_length=100, description="责任部门")
 
 
@@ -292,7 +292,7 @@ class HandleData(TaskData):
 class ExplainData(TaskData):
     """(八)4 / (八)5 cannot close within 3 working days (or at all): why."""
 
-    explanation: str = Field(min_length=2, max_length=2000, description="情况说明")
+    delay_reason: str = Field(min_length=2, max_length=2000, description="情况说明")
     expected_on: date | None = Field(None, description="预计回单日期（空：短期内无法解决）")
 
 
