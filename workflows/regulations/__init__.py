@@ -15,6 +15,7 @@ from workflows.regulations import (
     satisfaction,
     service_request,
     shuttle_cart,
+    vehicle,
 )
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
@@ -26,6 +27,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         service_request.ENTRY,
         mall_complaint.ENTRY,
         shuttle_cart.ENTRY,
+        vehicle.ENTRY,
         satisfaction.ENTRY,
     )
 }
