@@ -12,6 +12,7 @@ from workflows.regulations import (
     mall_complaint,
     report,
     revisit,
+    satisfaction,
     service_request,
     shuttle_cart,
     vehicle,
@@ -27,6 +28,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         mall_complaint.ENTRY,
         shuttle_cart.ENTRY,
         vehicle.ENTRY,
+        satisfaction.ENTRY,
     )
 }
 
