@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
-from workflows.regulations import mall_complaint, report, revisit
+from workflows.regulations import mall_complaint, report, resident, revisit
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
 REGISTRY: dict[str, RegulationEntry] = {
@@ -17,6 +17,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         revisit.ENTRY,
         report.ENTRY,
         mall_complaint.ENTRY,
+        resident.ENTRY,
     )
 }
 
