@@ -16,7 +16,6 @@ from starter.app import create_app
 from store import models
 from tests import helpers
 from tests.helpers import (
-    TEST_REGISTRY,
     case_worker,
     complete,
     eventually,
@@ -184,7 +183,7 @@ async def seed_requests(session_factory: Any, now: datetime) -> list[str]:
             s.add(models.Case(id=cid, regulation="resident", title=f"客户投诉：业主{i}",
                               status="closed", started_at=at - timedelta(hours=5), updated_at=at,
                               closed_at=at, input={}, policy={},
-                              summary={"kind": "request", "request_type": kind}))  # fmt: skip
+                              summary={"kind": "customer_contact", "request_type": kind}))  # fmt: skip
             if i < 40:
                 complaints.append(cid)
         await s.commit()
@@ -204,19 +203,24 @@ async def test_4_2_ten_percent_sampled_thirty_percent_on_site_with_a_signature_r
                                      started_by="system")  # fmt: skip
         [sample] = await records(session_factory, h.id, "revisit_sample", 1)
         d = sample.data
-        assert d["complaint_count"] == 40 and d["population"] == sorted(complaints)
-        assert len(d["sampled"]) == 4 and len(d["onsite"]) == 2  # 10 %, and ≥ 30 % of those
-        assert set(d["onsite"]) <= set(d["sampled"]) <= set(complaints)
+        assert d["complaint_count"] == 40 and d["complaint_ids"] == sorted(complaints)
+        assert (
+            len(d["sampled_complaints"]) == 4 and len(d["onsite_complaints"]) == 2
+        )  # 10 %, and ≥ 30 % of those
+        assert set(d["onsite_complaints"]) <= set(d["sampled_complaints"]) <= set(complaints)
         # Reproducible from the record: anyone draws the same sample from its seed.
-        assert random.Random(d["seed"]).sample(sorted(complaints), 4) == d["sampled"]
-        assert random.Random(d["seed"] + 1).sample(sorted(d["sampled"]), 2) == d["onsite"]
+        assert random.Random(d["seed"]).sample(sorted(complaints), 4) == d["sampled_complaints"]
+        assert (
+            random.Random(d["seed"] + 1).sample(sorted(d["sampled_complaints"]), 2)
+            == d["onsite_complaints"]
+        )
         tasks = await eventually(
             lambda: state(h),
             lambda v: len([t for t in v.tasks if t.kind == "complaint_revisit"]) == 4,
         )
         visits = [t for t in tasks.tasks if t.kind == "complaint_revisit"]
         onsite = [t for t in visits if t.data["onsite"]]
-        assert sorted(t.data["complaint"] for t in onsite) == sorted(d["onsite"])
+        assert sorted(t.data["complaint"] for t in onsite) == sorted(d["onsite_complaints"])
         assert all(t.role == "staff" and "上门回访" in t.title for t in onsite)
         said = {"contact_person": "业主本人", "satisfied": True, "opinion": "处理及时"}
         msg = await refused(complete(h, onsite[0], STAFF, "revisited", said), "Invalid")
@@ -326,9 +330,9 @@ async def test_2_4_reception_etiquette_is_guidance_on_the_receptionists_page(
 
     for uid, role in (("receptionist", "receptionist"), ("office", "office")):
         await users.create_user(session_factory, uid, f"测试 {uid}", f"{uid}-pass-1", [role],
-                                "管理处", book=roles_of(TEST_REGISTRY))  # fmt: skip
+                                "管理处", book=roles_of(REGISTRY))  # fmt: skip
     app = create_app(settings_factory(), session_factory=session_factory,
-                     registry=TEST_REGISTRY)  # fmt: skip
+                     registry=REGISTRY)  # fmt: skip
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://testserver") as http:  # fmt: skip
         pages = {}

@@ -13,7 +13,7 @@ from workflows.regulations.resident.people import DEMO
 
 CLAUSES = (
     Clause("一", "按栋按单元号每套房建立住户档案（所列资料），建议双档案", "case_kind archive: tasks archive_documents, archive_supplement; record resident_archive; archive_view"),
-    Clause("二.1", "全体管理处人员均可接受投诉（首接责任制）", "case_kind request started by any staff (case.started_by = 首接人)"),
+    Clause("二.1", "全体管理处人员均可接受投诉（首接责任制）", "case_kind customer_contact started by any staff (case.started_by = 首接人)"),
     Clause("二.2", "第一接待人反馈办公室，三分钟内派人到客户指定地点", "task dispatch_staff (dispatch_within 3 min), breach to office_head"),
     Clause("二.3", "服务中心接待员是接待投诉的主要人员", "start role receptionist; guidance"),
     Clause("二.4", "距工作台 3 米起身接待，起身顺序左2、右2、左1、右1", "guidance only (receptionist's work page)"),

@@ -2,7 +2,7 @@
 
 One workflow, four kinds of case (input `case_kind`):
 
-- `request` — a customer's complaint or need (二, 三). Whoever receives it is the first receiver
+- `customer_contact` — a customer's complaint or need (二, 三). Whoever receives it is the first receiver
   (首接责任制, `case.started_by`; any 管理处 staff member may start it). The first receiver
   writes it at once in the 《客户沟通登记表》 and reads it back to the customer (`comm_register`: the
   read-back confirmation is required, refused without it); it is solved at once, or a promised
@@ -160,8 +160,8 @@ class ResidentWorkflow(CaseWorkflow):
                     "missing": self.v.missing, "complete": self._archive_complete(),
                     "double_archive": inp.double_archive,
                     "second_copy_kept": self.v.second_copy_kept}  # fmt: skip
-        if kind == "request":
-            return {"kind": "request", "request_type": inp.request_type,
+        if kind == "customer_contact":
+            return {"kind": "customer_contact", "request_type": inp.request_type,
                     "customer_name": inp.customer_name, "building": inp.building,
                     "unit_no": inp.unit_no, "registered": self.v.registered,
                     "solved_at_once": self.v.solved_at_once,
@@ -333,7 +333,7 @@ class ResidentWorkflow(CaseWorkflow):
     def _complaints(self, result: dict[str, Any], context: dict[str, Any]) -> None:
         found = {
             c["id"]: c for c in result.get("cases", [])
-            if c.get("summary", {}).get("kind") == "request"
+            if c.get("summary", {}).get("kind") == "customer_contact"
             and c["summary"].get("request_type") == "complaint"
         }  # fmt: skip
         if not found:
@@ -344,10 +344,10 @@ class ResidentWorkflow(CaseWorkflow):
         self.v.sampled = self.sample(list(found), self.policy.sample_rate, seed=seed)
         self.v.onsite = self.sample(self.v.sampled, self.policy.onsite_rate, seed=seed + 1)
         self.record("revisit_sample", "投诉回访抽样", {
-            "month": context["month"], "population": sorted(found),
+            "month": context["month"], "complaint_ids": sorted(found),
             "complaint_count": len(found), "sample_rate": self.policy.sample_rate,
             "onsite_rate": self.policy.onsite_rate, "seed": seed,
-            "sampled": self.v.sampled, "onsite": self.v.onsite,
+            "sampled_complaints": self.v.sampled, "onsite_complaints": self.v.onsite,
         }, created_by=None, clause="R12 四.2")  # fmt: skip
         unit = self.open_unit("revisits", f"投诉回访（{context['month']}）")
         for cid in self.v.sampled:

@@ -38,7 +38,7 @@ Document = Literal[
     "decoration_start_application", "decoration_workers", "decoration_pledge",
     "decoration_fee_notice", "fire_responsibility", "owner_id_copy", "floor_plan",
 ]  # fmt: skip
-CaseKind = Literal["request", "archive", "revisit_sampling", "archive_view"]
+CaseKind = Literal["customer_contact", "archive", "revisit_sampling", "archive_view"]
 
 
 # ---- input, policy ---------------------------------------------------------------------------
@@ -49,7 +49,7 @@ class ResidentInput(Form):
     (一), the monthly complaint revisit sampling (四, the schedule) or one building's archive
     completeness (一)."""
 
-    case_kind: CaseKind = Field("request", description="案件类型")
+    case_kind: CaseKind = Field("customer_contact", description="案件类型")
     building: str = Field("", max_length=20, description="栋")
     unit_no: str = Field("", max_length=20, description="单元（房号）")
     customer_name: str = Field("", max_length=100, description="客户（业主）姓名")
@@ -61,7 +61,7 @@ class ResidentInput(Form):
 
     @model_validator(mode="after")
     def _says_what(self) -> ResidentInput:
-        if self.case_kind == "request" and not (self.customer_name and self.content):
+        if self.case_kind == "customer_contact" and not (self.customer_name and self.content):
             raise ValueError("须写明客户姓名及其投诉或需求")
         if self.case_kind == "archive" and not (self.building and self.unit_no):
             raise ValueError("住户档案须写明栋和单元（房号）")
