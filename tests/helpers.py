@@ -127,9 +127,8 @@ async def start_case(
             started_by=started_by,
             calendar=library_calendar(now) if calendar else None,
         ),
-        id=entry.workflow_id(model)
-        if entry.workflow_id
-        else f"{regulation}-{uuid.uuid4().hex[:8]}",
+        id=(entry.workflow_id(model) if entry.workflow_id else None)
+        or f"{regulation}-{uuid.uuid4().hex[:8]}",
         task_queue=queue,
         **options,
     )

@@ -34,6 +34,8 @@ from workflows.regulations.vehicle.forms import (
     DispatchInput,
     EngineSeizureInput,
     GrantLicenceInput,
+    PurchaseInput,
+    RepairInput,
     VehicleInput,
     VehiclePolicy,
 )
@@ -395,3 +397,134 @@ async def test_4_2_to_4_7_accidents_shares_private_use_concealment_two_in_a_year
         async with session_factory() as s:
             n = await s.scalar(select(models.Task).where(models.Task.case_id == h.id).limit(1))
         assert n is not None
+
+
+# ---- 二 maintenance ------------------------------------------------------------------------------
+
+MATERIALS = [
+    {"part": "水泵总成", "quantity": "1", "price_yuan": "460.00", "big_part": True},
+    {"part": "冷却液", "quantity": "4", "price_yuan": "120.00"},
+]
+
+
+async def approve(h: Any, kind: str, actor: Actor, role: str) -> None:
+    task = await open_task(h, kind)
+    assert task.role == role, (task.kind, task.role)
+    await complete(h, task, actor, "approve", {"note": "同意"})
+    await eventually(lambda: state(h), lambda v: all(
+        t.id != task.id or t.status != "open" for t in v.tasks))  # fmt: skip
+
+
+def open_kinds(view: Any) -> list[str]:
+    return sorted(t.kind for t in view.tasks if t.status == "open")
+
+
+@aio
+async def test_2_2_to_2_6_a_repair_reported_approved_repaired_at_the_designated_garage_settled(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, fleet_id="REP")
+        repair = RepairInput(
+            actor=DRIVER, plate="闽A-10001", fault="水温过高", estimate_yuan=D(600)
+        )
+        await refused(h.execute_update("request_repair", repair.model_copy(
+            update={"actor": FLEET})), "Forbidden")  # fmt: skip
+        await h.execute_update("request_repair", repair)
+        (form,) = await records(session_factory, h.id, "repair_request", 1)
+        assert (form.data["driver"], form.data["fault"]) == ("driver", "水温过高")
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id, recipient="director"),
+            lambda ns: any("报修" in n.subject for n in ns),
+        )
+        assert any("报修" in n.subject for n in notes)
+        # 二.3 reported to the director, approved by the office (fleet): not to the garage before.
+        assert "garage_repair" not in open_kinds(await state(h))
+        await approve(h, "repair_approval", DIRECTOR, "director")
+        assert "garage_repair" not in open_kinds(await state(h))
+        await approve(h, "repair_approval", OFFICE, "vehicle_office")
+        garage = await open_task(h, "garage_repair")
+        assert (garage.assignee, garage.clause) == ("driver", "R10 二.2")
+        done = {"garage": "城东汽修店", "work": "更换水泵", "materials": MATERIALS}
+        await refused(complete(h, garage, DRIVER, "done", done), "Invalid", "designated garage")
+        await complete(h, garage, DRIVER, "done", {**done, "garage": "公司指定特约维修厂"})
+        (mats,) = await records(session_factory, h.id, "repair_materials", 1)
+        sigs = await eventually_rows(session_factory, models.Signature, 1, record_id=mats.id)
+        assert [(s.signer, s.role) for s in sigs] == [("driver", "driver")]
+        # 二.2 the big part's old one to the office; 二.5 the fleet leader settles.
+        inspection = await open_task(h, "parts_inspection")
+        assert inspection.role == "vehicle_office" and inspection.data["big_parts"] == ["水泵总成"]
+        settle = await open_task(h, "garage_settlement")
+        assert settle.assignee == "fleet"
+        await complete(h, settle, FLEET, "done", {"invoice_no": "FP-0091", "amount_yuan": "580.00",
+                                                 "items_checked": True})  # fmt: skip
+        await approve(h, "repair_bill_approval", OFFICE, "vehicle_office")
+        await approve(h, "repair_bill_approval", MGR, "vehicle_mgr_office")
+        await complete(h, inspection, OFFICE, "parts_returned", {"note": "旧水泵已收回"})
+        view = await eventually(lambda: state(h), lambda v: not open_kinds(v))
+        assert not open_kinds(view)
+        events = await eventually_rows(session_factory, models.Event, None, case_id=h.id,
+                                       kind="repair_settled")  # fmt: skip
+        assert events and events[0].detail["approved"] is True
+
+
+@aio
+async def test_2_3_an_emergency_repair_by_phone_owes_the_form_within_one_working_day(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, fleet_id="EMR")
+        await h.execute_update("request_repair", RepairInput(
+            actor=DRIVER, plate="闽A-10001", fault="途中刹车失灵", estimate_yuan=D(300),
+            emergency=True))  # fmt: skip
+        await open_task(h, "garage_repair")  # to the garage at once
+        form = await open_task(h, "repair_form")
+        assert (form.assignee, form.clause) == ("driver", "R10 二.3")
+        assert timedelta(days=1) <= form.due_at - form.created_at <= timedelta(days=5)
+
+        def breached(ns: list[Any]) -> bool:
+            return any("breach" in n.key and n.recipient == "director" for n in ns)
+
+        await skip(env, form.due_at - await env.get_current_time() - timedelta(minutes=5))
+        notes = await rows(session_factory, models.Notification, case_id=h.id)
+        assert not breached(notes)
+        await skip(env, timedelta(minutes=10))
+        notes = await eventually(lambda: rows(session_factory, models.Notification, case_id=h.id),
+                                 breached)  # fmt: skip
+        assert breached(notes)
+        assert {n.recipient for n in notes if "breach" in n.key} >= {
+            "director",
+            "role:vehicle_office",
+        }
+        # Filled in late, it is checked by the office alone (the director approved by phone).
+        await complete(h, form, DRIVER, "done", {"fault": "刹车总泵漏油", "estimate_yuan": "300"})
+        await approve(h, "repair_approval", OFFICE, "vehicle_office")
+        await eventually_rows(session_factory, models.Event, 1, case_id=h.id,
+                              kind="repair_form_checked")  # fmt: skip
+
+
+@aio
+async def test_2_4_self_maintenance_purchases_need_the_fleet_leader_and_the_director(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, fleet_id="PUR")
+        buy = PurchaseInput(actor=DRIVER, plate="闽A-10001",
+                            purchases=[{"goods": "机油 4L", "price_yuan": "168.00"}])  # fmt: skip
+        await h.execute_update("request_purchase", buy)
+        await approve(h, "purchase_approval", FLEET, "fleet_leader")
+        await approve(h, "purchase_approval", DIRECTOR, "director")
+        (decided,) = await eventually_rows(session_factory, models.Event, 1, case_id=h.id,
+                                           kind="purchase_decided")  # fmt: skip
+        assert decided.detail["approved"] is True and decided.detail["total_yuan"] == "168.00"
+        # Bought on one's own: not reimbursed, nobody is asked.
+        await h.execute_update("request_purchase", buy.model_copy(update={"already_bought": True}))
+        recs = await records(session_factory, h.id, "purchase_request", 2)
+        own = next(r for r in recs if r.data["already_bought"])
+        assert "不予报销" in own.data["reimbursable"]
+        await eventually_rows(session_factory, models.Event, 1, case_id=h.id,
+                              kind="purchase_not_reimbursed")  # fmt: skip
+        assert "purchase_approval" not in open_kinds(await state(h))

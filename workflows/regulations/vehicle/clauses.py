@@ -51,7 +51,14 @@ with workflow.unsafe.imports_passed_through():
         BreachInput,
         DispatchInput,
         EngineSeizureInput,
+        GarageRepairData,
         GrantLicenceInput,
+        InspectionData,
+        PurchaseInput,
+        RepairFormData,
+        RepairInput,
+        RepairUnit,
+        SettlementData,
         TripReturnData,
         TripUnit,
         VehicleInput,
@@ -64,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalSpec,
         Breach,
         RecordSpec,
+        Sign,
         TaskSpec,
         Tier,
         after,
@@ -101,6 +109,43 @@ TASKS = (
              outcomes={"returned": TripReturnData},
              record=RecordSpec("trip_log", "《派车登记簿》", ("returned",)),
              breach=Breach(notify=_TOLD)),
+    # 二.3 an emergency repair went to the garage on the director's phone approval: the
+    # repair form follows within `emergency_form_within`.
+    TaskSpec("repair_form", "补填车辆维修单：{plate}", "R10 二.3", "driver", assignee="unit.driver",
+             deadline="emergency_form_within", outcomes={"done": RepairFormData},
+             record=RecordSpec("repair_form", "《车辆维修单》（补填）"),
+             breach=Breach(notify=("input.director", "role:vehicle_office"))),
+    # 二.2 only the designated garage; the material list signed by the driver.
+    TaskSpec("garage_repair", "送厂维修：{plate}", "R10 二.2", "driver", assignee="unit.driver",
+             outcomes={"done": GarageRepairData},
+             record=RecordSpec("repair_materials", "《维修更换材料清单》"),
+             signatures=(Sign("actor", "driver"),)),
+    # 二.2 the replaced big parts brought back and inspected by the office (fleet).
+    TaskSpec("parts_inspection", "旧配件审验：{plate}", "R10 二.2", "vehicle_office",
+             deadline="inspection_due",
+             outcomes={"parts_returned": InspectionData, "parts_missing": InspectionData},
+             record=RecordSpec("parts_inspection", "《旧配件审验记录》",
+                               ("parts_returned", "parts_missing"))),
+    # 二.5 / 二.6 the fleet leader settles with the garage, every item checked.
+    TaskSpec("garage_settlement", "维修费用结算：{plate}", "R10 二.5", "fleet_leader",
+             assignee="input.fleet_leader", deadline="settlement_due",
+             outcomes={"done": SettlementData},
+             record=RecordSpec("repair_settlement", "《车辆维修费用结算单》"),
+             signatures=(Sign("actor", "fleet_leader"),)),
+)  # fmt: skip
+
+REPAIR = ApprovalSpec(  # 二.3 reported to the director, approved by the office (fleet)
+    "repair", "repair_approval", "车辆维修审批：{plate}", "R10 二.3",
+    tiers=(Tier(None, ("director", "vehicle_office")),
+           Tier(None, ("vehicle_office",), scopes=("emergency",))),
+)  # fmt: skip
+REPAIR_BILL = ApprovalSpec(  # 二.5 checked by the office, approved by the manager's office
+    "repair_bill", "repair_bill_approval", "维修费用审批：{plate}", "R10 二.5",
+    tiers=(Tier(None, ("vehicle_office", "vehicle_mgr_office")),),
+)  # fmt: skip
+PURCHASE = ApprovalSpec(  # 二.4 confirmed by the fleet leader, approved by the director
+    "purchase", "purchase_approval", "自行保养采购审批：{plate}", "R10 二.4",
+    tiers=(Tier(None, ("fleet_leader", "director")),),
 )  # fmt: skip
 
 DISCIPLINE = ApprovalSpec(  # 四.1 / 四.4 / 四.5 / 四.7: 调离岗位 or 辞退, approved by 经理室
@@ -120,7 +165,7 @@ class VehicleWorkflow(CaseWorkflow):
     VARS = VehicleVars
     CUSTOMER_FIELD = None
     TASKS = TASKS
-    APPROVALS = (DISCIPLINE,)
+    APPROVALS = (DISCIPLINE, REPAIR, REPAIR_BILL, PURCHASE)
     ROLES = ROLES
     # The named director dispatches; the named fleet leader is the case's 车队长.
     ROLE_HOLDERS = {"director": "input.director", "fleet_leader": "input.fleet_leader"}
@@ -137,6 +182,10 @@ class VehicleWorkflow(CaseWorkflow):
         ActionSpec("report_engine_seizure", EngineSeizureInput, ("fleet_leader", "vehicle_office"),
                    "update", "报告发动机粘缸事故", "Report an engine seizure",
                    people={"driver": "driver"}),
+        ActionSpec("request_repair", RepairInput, ("driver",), "update", "报修（填报车辆维修单）",
+                   "Report a repair"),
+        ActionSpec("request_purchase", PurchaseInput, ("driver",), "update",
+                   "申请自行保养采购", "Ask to buy maintenance supplies"),
     )  # fmt: skip
     inp: VehicleInput
     policy: VehiclePolicy
@@ -160,6 +209,9 @@ class VehicleWorkflow(CaseWorkflow):
 
     def record_context(self, task: TaskState) -> dict[str, Any]:
         unit = self.unit(task.unit)
+        if unit is not None and unit.kind == "repair":
+            return {"fleet_name": self.inp.fleet_name, "plate": unit.data["plate"],
+                    "driver": unit.data["driver"]}  # fmt: skip
         if task.kind == "trip_return" and unit is not None:
             trip = self.unit_data(unit, TripUnit)
             return {"fleet_name": self.inp.fleet_name, **trip.model_dump(mode="json"),
@@ -378,3 +430,131 @@ class VehicleWorkflow(CaseWorkflow):
         if inp.driver not in self._drivers():
             raise refuse("Invalid", f"driver: {inp.driver} is not a driver of this fleet",
                          f"{inp.driver} 不是本车队的驾驶员")  # fmt: skip
+
+    # ---- 二.2–二.6 maintenance ---------------------------------------------------------------
+
+    @workflow.update(name="request_repair")
+    def request_repair(self, inp: RepairInput) -> str:
+        repair = RepairUnit(plate=inp.plate, driver=inp.actor.id, fault=inp.fault,
+                            estimate_yuan=inp.estimate_yuan, emergency=inp.emergency)  # fmt: skip
+        unit = self.open_unit("repair", f"维修：{inp.plate}", repair)
+        if inp.emergency:  # 二.3 特殊情况可电话报批，先送厂后填报维修单
+            self.event("repair_phone_approved", "R10 二.3", inp.actor.id, plate=inp.plate,
+                       director=self.inp.director)  # fmt: skip
+            self.open("garage_repair", unit, data={"plate": inp.plate})
+            return self.open("repair_form", unit, data={"plate": inp.plate}).id
+        rid = self.record("repair_request", "《车辆维修单》", {
+            "fleet_name": self.inp.fleet_name, "plate": inp.plate, "driver": inp.actor.id,
+            "fault": inp.fault, "estimate_yuan": str(inp.estimate_yuan)},
+            created_by=inp.actor.id, clause="R10 二.3")  # fmt: skip
+        self.notify(f"{unit.id}/reported", self.inp.director, f"【车辆】报修：{inp.plate}",
+                    f"{inp.fault}（预计 {inp.estimate_yuan} 元），请审批维修单。")  # fmt: skip
+        self.request_approval("repair", unit, rid, measure=inp.estimate_yuan)
+        return rid
+
+    @request_repair.validator
+    def _check_repair(self, inp: RepairInput) -> None:
+        self.check_action("request_repair", inp.actor)
+        if self._vehicle(inp.plate) is None:
+            raise refuse("Invalid", f"plate: {inp.plate} is not a vehicle of this fleet",
+                         f"{inp.plate} 不是本车队的车辆")  # fmt: skip
+
+    @after("repair_form")
+    def _form_filled(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if unit is not None and task.status == "done" and task.data.get("record_id"):
+            self.request_approval("repair", unit, task.data["record_id"], scope="emergency")
+
+    @after_approval("repair")
+    def _repair_decided(self, unit: UnitState, approved: bool, record_id: str) -> None:
+        repair = self.unit_data(unit, RepairUnit)
+        if repair.emergency:
+            self.event("repair_form_checked", "R10 二.3", None, plate=repair.plate,
+                       approved=approved)  # fmt: skip
+        elif approved:  # only now to the garage
+            self.open("garage_repair", unit, data={"plate": repair.plate})
+        else:
+            self.close_unit(unit, "done", approved=False)
+
+    @check("garage_repair")
+    def _check_garage(self, task: TaskState, outcome: str, data: Any) -> tuple[str, str] | None:
+        garages = self.policy.designated_garages
+        if isinstance(data, GarageRepairData) and data.garage not in garages:
+            return (f"data.garage: not a designated garage ({', '.join(garages)})",
+                    f"只能在公司指定的特约维修单位维修：{'、'.join(garages)}（二.2）")  # fmt: skip
+        return None
+
+    @after("garage_repair")
+    def _repaired(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if unit is None or task.status != "done":
+            return
+        data = self.given(GarageRepairData, task)
+        total = sum((m.price_yuan for m in data.materials), Decimal(0))
+        big = [m.part for m in data.materials if m.big_part]
+        unit.data["big_parts"] = big
+        plate = unit.data["plate"]
+        if big:
+            self.open("parts_inspection", unit, data={"plate": plate, "big_parts": big})
+        self.open("garage_settlement", unit, data={"plate": plate, "materials_yuan": str(total)})
+
+    @after("garage_settlement")
+    def _settled(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if unit is not None and task.status == "done" and task.data.get("record_id"):
+            data = self.given(SettlementData, task)
+            self.request_approval("repair_bill", unit, task.data["record_id"],
+                                  measure=data.amount_yuan)  # fmt: skip
+
+    @after_approval("repair_bill")
+    def _bill_decided(self, unit: UnitState, approved: bool, record_id: str) -> None:
+        unit.data["bill"] = "approved" if approved else "rejected"
+        self.event("repair_settled", "R10 二.5", None, plate=unit.data["plate"], approved=approved)
+        if not self.open_tasks("parts_inspection", unit):
+            self.close_unit(unit, "done", approved=approved)
+
+    @after("parts_inspection")
+    def _inspected(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if unit is None:
+            return
+        if task.outcome == "parts_missing":
+            self.event("parts_missing", "R10 二.2", task.closed_by, plate=unit.data["plate"])
+            self.notify(f"{task.id}/missing", self.inp.fleet_leader,
+                        f"【车辆】旧配件未带回：{unit.data['plate']}",
+                        "更换的大配件旧件未交办公室（车队）审验，结算时从严核实。")  # fmt: skip
+        if unit.data.get("bill"):
+            self.close_unit(unit, "done", approved=unit.data["bill"] == "approved")
+
+    @workflow.update(name="request_purchase")
+    def request_purchase(self, inp: PurchaseInput) -> str:
+        total = sum((p.price_yuan for p in inp.purchases), Decimal(0))
+        reimbursable = not inp.already_bought
+        rid = self.record("purchase_request", "《自行保养采购申请》", {
+            "fleet_name": self.inp.fleet_name, "plate": inp.plate, "driver": inp.actor.id,
+            "purchases": [p.model_dump(mode="json") for p in inp.purchases],
+            "total_yuan": str(total), "already_bought": inp.already_bought,
+            "reimbursable": "待车管组组长确认、主任批准" if reimbursable
+            else "未经确认和批准自行购买：不予报销，由驾驶员自负"},
+            created_by=inp.actor.id, clause="R10 二.4")  # fmt: skip
+        if not reimbursable:
+            self.event("purchase_not_reimbursed", "R10 二.4", inp.actor.id, plate=inp.plate,
+                       total_yuan=str(total))  # fmt: skip
+            return rid
+        unit = self.open_unit("purchase", f"自行保养采购：{inp.plate}", plate=inp.plate,
+                              driver=inp.actor.id, total_yuan=str(total))  # fmt: skip
+        self.request_approval("purchase", unit, rid, measure=total)
+        return rid
+
+    @request_purchase.validator
+    def _check_purchase(self, inp: PurchaseInput) -> None:
+        self.check_action("request_purchase", inp.actor)
+        if self._vehicle(inp.plate) is None:
+            raise refuse("Invalid", f"plate: {inp.plate} is not a vehicle of this fleet",
+                         f"{inp.plate} 不是本车队的车辆")  # fmt: skip
+
+    @after_approval("purchase")
+    def _purchase_decided(self, unit: UnitState, approved: bool, record_id: str) -> None:
+        self.event("purchase_decided", "R10 二.4", None, plate=unit.data["plate"],
+                   approved=approved, total_yuan=unit.data["total_yuan"])  # fmt: skip
+        self.close_unit(unit, "done", approved=approved)

@@ -86,6 +86,22 @@ class VehiclePolicy(CasePolicy):
         Deadline(end_of_day=True),
         description="回车登记时限：一.4 派车后何时登记回车里程（原文未规定，默认当天）",
     )
+    designated_garages: list[str] = Field(
+        ["公司指定特约维修厂"],
+        description="特约维修单位：二.2 车辆只能在公司指定的特约维修单位维修保养",
+    )
+    emergency_form_within: Deadline = Field(
+        Deadline(working_days=1),
+        description="补填维修单时限：二.3 特殊情况电话报批、先送厂后补填维修单的期限（原文未规定）",
+    )
+    inspection_due: Deadline = Field(
+        Deadline(working_days=3),
+        description="旧配件审验时限：二.2 更换大配件带回的旧件由办公室（车队）审验的期限",
+    )
+    settlement_due: Deadline = Field(
+        Deadline(working_days=5),
+        description="维修费用结算时限：二.5 车队长与修理厂结算维修费用的期限（原文未规定）",
+    )
     accident_window: Deadline = Field(
         Deadline(days=365), description="事故累计期间：四.5 一年内两次主责以上交通事故辞退"
     )
@@ -99,6 +115,41 @@ class TripReturnData(TaskData):
 
     odometer_in: Km
     parked_at_designated: bool = Field(True, description="已按指定地点停放、关闭电路、锁好车门")
+    note: str = Field("", max_length=2000, description="备注")
+
+
+class Material(TaskData):
+    part: str = Field(min_length=1, max_length=200, description="材料或配件")
+    quantity: Decimal = Field(gt=0, max_digits=9, decimal_places=2, description="数量")
+    price_yuan: Yuan = Field(ge=0, description="金额（元）")
+    big_part: bool = Field(False, description="大配件（旧件须带回审验）")
+
+
+class GarageRepairData(TaskData):
+    """送厂维修: the designated garage, the material list the driver signs."""
+
+    garage: str = Field(min_length=1, max_length=200, description="维修单位")
+    materials: list[Material] = Field(min_length=1, max_length=100, description="更换材料清单")
+    work: str = Field(min_length=2, max_length=2000, description="维修项目")
+
+
+class RepairFormData(TaskData):
+    """The repair form filled in after an emergency repair (二.3)."""
+
+    fault: str = Field(min_length=2, max_length=2000, description="故障情况")
+    estimate_yuan: Yuan = Field(ge=0, description="预计费用（元）")
+
+
+class InspectionData(TaskData):
+    note: str = Field("", max_length=2000, description="审验意见")
+
+
+class SettlementData(TaskData):
+    """二.5 / 二.6 the fleet leader settles with the garage, every item checked."""
+
+    invoice_no: str = Field(min_length=1, max_length=100, description="发票号")
+    amount_yuan: Yuan = Field(ge=0, description="结算金额（元）")
+    items_checked: bool = Field(description="更换材料清单已逐项核实")
     note: str = Field("", max_length=2000, description="备注")
 
 
@@ -154,6 +205,32 @@ class EngineSeizureInput(Form):
     )
 
 
+class RepairInput(Form):
+    """二.3 a repair reported to the director in advance with the repair form; in an
+    emergency approved by the director by phone, the form filled in afterwards."""
+
+    actor: Actor
+    plate: str = Field(min_length=2, max_length=20, description="车牌号")
+    fault: str = Field(min_length=2, max_length=2000, description="故障情况")
+    estimate_yuan: Yuan = Field(ge=0, description="预计费用（元）")
+    emergency: bool = Field(False, description="特殊情况（已电话报批，先送厂）")
+
+
+class PurchaseItem(Form):
+    goods: str = Field(min_length=1, max_length=200, description="机油或常用小配件")
+    price_yuan: Yuan = Field(ge=0, description="金额（元）")
+
+
+class PurchaseInput(Form):
+    """二.4 oil and small parts for self-maintenance: confirmed by the fleet leader and
+    approved by the director before buying; bought on one's own, not reimbursed."""
+
+    actor: Actor
+    plate: str = Field(min_length=2, max_length=20, description="车牌号")
+    purchases: list[PurchaseItem] = Field(min_length=1, max_length=50, description="采购明细")
+    already_bought: bool = Field(False, description="已自行购买（未经批准）")
+
+
 # ---- the case's own data --------------------------------------------------------------------------
 
 
@@ -165,6 +242,15 @@ class TripUnit(BaseModel):
     odometer_out: Decimal
     dispatched_by: str
     dispatched_at: datetime
+
+
+class RepairUnit(BaseModel):
+    plate: str
+    driver: str
+    fault: str
+    estimate_yuan: Decimal
+    emergency: bool
+    big_parts: list[str] = Field(default_factory=list)
 
 
 class VehicleVars(BaseModel):
