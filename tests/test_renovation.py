@@ -175,7 +175,7 @@ async def test_1_no_work_without_the_management_centers_written_approval(
         h = await start(env, queue, missing=1)
         [app] = await records(session_factory, h.id, "renovation_application", 1)
         lacking = POLICY.documents[-1]
-        assert app.data["missing"] == [lacking]
+        assert app.data["missing_documents"] == [lacking]
         assert [r["attached"] for r in app.data["checklist"]] == [True] * 4 + [False]
         # No work before the written approval.
         await refused(work(h, "隔墙"), "Conflict", "written approval")

@@ -3,7 +3,7 @@ activities writing to a real PostgreSQL. One case per test."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,15 +17,22 @@ from tests.helpers import (
     case_worker,
     complete,
     eventually,
+    extend,
     open_task,
     records,
     refused,
     rows,
     skip,
+    sleep_to,
     state,
 )
 from workflows.model import CHINA_TZ, Actor
-from workflows.regulations.service_request.forms import ServiceRequestPolicy
+from workflows.regulations.service_request import ENTRY
+from workflows.regulations.service_request.forms import (
+    HouseholdVisitInput,
+    ServiceRequestPolicy,
+    UrgentDelayInput,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -239,6 +246,11 @@ async def test_5_2_1_paid_work_is_priced_from_the_list_and_consented_before_it_s
         assert signed == {("technician", "staff_login"), ("customer", "drawing")}
         follow = await open_task(h, "followup")
         assert follow.data["fee_yuan"] == "123.20"
+        # 6.5 the fee is collected at the follow-up and recorded.
+        await complete(h, follow, RECEPTIONIST, "confirmed",
+                       {"owner_opinion": "满意", "fee_collected_yuan": "123.20"})  # fmt: skip
+        [fee] = await records(session_factory, h.id, "fee_receipt", 1)
+        assert (fee.data["fee_due_yuan"], fee.data["collected_yuan"]) == ("123.20", "123.20")
 
 
 async def test_5_2_3_an_incomplete_or_unsigned_repair_order_is_refused(
@@ -267,3 +279,325 @@ async def test_5_2_3_an_incomplete_or_unsigned_repair_order_is_refused(
         [order] = await records(session_factory, h.id, "repair_order", 1)
         assert (order.data["total_hours"], order.data["preparation_hours"]) == ("1.5", "0.5")
         assert order.data["fee_yuan"] == "0.00" and order.data["paid"] is False
+
+
+# ---- 5.2.4–5.2.6 time limits --------------------------------------------------------------------
+
+
+async def test_5_2_4_three_working_days_the_center_head_extends_to_two_weeks_the_director_beyond(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        opened = job.created_at
+        assert job.due_at is not None
+        assert working_days_between(china(opened).date(), china(job.due_at).date()) == 3
+        assert china(job.due_at).time().replace(microsecond=0) == china(opened).time().replace(
+            microsecond=0
+        )
+        # Not the supervisor's to extend; the center head up to two weeks from the start.
+        await refused(extend(h, job, SUPERVISOR, opened + timedelta(days=5), "等配件"),
+                      "Forbidden")  # fmt: skip
+        done = await extend(h, job, CENTER_HEAD, opened + timedelta(days=10), "等配件到货")
+        assert done.extensions[-1].granted_role == "center_head"
+        msg = await refused(
+            extend(h, job, CENTER_HEAD, opened + timedelta(days=15), "配件缺货"), "Forbidden"
+        )
+        assert "higher approval" in msg
+        done = await extend(h, job, DIRECTOR, opened + timedelta(days=20), "需厂家返修")
+        assert (done.extensions[-1].granted_role, done.extensions[-1].granted_by) == (
+            "director", "director")  # fmt: skip
+        assert done.due_at == opened + timedelta(days=20)
+        ext = await eventually(
+            lambda: rows(session_factory, models.TaskExtension, task_id=job.id),
+            lambda found: len(found) == 2,
+        )
+        assert {(e.granted_by, e.granted_role) for e in ext} == {
+            ("centerhead", "center_head"), ("director", "director")}  # fmt: skip
+
+
+async def test_5_2_4_an_unsolvable_job_is_returned_with_its_reason_and_the_owner_told(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="外墙渗水", category="other")
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        await complete(h, job, TECH, "cannot_fix", {"reason": "外墙结构问题，需开发商处理"})
+        ret = await open_task(h, "return_order")
+        assert (ret.role, ret.clause) == ("department_head", "R4 5.2.4")
+        await refused(complete(h, ret, TECH, "returned", {"reason": "外墙结构问题",
+                                                          "explanation": "已解释"}), "Forbidden")  # fmt: skip
+        await complete(h, ret, DEPT_HEAD, "returned",
+                       {"reason": "外墙结构问题，需开发商处理", "explanation": "已向业主说明并转开发商"})  # fmt: skip
+        [rec] = await records(session_factory, h.id, "return_order", 1)
+        assert rec.data["explanation"] == "已向业主说明并转开发商"
+        sigs = await rows(session_factory, models.Signature, record_id=rec.id)
+        assert [(s.signer, s.role) for s in sigs] == [("depthead", "department_head")]
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("退单" in n.subject for n in ns),
+        )
+        assert any(n.recipient == "role:receptionist" and "退单" in n.subject for n in notes)
+        view = await eventually(lambda: state(h), lambda v: v.status == "returned")
+        assert view.status == "returned"
+
+
+async def test_5_2_5_a_24_hour_job_is_delayed_only_by_the_center_head_with_the_owners_consent(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="卫生间便池堵塞")
+        await dispatched(h, job_class="urgent_24h")
+        job = await open_task(h, "repair_24h")
+        assert job.due_at is not None and job.due_at - job.created_at == timedelta(hours=24)
+        # No ordinary extension: the engine refuses it even to the director.
+        await refused(extend(h, job, DIRECTOR, job.due_at + timedelta(hours=4), "x" * 3),
+                      "Forbidden")  # fmt: skip
+
+        def delay(actor: Actor, hours: float, consent: bool) -> Any:
+            return h.execute_update("urgent_delay", UrgentDelayInput(
+                task_id=job.id, actor=actor, new_due=job.due_at + timedelta(hours=hours),
+                reason="需更换整段下水管", owner_consent=consent,
+                consent_note="业主电话同意" if consent else ""), result_type=str)  # fmt: skip
+
+        await refused_zh(delay(CENTER_HEAD, 24, False), "Invalid", "业主的同意")
+        await refused(delay(SUPERVISOR, 24, True), "Forbidden")
+        await refused_zh(delay(CENTER_HEAD, 24 * 8, True), "Forbidden", "最迟只能延至")
+        assert await delay(CENTER_HEAD, 24, True) == "delayed"
+        moved = await open_task(h, "repair_24h")
+        assert moved.due_at == job.due_at + timedelta(hours=24)
+        [rec] = await records(session_factory, h.id, "delay_approval", 1)
+        assert (rec.data["owner_consent"], rec.data["consent_note"]) == (True, "业主电话同意")
+        sigs = await rows(session_factory, models.Signature, record_id=rec.id)
+        assert [(s.signer, s.role) for s in sigs] == [("centerhead", "center_head")]
+
+
+async def test_5_2_5_lamps_and_door_locks_within_one_working_day(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="入户门锁坏", category="security")
+        await dispatched(h, job_class="working_day")
+        job = await open_task(h, "repair_workday")
+        assert job.due_at is not None
+        assert working_days_between(china(job.created_at).date(), china(job.due_at).date()) == 1
+        assert (job.due_at - job.created_at) >= timedelta(hours=24)
+        await refused(extend(h, job, CENTER_HEAD, job.due_at + timedelta(hours=4), "x" * 3),
+                      "Forbidden")  # fmt: skip
+
+
+async def test_5_2_6_internal_work_is_due_when_the_department_head_agreed(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, room="中心机房", owner_name="物业服务中心",
+                        content="内部设备：水泵异响", source="staff_noticed")  # fmt: skip
+        await dispatched(h, job_class="internal")
+        agree = await open_task(h, "agree_deadline")
+        assert (agree.role, agree.clause) == ("department_head", "R4 5.2.6")
+        now = await env.get_current_time()
+        agreed = (now + timedelta(days=6)).replace(microsecond=0)
+        await complete(h, agree, DEPT_HEAD, "agreed", {"due_at": agreed.isoformat()})
+        job = await open_task(h, "repair_internal")
+        assert (job.due_at, job.assignee) == (agreed, "tech")
+
+
+# ---- 6.1 follow-up, 6.2 chasing, 6.5 fees ------------------------------------------------------
+
+
+async def test_6_1_when_the_owners_account_differs_the_area_manager_goes_at_once(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        now = await env.get_current_time()
+        await complete(h, job, TECH, data=at_now(repair_order(), now), signatures=OWNER_SIGNS)
+        follow = await open_task(h, "followup")
+        assert (follow.role, follow.clause) == ("receptionist", "R4 6.1")
+        await complete(h, follow, RECEPTIONIST, "differs",
+                       {"owner_account": "业主说水龙头仍在滴水"})  # fmt: skip
+        [note] = await records(session_factory, h.id, "followup_note", 1)
+        assert note.data["owner_account"] == "业主说水龙头仍在滴水"
+        check_task = await open_task(h, "site_check")
+        assert check_task.role == "area_manager" and check_task.due_at is not None
+        assert check_task.due_at - check_task.created_at == timedelta(hours=2)
+        await refused(complete(h, check_task, RECEPTIONIST, data={"finding": "仍滴水"}),
+                      "Forbidden")  # fmt: skip
+        await complete(h, check_task, AREA,
+                       data={"finding": "阀芯未拧紧，仍滴水", "action": "通知工程部返修"})  # fmt: skip
+        [site] = await records(session_factory, h.id, "site_check", 1)
+        assert site.data["finding"] == "阀芯未拧紧，仍滴水"
+        view = await eventually(lambda: state(h), lambda v: v.status == "done")
+        assert view.status == "done"
+
+
+async def test_6_2_no_completion_report_in_time_the_receptionist_chases_and_the_supervisor_is_told(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        assert job.due_at is not None
+        await sleep_to(env, job.due_at + timedelta(minutes=1))
+        chase = await open_task(h, "chase")
+        assert (chase.role, chase.clause) == ("receptionist", "R4 6.2")
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("超时" in n.subject and n.recipient == "role:supervisor" for n in ns),
+        )
+        told = {n.recipient for n in notes if "超时" in n.subject}
+        assert {"role:supervisor", "role:receptionist"} <= told
+        await complete(h, chase, RECEPTIONIST, "chased",
+                       {"department_reply": "配件明天到", "reported_to": "supervisor"})  # fmt: skip
+        [log] = await records(session_factory, h.id, "chase_log", 1)
+        assert (log.category, log.data["department_reply"]) == ("water", "配件明天到")
+        now = await env.get_current_time()
+        await complete(h, job, TECH, data=at_now(repair_order(), now), signatures=OWNER_SIGNS)
+        done = await eventually(
+            lambda: rows(session_factory, models.Task, id=job.id), lambda ts: ts[0].status == "done"
+        )
+        assert done[0].breached_at is not None and done[0].closed_at > done[0].due_at
+
+
+# ---- 6.3 the monthly report; 8 household visits -------------------------------------------------
+
+
+def next_first_at_nine(now: datetime) -> datetime:
+    local = china(now)
+    first = local.date().replace(day=1)
+    first = first.replace(month=first.month % 12 + 1, year=first.year + (first.month == 12))
+    return datetime.combine(first, time(9), CHINA_TZ)
+
+
+async def last_month_on_file(session_factory: Any, month_start: datetime) -> None:
+    """What last month left in the database: four requests (two on water), two jobs (one late),
+    a fee collected, three household visits (two handled), two complaints (one valid)."""
+    at = month_start - timedelta(days=10)
+    case = "service-request-lastmonth"
+
+    def record(n: int, kind: str, category: str | None, **data: Any) -> models.Record:
+        return models.Record(id=f"{case}/{kind}/{n}", case_id=case, regulation="service-request",
+                             kind=kind, title=kind, category=category, data=data, sha256="0" * 64,
+                             created_by="receptionist", created_at=at)  # fmt: skip
+
+    def task(n: int, late: bool) -> models.Task:
+        return models.Task(id=f"{case}/t{n}", case_id=case, regulation="service-request",
+                           role="technician", title="维修", clause="R4 5.2.4", kind="repair",
+                           status="done", due_at=at, created_at=at - timedelta(days=3),
+                           closed_at=at + timedelta(hours=5 if late else -5))  # fmt: skip
+
+    async with session_factory() as s:
+        for n, cat in enumerate(("water", "water", "power_lighting", "cleaning"), 1):
+            s.add(record(n, "intake_log", cat))
+        s.add(record(5, "fee_receipt", "water", collected_yuan="123.20"))
+        s.add(record(6, "fee_receipt", "water", collected_yuan="35.50"))
+        for n, cat in ((7, "handled"), (8, "handled"), (9, "pending")):
+            s.add(record(n, "household_visit", cat))
+        s.add(record(10, "complaint", "valid"))
+        s.add(record(11, "complaint", "invalid"))
+        s.add(record(12, "intake_log", "water"))
+        s.add(task(1, late=False))
+        s.add(task(2, late=True))
+        await s.commit()
+
+
+async def test_6_3_the_monthly_report_on_the_first_covers_the_month_before(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    assert ENTRY.schedules[0].cron == "0 9 1 * *"  # 09:00 on the 1st, China time
+    assert ENTRY.schedules[0].input == {"case_type": "month"}
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        first = next_first_at_nine(await env.get_current_time())
+        month_start = first.replace(hour=0)
+        await last_month_on_file(session_factory, month_start)
+        await sleep_to(env, first)
+        policy = ServiceRequestPolicy(households=100)
+        h = await helpers.start_case(env, queue, "service-request", {"case_type": "month"},
+                                     policy, started_by="system")  # fmt: skip
+        energy = await open_task(h, "energy")
+        assert (energy.role, energy.clause) == ("receptionist", "R4 6.3")
+        await complete(h, energy, RECEPTIONIST, data={
+            "rows": [{"meter": "总水表", "kind": "water", "usage": "1520.5", "unit": "吨"},
+                     {"meter": "总电表", "kind": "power", "usage": "88000", "unit": "千瓦时"}],
+            "commissions": "代收快递 12 件"})  # fmt: skip
+        [rep] = await records(session_factory, h.id, "monthly_report", 1)
+        assert china(rep.created_at).date() == first.date()
+        d = rep.data
+        assert d["period_start"][:10] == (month_start - timedelta(days=1)).strftime("%Y-%m-01")
+        assert d["services_by_category"] == {"water": 3, "power_lighting": 1, "cleaning": 1}
+        assert (d["jobs_due"], d["jobs_on_time"], d["on_time_rate"]) == (2, 1, "0.5000")
+        assert d["fees_collected_yuan"] == "158.70"
+        assert (d["complaints"], d["valid_complaints"], d["valid_complaint_rate"]) == (
+            2, 1, "0.0100")  # fmt: skip
+        assert d["valid_complaint_ok"] is True
+        assert (d["household_visits"], d["visits_handled"]) == (3, 2)
+        assert d["revisit_handling_rate"] == "0.6667" and d["revisit_handling_ok"] is False
+        assert [r["meter"] for r in d["energy"]] == ["总水表", "总电表"]
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("月报表" in n.subject for n in ns),
+        )
+        assert {"role:center_head", "role:director"} <= {
+            n.recipient for n in notes if "月报表" in n.subject}  # fmt: skip
+
+
+async def test_8_2_the_household_visit_quota_and_its_breach_at_month_end(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        first = next_first_at_nine(await env.get_current_time())
+        await sleep_to(env, first)
+        policy = ServiceRequestPolicy(director_visits=2, area_manager_visits=3)
+        h = await helpers.start_case(env, queue, "service-request", {"case_type": "month"},
+                                     policy, started_by="system")  # fmt: skip
+        quota = await eventually(
+            lambda: state(h), lambda v: len([t for t in v.tasks if t.kind == "visit_quota"]) == 2
+        )
+        tasks = {t.assignee: t for t in quota.tasks if t.kind == "visit_quota"}
+        assert set(tasks) == {"director", "area"}
+        assert (tasks["director"].role, tasks["area"].role) == ("director", "area_manager")
+        month_end = datetime.combine(
+            (first + timedelta(days=32)).date().replace(day=1), time(0), CHINA_TZ)  # fmt: skip
+        assert tasks["area"].due_at == month_end
+
+        def visit(actor: Actor, n: int, **extra: Any) -> Any:
+            return h.execute_update("household_visit", HouseholdVisitInput(
+                actor=actor, room=f"3-1-{n:03d}", owner_name=f"业主{n}",
+                visited_on=first.date(), opinions="电梯偶有异响", **extra), result_type=int)  # fmt: skip
+
+        assert await visit(DIRECTOR, 1) == 1
+        await refused_zh(complete(h, tasks["director"], DIRECTOR), "Invalid", "尚未达到 2 家")
+        assert await visit(DIRECTOR, 2, answered=False,
+                           reply_by=(first + timedelta(days=2)).isoformat()) == 2  # fmt: skip
+        await complete(h, tasks["director"], DIRECTOR)
+        assert await visit(AREA, 3) == 1
+        await refused(visit(RECEPTIONIST, 4), "Forbidden")
+        [*visits] = await records(session_factory, h.id, "household_visit", 3)
+        assert {v.category for v in visits} == {"handled"}
+        await sleep_to(env, month_end + timedelta(minutes=5))
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("超时" in n.subject for n in ns),
+        )
+        breached = [n for n in notes if "超时" in n.subject and "登门回访" in n.subject]
+        assert {n.recipient for n in breached} == {"area", "role:center_head"}
+        await sleep_to(env, month_end + timedelta(hours=2))
+        [summary] = await records(session_factory, h.id, "visit_summary", 1)
+        assert summary.data["visits"] == {"director": 2, "area": 1}
+        view = await eventually(lambda: state(h), lambda v: v.status == "done")
+        assert view.status == "done"

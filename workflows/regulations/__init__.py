@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
-from workflows.regulations import mall_complaint, renovation, report, revisit, service_request
+from workflows.regulations import (
+    mall_complaint,
+    renovation,
+    report,
+    resident,
+    revisit,
+    satisfaction,
+    service_request,
+    shuttle_cart,
+    vehicle,
+)
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
 REGISTRY: dict[str, RegulationEntry] = {
@@ -18,6 +28,10 @@ REGISTRY: dict[str, RegulationEntry] = {
         report.ENTRY,
         service_request.ENTRY,
         mall_complaint.ENTRY,
+        shuttle_cart.ENTRY,
+        vehicle.ENTRY,
+        satisfaction.ENTRY,
+        resident.ENTRY,
         renovation.ENTRY,
     )
 }

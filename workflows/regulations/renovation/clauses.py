@@ -243,7 +243,7 @@ class RenovationWorkflow(CaseWorkflow):
             "application_no": app.n, "is_change": app.change, "work_items": app.work_items, "description": app.description,
             "planned_start": self.inp.planned_start.isoformat(),
             "planned_end": app.planned_end.isoformat(), "checklist": unit.data["checklist"],
-            "missing": self.missing(unit)}, created_by=actor, clause="R6 第1条")  # fmt: skip
+            "missing_documents": self.missing(unit)}, created_by=actor, clause="R6 第1条")  # fmt: skip
         unit.data["record_id"] = rid
         self.event("applied", "R6 第1条", actor, application_no=app.n, work_items="、".join(app.work_items),
                    missing="、".join(self.missing(unit)) or "无")  # fmt: skip
@@ -253,7 +253,7 @@ class RenovationWorkflow(CaseWorkflow):
     def _review(self, unit: UnitState) -> None:
         self.open("application_review", unit, data={
             "n": unit.data["n"], "record_id_applied": unit.data["record_id"],
-            "missing": self.missing(unit)})  # fmt: skip
+            "missing_documents": self.missing(unit)})  # fmt: skip
 
     def record_context(self, task: TaskState) -> dict[str, Any]:
         base = {"customer_name": self.inp.customer_name, "premises": self.inp.premises,
@@ -301,7 +301,7 @@ class RenovationWorkflow(CaseWorkflow):
         if task.outcome == "return_documents":
             self.event("application_returned", "R6 第1条", task.closed_by,
                        reason=task.data.get("reason", ""))  # fmt: skip
-            self.open("supplement", unit, data={"missing": self.missing(unit)})
+            self.open("supplement", unit, data={"missing_documents": self.missing(unit)})
             return
         if task.outcome == "reject":
             self.event("application_rejected", "R6 第1条", task.closed_by,

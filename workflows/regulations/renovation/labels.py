@@ -139,7 +139,7 @@ LABELS = Labels(
         "work_items": "装修项目",
         "checklist": "资料清单",
         "attached": "已提交",
-        "missing": "缺少的资料",
+        "missing_documents": "缺少的资料",
         "application": "装修申请",
         "agreement": "协议",
         "permit_until": "批准的完工期限",
@@ -178,7 +178,7 @@ LABELS = Labels(
             "planned_start",
             "planned_end",
             "checklist",
-            "missing",
+            "missing_documents",
         ),
         "renovation_approval": (
             "customer_name",
