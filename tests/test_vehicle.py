@@ -562,11 +562,13 @@ async def test_3_4_2_7_4_12_the_month_closes_fuel_account_assessment_and_rewards
         await h.execute_update("register_fuel", fuel)
         sign = await open_task(h, "fuel_sign")
         assert (sign.assignee, sign.clause) == ("fleet", "R10 三.3")
-        await complete(h, sign, FLEET, "signed", {})
+        await complete(h, sign, FLEET, "fuel_signed", {})
         await approve(h, "fuel_approval", MGR, "vehicle_mgr_office")
         await h.execute_update("register_fuel", fuel.model_copy(update={
             "actor": DRIVER2, "plate": "闽A-20002", "litres": D(40), "amount_yuan": D(300)}))  # fmt: skip
-        await complete(h, await open_task(h, "fuel_sign"), FLEET, "refused", {"note": "无发票"})
+        await complete(
+            h, await open_task(h, "fuel_sign"), FLEET, "fuel_refused", {"note": "无发票"}
+        )
         (paid,) = await eventually_rows(session_factory, models.Event, 1, case_id=h.id,
                                         kind="fuel_reimbursement")  # fmt: skip
         assert paid.detail["approved"] is True

@@ -141,7 +141,7 @@ TASKS = (
     # 三.3 each fuel receipt signed and registered by the fleet leader, else not reimbursed.
     TaskSpec("fuel_sign", "燃油发票签字登记：{plate}（{litres} 升）", "R10 三.3", "fleet_leader",
              assignee="input.fleet_leader", deadline="fuel_sign_due",
-             outcomes={"signed": NoteData, "refused": NoteData}),
+             outcomes={"fuel_signed": NoteData, "fuel_refused": NoteData}),
     # 二.7 the month's 100-point assessment of each driver and the vehicle.
     TaskSpec("monthly_assessment", "月度百分考核：{month}（{plates}）", "R10 二.7",
              "vehicle_office", deadline="assessment_due", outcomes={"done": AssessmentData}),
@@ -618,7 +618,7 @@ class VehicleWorkflow(CaseWorkflow):
         unit = self.unit(task.unit)
         if unit is None:
             return
-        if task.status == "done" and task.outcome == "signed":
+        if task.status == "done" and task.outcome == "fuel_signed":
             self.request_approval("fuel", unit, unit.data["record_id"])
             return
         self.event("fuel_not_reimbursed", "R10 三.3", task.closed_by, plate=unit.data["plate"],

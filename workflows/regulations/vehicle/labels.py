@@ -10,8 +10,8 @@ LABELS = Labels(
         "returned": ("已回车", "Returned"),
         "parts_returned": ("旧件已带回审验", "Old parts inspected"),
         "parts_missing": ("旧件未带回", "Old parts missing"),
-        "signed": ("已签字登记", "Signed"),
-        "refused": ("不予签字", "Refused"),
+        "fuel_signed": ("已签字登记", "Signed"),
+        "fuel_refused": ("不予签字", "Refused"),
     },
     events={
         "fleet_started": ("车辆安全管理开始", "Fleet case started"),
