@@ -11,6 +11,7 @@ from workflows.registry import Registry, RegulationEntry
 from workflows.regulations import (
     mall_complaint,
     report,
+    resident,
     revisit,
     satisfaction,
     service_request,
@@ -29,6 +30,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         shuttle_cart.ENTRY,
         vehicle.ENTRY,
         satisfaction.ENTRY,
+        resident.ENTRY,
     )
 }
 
