@@ -521,5 +521,9 @@ async def test_1_a_rejected_first_application_closes_the_case(
         h = await start(env, queue)
         await complete(h, await open_task(h, "application_review"), CENTER, "reject",
                        {"reason": "涉及结构改动，不予批准"})  # fmt: skip
-        await eventually(lambda: state(h), lambda v: v.status == "closed")
-        await refused(work(h, "隔墙"), "Conflict")
+        await eventually(lambda: h.describe(), lambda d: d.status.name == "COMPLETED")
+        assert (await h.describe()).status.name == "COMPLETED"
+        assert await h.result() == "closed"
+        [event] = await eventually_rows(session_factory, models.Event, 1, case_id=h.id,
+                                        kind="application_rejected")  # fmt: skip
+        assert "结构改动" in event.detail["reason"]
