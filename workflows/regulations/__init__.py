@@ -10,6 +10,7 @@ from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
 from workflows.regulations import (
     data_sharing,
+    key_custody,
     mall_complaint,
     report,
     revisit,
@@ -31,6 +32,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         vehicle.ENTRY,
         satisfaction.ENTRY,
         data_sharing.ENTRY,
+        key_custody.ENTRY,
     )
 }
 
