@@ -10,6 +10,7 @@ from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
 from workflows.regulations import (
     data_sharing,
+    key_custody,
     mall_complaint,
     report,
     resident,
@@ -33,6 +34,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         satisfaction.ENTRY,
         resident.ENTRY,
         data_sharing.ENTRY,
+        key_custody.ENTRY,
     )
 }
 
