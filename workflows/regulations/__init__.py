@@ -12,6 +12,7 @@ from workflows.regulations import (
     data_sharing,
     key_custody,
     mall_complaint,
+    renovation,
     report,
     resident,
     revisit,
@@ -33,6 +34,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         vehicle.ENTRY,
         satisfaction.ENTRY,
         resident.ENTRY,
+        renovation.ENTRY,
         data_sharing.ENTRY,
         key_custody.ENTRY,
     )
