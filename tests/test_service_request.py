@@ -84,10 +84,15 @@ async def start(env: Any, queue: str, policy: ServiceRequestPolicy | None = None
     )
 
 
-async def dispatched(h: Any, **form: Any) -> Any:
-    """5.1.2 dispatched to 工程部; 5.1.3 the supervisor's 《业主需求处置单》."""
+async def dispatched(h: Any, service_type: str = "engineering", **form: Any) -> Any:
+    """5.1.2 dispatched (to 工程部, or the department of the service); 5.1.3 the supervisor's
+    《业主需求处置单》."""
     call = await open_task(h, "dispatch_call")
-    await complete(h, call, RECEPTIONIST, "to_department", {"department": "工程部"})
+    department = {"engineering": "工程部", "cleaning_security": "清洁部"}.get(
+        service_type, "工程部"
+    )
+    await complete(h, call, RECEPTIONIST, "to_department",
+                   {"department": department, "service_type": service_type})  # fmt: skip
     order = await open_task(h, "order_form")
     await complete(h, order, SUPERVISOR, data={"worker": "tech", **form})
     return order
@@ -601,3 +606,89 @@ async def test_8_2_the_household_visit_quota_and_its_breach_at_month_end(
         assert summary.data["visits"] == {"director": 2, "area": 1}
         view = await eventually(lambda: state(h), lambda v: v.status == "done")
         assert view.status == "done"
+
+
+# ---- 5.3 cleaning and security services, 5.4 special contractors --------------------------------
+
+
+async def test_5_3_1_a_paid_service_needs_a_written_agreement_and_returns_two_days_before_month_end(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="地毯深度清洗（有偿）", category="cleaning")
+        await dispatched(h, service_type="cleaning_security")
+        agree = await open_task(h, "agree_service")
+        assert (agree.role, agree.clause) == ("supervisor", "R4 5.3.1")
+        now = await env.get_current_time()
+        terms = {"agreed_at": (now + timedelta(days=2)).isoformat(), "requirements": "周六上午",
+                 "by_agreement": True, "fee_agreed_yuan": "300"}  # fmt: skip
+        await refused_zh(complete(h, agree, SUPERVISOR, "agreed", terms), "Invalid", "书面协议")
+        await complete(h, agree, SUPERVISOR, "agreed", {**terms, "agreement_no": "XY-2026-018"})
+        report = await open_task(h, "service_report")
+        assert report.role == "department_head" and report.due_at is not None
+        local = china(now).date()
+        nxt = local.replace(day=1, month=local.month % 12 + 1,
+                            year=local.year + (local.month == 12))  # fmt: skip
+        last_day = nxt - timedelta(days=1)
+        assert china(report.due_at).date() - timedelta(days=1) == last_day - timedelta(days=2)
+        done = {"work_content": "客厅地毯深度清洗", "total_hours": "3", "workers": "清洁班 2 人"}
+        await refused_zh(complete(h, report, DEPT_HEAD, data=done), "Invalid", "协议复印件")
+        await complete(h, report, DEPT_HEAD, data={**done, "agreement_copy_attached": True})
+        [order] = await records(session_factory, h.id, "service_order", 1)
+        assert order.data["workers"] == "清洁班 2 人"
+        sigs = await rows(session_factory, models.Signature, record_id=order.id)
+        assert [(s.signer, s.role) for s in sigs] == [("depthead", "department_head")]
+        assert (await open_task(h, "followup")).role == "receptionist"
+
+
+async def test_5_3_2_pre_move_in_cleaning_is_due_the_same_day_delays_and_cancellations_the_center_heads(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="入住前开荒清洁", category="cleaning")
+        await dispatched(h, service_type="cleaning_security")
+        now = await env.get_current_time()
+        agree = await open_task(h, "agree_service")
+        await complete(h, agree, SUPERVISOR, "agreed", {
+            "agreed_at": now.isoformat(), "requirements": "全屋", "pre_move_in": True})  # fmt: skip
+        report = await open_task(h, "service_report")
+        assert report.due_at is not None
+        assert china(report.due_at - timedelta(seconds=1)).date() == china(now).date()
+        # The owner asks for another day: only the center head signs the delay off.
+        later = report.due_at + timedelta(days=1)
+        await refused(extend(h, report, DEPT_HEAD, later, "业主要求改期"), "Forbidden")
+        moved = await extend(h, report, CENTER_HEAD, later, "业主要求改期")
+        assert moved.extensions[-1].granted_role == "center_head"
+        await complete(h, report, DEPT_HEAD, "cannot_serve", {"reason": "业主装修未完成，无法实施"})
+        cancel = await open_task(h, "cancel_service")
+        assert (cancel.role, cancel.clause) == ("center_head", "R4 5.3.2")
+        await complete(h, cancel, CENTER_HEAD, "returned",
+                       {"reason": "装修未完成", "explanation": "已向业主解释，完工后再约"})  # fmt: skip
+        [ret] = await records(session_factory, h.id, "return_order", 1)
+        sigs = await rows(session_factory, models.Signature, record_id=ret.id)
+        assert [(s.signer, s.role) for s in sigs] == [("centerhead", "center_head")]
+        view = await eventually(lambda: state(h), lambda v: v.status == "returned")
+        assert view.status == "returned"
+
+
+async def test_5_4_a_special_contractor_job_keeps_its_evaluation_and_the_requester_signs(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="更换客厅窗帘", category="other")
+        await dispatched(h, service_type="contractor")
+        job = await open_task(h, "contractor_job")
+        assert (job.role, job.clause) == ("supervisor", "R4 5.4")
+        data = {"contractor": "美家窗饰", "evaluation": "资质齐全，上年度评审合格",
+                "work_content": "更换客厅遮光窗帘"}  # fmt: skip
+        await refused_zh(complete(h, job, SUPERVISOR, data=data), "Invalid", "签字")
+        await complete(h, job, SUPERVISOR, data=data, signatures=OWNER_SIGNS)
+        [rec] = await records(session_factory, h.id, "contractor_order", 1)
+        assert rec.data["evaluation"] == "资质齐全，上年度评审合格"
+        sigs = await rows(session_factory, models.Signature, record_id=rec.id)
+        assert {(s.role, s.method) for s in sigs} == {
+            ("supervisor", "staff_login"), ("customer", "drawing")}  # fmt: skip
+        assert (await open_task(h, "followup")).role == "receptionist"

@@ -200,6 +200,7 @@ class ActionsMixin(CaseBase):
                 f"({task.clause})",
                 f"{inp.actor.id} 不能完成任务 {task.id}（{task.title}）：{why_zh}（{task.clause}）",
             )
+        self._check_once_per_chain(task, inp.actor)
         if inp.outcome not in task.outcomes:
             raise refuse(
                 "Invalid",
@@ -219,6 +220,21 @@ class ActionsMixin(CaseBase):
                 raise refuse("Invalid", problem[0], problem[1])
             if problem:
                 raise refuse("Invalid", problem)
+
+    def _check_once_per_chain(self, task: TaskState, actor: Actor) -> None:
+        """One person approves a chain once: who already approved a step of this approval
+        chain (holding two of its roles) may not approve another step of it."""
+        key = task.data.get("approval")
+        unit = self.unit(task.unit) if key else None
+        chain = unit.data.get("approvals", {}).get(key) if unit is not None else None
+        if chain and actor.id in chain.get("approved_by", []):
+            raise refuse(
+                "Forbidden",
+                f"{actor.id} already approved this chain once; another person must approve "
+                f"as {task.role} ({task.clause})",
+                f"{actor.id} 已在本审批中签批过一次，{self._book.zh(task.role or '')}须由另一人审批"
+                f"（{task.clause}）",
+            )
 
     @workflow.update(name="extend_deadline")
     def extend_deadline(self, inp: ExtendDeadlineInput) -> TaskState:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
 from workflows.regulations import (
+    data_sharing,
+    key_custody,
     mall_complaint,
     renovation,
     report,
@@ -33,6 +35,8 @@ REGISTRY: dict[str, RegulationEntry] = {
         satisfaction.ENTRY,
         resident.ENTRY,
         renovation.ENTRY,
+        data_sharing.ENTRY,
+        key_custody.ENTRY,
     )
 }
 

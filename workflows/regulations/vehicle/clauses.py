@@ -32,6 +32,32 @@ Choices where the text is silent (a fleet captain's reading):
 - 四.7 an accident concealed (reported by someone else than the driver, ticked 隐瞒不报): a fine
   (`unreported_accident_yuan`, 200 元: "视情节轻重" gives no figure); with serious consequences
   a dismissal proposal besides.
+- 二.3 the repair form is approved in order by the director (报告主任) and the office (fleet);
+  only then the garage task opens. In an emergency the driver reports the director's phone
+  approval: the garage task opens at once and the form is owed within `emergency_form_within`
+  (1 working day: the text says "先送厂后填报" without a time); a late form is a breach told to
+  the director and the office; the form filled in is checked by the office alone.
+- 二.2 the garage must be one of `designated_garages`; the driver signs the material list by
+  completing the garage task; a big part opens the office's inspection of the old part (a
+  missing one is told to the fleet leader, who settles). 二.5 the fleet leader settles the bill
+  (items checked, signed), the office checks it and 经理室 approves it.
+- 二.4 车管组组长 is the case's fleet leader (车队长): one person in a delivery fleet. A purchase
+  asked for first is confirmed by him and approved by the director; one reported as already
+  bought is recorded as not reimbursed and asks nobody.
+- 三.3 each fuel receipt: the fleet leader signs and registers it, 经理室 approves it; refused or
+  never signed, it is not reimbursed. Its litres count in the fuel account either way.
+- Every month at 09:00 (China time) on the 1st (`month_close_every`), for the month before:
+  三.4 the fuel account of each vehicle (receipts by their date, km from the trips logged back
+  that month, the allowance of the model in that month, the price the month's receipts paid
+  per litre); the excess is fined to the vehicle's fixed driver in full and the office is told.
+  二.7 one 100-point assessment per driver and his vehicles, for the office (the month's
+  breaches shown on the task); the record holds each deduction and the score for pay.
+  四.12 a person is safe in a month without an accident (any liability but none) and without a
+  reported breach; a safe driver gets 100 元, the group leader (the fleet leader, a driver or
+  not) 150 元, and the mileage subsidy for the km he drove (km / 100 × 4 分, proportional,
+  rounded to the fen); an unsafe month gets neither (安全行驶公里补贴: km driven safely).
+  四.13 the sheet is approved by the fleet leader and 经理室; only then are the rewards booked.
+  A fleet case started before the monthly close existed does not get it (workflow.patched).
 """
 
 from __future__ import annotations

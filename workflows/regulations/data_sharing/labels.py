@@ -1,0 +1,136 @@
+"""R2's words on the pages: outcomes, events and their sentences, choices, fields, record titles
+and each record's field order."""
+
+from __future__ import annotations
+
+from workflows.labels import Labels
+
+LABELS = Labels(
+    outcomes={
+        "sign_off": ("签字确认", "Sign off"),
+        "withheld": ("不予同意", "Withheld"),
+        "fixed": ("核定数量", "Quantity fixed"),
+        "issued": ("已下发", "Issued"),
+        "consent": ("同意结束", "Consent"),
+    },
+    events={
+        "data_requested": ("提交客户资源需求申请", "Data requested"),
+        "quantity_reduced": ("核减数量", "Quantity reduced"),
+        "reallocation_filed": ("项目间调配备案", "Reallocation filed"),
+        "close_requested": ("申请结束反馈", "Closing requested"),
+        "close_refused": ("销售管理部不同意结束反馈", "Closing refused"),
+        "leak_reported": ("报告资源流失", "Leak reported"),
+    },
+    sentences={
+        "data_requested": (
+            "[{actor} ]提交《客户资源需求申请单》：{quantity} 条（{scope}）",
+            "[{actor} ]requested {quantity} records ({scope})",
+        ),
+        "quantity_reduced": (
+            "{actor} 将数量由 {requested} 条核减为 {fixed} 条",
+            "{actor} reduced the quantity from {requested} to {fixed}",
+        ),
+        "reallocation_filed": (
+            "销售总监 {sales_director} 所辖项目之间调配，已由 {actor} 备案，无需另行审批",
+            "{actor} filed the reallocation of {sales_director}; no further approval",
+        ),
+        "close_requested": (
+            "{actor} 申请结束每周反馈：{reason}",
+            "{actor} asked to close: {reason}",
+        ),
+        "close_refused": (
+            "{actor} 不同意结束反馈[：{reason}]",
+            "{actor} refused to close[: {reason}]",
+        ),
+        "leak_reported": ("{actor} 报告共享资源流失", "{actor} reported a leak"),
+    },
+    enums={
+        "internal": ("公司内部", "Internal"),
+        "group": ("集团内调配", "Across the group"),
+        "own_projects": ("销售总监所辖项目之间调配", "Between the director's own projects"),
+    },
+    fields={
+        "request_no": "申请单编号",
+        "department": "需求部门",
+        "department_head": "部门负责人",
+        "requester": "申请人",
+        "purpose": "用途",
+        "categories": "资源种类",
+        "quantity": "申请数量（条）",
+        "projects": "使用项目",
+        "scope": "调配范围",
+        "sales_director": "销售总监",
+        "requested_quantity": "申请数量（条）",
+        "fixed_quantity": "核定数量（条）",
+        "reduced": "是否核减",
+        "count": "下发条数",
+        "file": "下发文件",
+        "issue_record": "下发记录",
+        "request_record": "申请单",
+        "week": "周次",
+        "weeks": "已反馈周数",
+        "weeks_missed": "未反馈周数",
+        "rows": "分类跟踪情况",
+        "category": "资源种类",
+        "followed": "已跟踪条数",
+        "valid_customers": "有效客户数",
+        "spreadsheet": "反馈表格",
+        "new_customers_entered": "新客户录入数",
+        "due_at": "截止时间",
+        "description": "情况说明",
+        "sanction": "提议的处分",
+    },
+    records={
+        "data_request": ("《客户资源需求申请单》", "Customer data request"),
+        "data_review": ("销售管理部审核意见", "Sales management review"),
+        "data_issue": ("客户资源下发记录", "Data issue record"),
+        "data_receipt": ("《共享资源签收确认单》", "Shared data receipt"),
+        "data_feedback": ("《共享信息反馈单》", "Shared data feedback"),
+        "reallocation_filing": ("销售总监项目间调配备案", "Director's reallocation filing"),
+        "feedback_missed": ("共享资源未反馈记录", "Missed feedback"),
+        "leak_report": ("共享资源流失报告", "Leak report"),
+    },
+    layouts={
+        "data_request": (
+            "request_no",
+            "department",
+            "requester",
+            "department_head",
+            "purpose",
+            "categories",
+            "quantity",
+            "projects",
+            "scope",
+            "sales_director",
+        ),
+        "data_review": (
+            "request_no",
+            "department",
+            "scope",
+            "requested_quantity",
+            "categories",
+            "fixed_quantity",
+            "reduced",
+            "note",
+        ),
+        "data_issue": (
+            "request_no",
+            "department",
+            "fixed_quantity",
+            "categories",
+            "count",
+            "file",
+            "note",
+        ),
+        "data_receipt": ("request_no", "department", "fixed_quantity", "issue_record", "note"),
+        "data_feedback": (
+            "request_no",
+            "department",
+            "week",
+            "rows",
+            "spreadsheet",
+            "new_customers_entered",
+            "note",
+        ),
+    },  # fmt: skip
+)
