@@ -224,9 +224,9 @@ async def test_4_the_review_before_the_10th_with_the_gm_approval_and_three_ackno
         [found] = await records(session_factory, h.id, "closed_complaints", 1)
         assert [c["case"] for c in found.data["cases"]] == listed and found.data["late_count"] == 1
         await complete(h, review, CS, "reviewed", {
-            "penalties": [{"complaint": listed[1], "person": "李工", "penalty": "warning",
+            "penalties": [{"complaint": listed[1], "responsible_person": "李工", "penalty": "warning",
                            "reason": "答复逾期"}],
-            "deductions": [
+            "bonus_deductions": [
                 {"complaint": listed[1], "party": "李工", "party_kind": "individual",
                  "amount_yuan": 200, "reason": "答复逾期"},
                 {"complaint": listed[0], "party": "星巴克（A-108）", "party_kind": "merchant",
@@ -235,7 +235,7 @@ async def test_4_the_review_before_the_10th_with_the_gm_approval_and_three_ackno
         })  # fmt: skip
         # 四.1 the administrative penalties compiled for HR, executed and published.
         [summary] = await records(session_factory, h.id, "penalty_summary", 1)
-        assert summary.data["penalties"][0]["person"] == "李工"
+        assert summary.data["penalties"][0]["responsible_person"] == "李工"
         hr = await open_task(h, "hr_penalty")
         assert hr.role == "hr"
         await complete(h, hr, HR, "published", {"where": "员工公告栏、内网"})

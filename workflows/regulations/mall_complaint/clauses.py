@@ -311,17 +311,21 @@ class MallComplaintWorkflow(CaseWorkflow):
             }, created_by=task.closed_by, clause="R11 四.1")  # fmt: skip
             self.v.review_open += 1
             self.open("hr_penalty", data={"review_month": period, "penalty_record": rid})
-        if data.deductions:  # 四.2 the 《奖罚通知单》 to the general manager
-            total = sum((d.amount_yuan for d in data.deductions), start=self.v.deductions_yuan)
+        if data.bonus_deductions:  # 四.2 the 《奖罚通知单》 to the general manager
+            total = sum(
+                (d.amount_yuan for d in data.bonus_deductions), start=self.v.deductions_yuan
+            )
             self.v.deductions_yuan = total
             unit = self.open_unit("notice", f"《奖罚通知单》（{period}）", review_month=period,
                                   department=data.deducting_department)  # fmt: skip
             rid = self.record("reward_penalty_notice", "《奖罚通知单》", {
-                "review_month": period, "deductions": [d.model_dump(mode="json") for d in data.deductions],
+                "review_month": period, "bonus_deductions": [d.model_dump(mode="json") for d in data.bonus_deductions],
                 "total_yuan": str(total), "deducting_department": data.deducting_department,
             }, created_by=task.closed_by, clause="R11 四.2")  # fmt: skip
             unit.data["record_id"] = rid
-            unit.data["deductions"] = [d.model_dump(mode="json") for d in data.deductions]
+            unit.data["bonus_deductions"] = [
+                d.model_dump(mode="json") for d in data.bonus_deductions
+            ]
             self.v.review_open += 1
             self.request_approval("notice", unit, rid)
         if not self.v.review_open:
@@ -343,7 +347,7 @@ class MallComplaintWorkflow(CaseWorkflow):
             self.close_unit(unit, "done", approved=False)
             self._branch_done()
             return
-        for d in unit.data["deductions"]:
+        for d in unit.data["bonus_deductions"]:
             merchant = d["party_kind"] == "merchant"
             self.book(f"{record_id}/{d['complaint']}/{d['party']}", clause="R11 四.2",
                       party=d["party"], party_kind="customer" if merchant else "person",

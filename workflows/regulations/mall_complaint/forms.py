@@ -136,7 +136,7 @@ class DelayCauseData(TaskData):
 
 class PenaltyItem(TaskData):
     complaint: str = Field(min_length=1, max_length=200, description="投诉案件")
-    person: str = Field(min_length=1, max_length=100, description="责任人")
+    responsible_person: str = Field(min_length=1, max_length=100, description="责任人")
     penalty: Sanction = Field(description="行政处分")
     reason: str = Field(min_length=2, max_length=2000, description="理由")
 
@@ -155,7 +155,7 @@ class ReviewData(TaskData):
     penalties: list[PenaltyItem] = Field(
         default_factory=list, max_length=200, description="行政处分"
     )
-    deductions: list[DeductionItem] = Field(
+    bonus_deductions: list[DeductionItem] = Field(
         default_factory=list, max_length=200, description="奖金罚扣"
     )
     deducting_department: str = Field("", max_length=100, description="罚扣部门")
