@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
-from workflows.regulations import report, revisit
+from workflows.regulations import complaint, report, revisit
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
 REGISTRY: dict[str, RegulationEntry] = {
@@ -16,6 +16,7 @@ REGISTRY: dict[str, RegulationEntry] = {
     for e in (
         revisit.ENTRY,
         report.ENTRY,
+        complaint.ENTRY,
     )
 }
 
