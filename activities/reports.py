@@ -24,6 +24,10 @@ class ReportRequest(BaseModel):
     regulation: str | None = Field(None, max_length=50)
     period_start: datetime
     period_end: datetime
+    # record_statistics: the data fields (numbers) summed per record kind
+    sum_fields: list[str] = Field(default_factory=list, max_length=20)
+    # `records`: only these record kinds (none: every kind of the regulation)
+    kinds: list[str] = Field(default_factory=list, max_length=20)
 
 
 async def case_statistics(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
@@ -96,7 +100,98 @@ async def case_statistics(session_factory: SessionFactory, req: ReportRequest) -
     }
 
 
-REPORTS = {"case_statistics": case_statistics}
+async def record_statistics(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
+    """What `case_statistics` gives, and the records written in the period: per record kind
+    their count, their count per category, and the sum of each of `sum_fields` (exact
+    decimals, as text) over the records that hold it."""
+    figures = await case_statistics(session_factory, req)
+    r = models.Record
+    reg = [r.regulation == req.regulation] if req.regulation else []
+    async with session_factory() as s:
+        found = (
+            await s.execute(
+                select(r.kind, r.category, r.data)
+                .where(r.created_at >= req.period_start, r.created_at < req.period_end, *reg)
+                .order_by(r.kind, r.id)
+            )
+        ).all()
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind, category, data in found:
+        k = kinds.setdefault(kind, {"count": 0, "categories": {}, "sums": {}})
+        k["count"] += 1
+        if category is not None:
+            k["categories"][category] = k["categories"].get(category, 0) + 1
+        for name in req.sum_fields:
+            value = (data or {}).get(name)
+            if value is None or isinstance(value, bool):
+                continue
+            try:
+                amount = Decimal(str(value))
+            except ArithmeticError:
+                continue
+            k["sums"][name] = str(Decimal(k["sums"].get(name, "0")) + amount)
+    return {**figures, "records": kinds}
+
+
+async def closed_cases(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
+    """The cases of a regulation closed in the period (oldest first, at most 1000): id, number,
+    title, when closed and the regulation's summary, for a review that goes through them."""
+    c = models.Case
+    creg = [c.regulation == req.regulation] if req.regulation else []
+    async with session_factory() as s:
+        found = (
+            await s.execute(
+                select(c.id, c.number, c.title, c.closed_at, c.summary)
+                .where(c.closed_at >= req.period_start, c.closed_at < req.period_end, *creg)
+                .order_by(c.closed_at, c.id)
+                .limit(1000)
+            )
+        ).all()
+    return {
+        "cases": [
+            {"id": i, "number": n, "title": t, "closed_at": at.isoformat(), "summary": summ or {}}
+            for i, n, t, at, summ in found
+        ]
+    }
+
+
+RECORDS_LIMIT = 5000
+
+
+async def records(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
+    """The named records of a regulation (of the kinds asked) written in the period, oldest
+    first, with their data: what a case compares itself with (the previous survey, last
+    month's forms). At most RECORDS_LIMIT; `truncated` says when there were more."""
+    r = models.Record
+    where = [r.created_at >= req.period_start, r.created_at < req.period_end]
+    if req.regulation:
+        where.append(r.regulation == req.regulation)
+    if req.kinds:
+        where.append(r.kind.in_(req.kinds))
+    async with session_factory() as s:
+        found = (
+            await s.execute(
+                select(r.id, r.case_id, r.kind, r.data, r.created_at)
+                .where(*where)
+                .order_by(r.created_at, r.id)
+                .limit(RECORDS_LIMIT + 1)
+            )
+        ).all()
+    return {
+        "records": [
+            {"id": rid, "case_id": case, "kind": kind, "data": data, "created_at": at.isoformat()}
+            for rid, case, kind, data, at in found[:RECORDS_LIMIT]
+        ],
+        "truncated": len(found) > RECORDS_LIMIT,
+    }
+
+
+REPORTS = {
+    "case_statistics": case_statistics,
+    "closed_cases": closed_cases,
+    "record_statistics": record_statistics,
+    "records": records,
+}
 
 
 class Reports:

@@ -158,7 +158,7 @@ def person_fields(entry: Any) -> dict[str, str]:
 async def make_case(sf: Any, entry: Any, starter_id: str) -> tuple[str, list[str]]:
     """A case of `entry` as the database would hold it: an open task per task kind, a record of
     each record kind (one with a drawn customer signature), the engine's events."""
-    case_id = f"pt{entry.code.replace('_', '')}-{uuid.uuid4().hex[:6]}"
+    case_id = f"pt{entry.code.replace('_', '').replace('-', '')}-{uuid.uuid4().hex[:6]}"
     schema = entry.input_model.model_json_schema()
     persons = person_fields(entry)
     inp = sample(schema, schema, persons)

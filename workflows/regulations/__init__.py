@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
-from workflows.regulations import complaint, report, revisit
+from workflows.regulations import (
+    complaint,
+    mall_complaint,
+    report,
+    revisit,
+    satisfaction,
+    service_request,
+    shuttle_cart,
+    vehicle,
+)
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
 REGISTRY: dict[str, RegulationEntry] = {
@@ -16,6 +25,11 @@ REGISTRY: dict[str, RegulationEntry] = {
     for e in (
         revisit.ENTRY,
         report.ENTRY,
+        service_request.ENTRY,
+        mall_complaint.ENTRY,
+        shuttle_cart.ENTRY,
+        vehicle.ENTRY,
+        satisfaction.ENTRY,
         complaint.ENTRY,
     )
 }

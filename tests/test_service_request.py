@@ -1,0 +1,467 @@
+"""R4 `service-request`: its rules clause by clause, on the time-skipping server with the real
+activities writing to a real PostgreSQL. One case per test."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import chinese_calendar
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from store import models
+from tests import helpers
+from tests.helpers import (
+    case_worker,
+    complete,
+    eventually,
+    extend,
+    open_task,
+    records,
+    refused,
+    rows,
+    skip,
+    sleep_to,
+    state,
+)
+from workflows.model import CHINA_TZ, Actor
+from workflows.regulations.service_request.forms import ServiceRequestPolicy, UrgentDelayInput
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+RECEPTIONIST = Actor(id="receptionist", roles=["receptionist"])
+SUPERVISOR = Actor(id="supervisor", roles=["supervisor"])
+TECH = Actor(id="tech", roles=["technician"])
+DEPT_HEAD = Actor(id="depthead", roles=["department_head"])
+CENTER_HEAD = Actor(id="centerhead", roles=["center_head"])
+DIRECTOR = Actor(id="director", roles=["director"])
+AREA = Actor(id="area", roles=["area_manager"])
+DRAWING = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+OWNER_SIGNS = [{"signer_name": "陈业主", "method": "drawing", "evidence": DRAWING}]
+
+
+async def refused_zh(coro: Any, kind: str, text: str) -> str:
+    """An update refused with an error of `kind` whose Chinese reason (the pages') holds `text`."""
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await coro
+    cause: Any = info.value.cause
+    assert cause.type == kind, repr(cause)
+    zh = (cause.details[0] if cause.details else {}).get("zh", "")
+    assert text in zh, zh
+    return str(zh)
+
+
+def china(dt: datetime) -> datetime:
+    return dt.astimezone(CHINA_TZ)
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Independent cross-check with chinese_calendar: working days in (start, end]."""
+    count, day = 0, start + timedelta(days=1)
+    while day <= end:
+        if day.year <= 2026:
+            count += chinese_calendar.is_workday(day)
+        else:
+            count += day.weekday() < 5 and (day.month, day.day) != (1, 1)
+        day += timedelta(days=1)
+    return count
+
+
+async def start(env: Any, queue: str, policy: ServiceRequestPolicy | None = None,
+                **inp: Any) -> Any:  # fmt: skip
+    """An owner's request as the receptionist logs it (1-2-301 陈业主, a leaking tap)."""
+    data = {"room": "1-2-301", "owner_name": "陈业主", "owner_phone": "13900000001",
+            "content": "厨房水龙头漏水", "category": "water", "source": "oral", **inp}  # fmt: skip
+    return await helpers.start_case(
+        env, queue, "service-request", data, policy, started_by="receptionist"
+    )
+
+
+async def dispatched(h: Any, **form: Any) -> Any:
+    """5.1.2 dispatched to 工程部; 5.1.3 the supervisor's 《业主需求处置单》."""
+    call = await open_task(h, "dispatch_call")
+    await complete(h, call, RECEPTIONIST, "to_department", {"department": "工程部"})
+    order = await open_task(h, "order_form")
+    await complete(h, order, SUPERVISOR, data={"worker": "tech", **form})
+    return order
+
+
+def repair_order(**extra: Any) -> dict[str, Any]:
+    return {
+        "work_content": "更换厨房水龙头",
+        "materials": [{"name": "水龙头", "quantity": "1"}],
+        "started_at": "2026-01-01T00:00:00+08:00",
+        "finished_at": "2026-01-01T01:00:00+08:00",
+        "total_hours": "1.5",
+        "preparation_hours": "0.5",
+        **extra,
+    }
+
+
+def at_now(order: dict[str, Any], now: datetime, minutes: int = 60) -> dict[str, Any]:
+    return {**order, "started_at": now.isoformat(),
+            "finished_at": (now + timedelta(minutes=minutes)).isoformat()}  # fmt: skip
+
+
+# ---- 5.1 intake ---------------------------------------------------------------------------------
+
+
+async def test_5_1_2_the_request_is_logged_and_dispatched_to_the_department(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        began = await env.get_current_time()
+        [log] = await records(session_factory, h.id, "intake_log", 1)
+        assert (log.data["room"], log.data["owner_name"], log.data["content"]) == (
+            "1-2-301", "陈业主", "厨房水龙头漏水")  # fmt: skip
+        assert (log.category, log.data["source"], log.data["receptionist"]) == (
+            "water", "oral", "receptionist")  # fmt: skip
+        assert abs(datetime.fromisoformat(log.data["received_at"]) - began) < timedelta(minutes=1)
+        call = await open_task(h, "dispatch_call")
+        assert (call.role, call.clause) == ("receptionist", "R4 5.1.2")
+        assert call.due_at is not None and call.due_at - began <= timedelta(minutes=31)
+        await refused(complete(h, call, TECH, "to_department", {"department": "工程部"}),
+                      "Forbidden")  # fmt: skip
+        await complete(h, call, RECEPTIONIST, "to_department", {"department": "工程部"})
+        order = await open_task(h, "order_form")
+        assert (order.role, order.clause) == ("supervisor", "R4 5.1.3")
+        await complete(h, order, SUPERVISOR, data={"worker": "tech", "requirement": "今日上门"})
+        [form] = await records(session_factory, h.id, "order_form", 1)
+        assert (form.data["worker"], form.data["job_class"], form.data["room"]) == (
+            "tech", "standard", "1-2-301")  # fmt: skip
+        job = await open_task(h, "repair")
+        assert (job.assignee, job.role) == ("tech", "technician")
+        assert (await state(h)).summary["department"] == "工程部"
+
+
+async def test_5_1_4_beyond_the_centers_ability_the_center_head_decides(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="要求改造整层中央空调", category="air_conditioning")
+        call = await open_task(h, "dispatch_call")
+        await complete(h, call, RECEPTIONIST, "refer", {"reason": "不确定本中心能否改造"})
+        decide = await open_task(h, "decide")
+        assert (decide.role, decide.clause) == ("center_head", "R4 5.1.4")
+        await refused(complete(h, decide, RECEPTIONIST, "decline",
+                               {"reason": "x" * 3, "explanation": "y" * 3}), "Forbidden")  # fmt: skip
+        await complete(h, decide, CENTER_HEAD, "decline",
+                       {"reason": "属开发商保修范围", "explanation": "已请业主联系开发商"})  # fmt: skip
+        [note] = await records(session_factory, h.id, "decline_note", 1)
+        assert note.data["explanation"] == "已请业主联系开发商"
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("不予受理" in n.subject for n in ns),
+        )
+        assert any(n.recipient == "receptionist" and "不予受理" in n.subject for n in notes)
+        view = await eventually(lambda: state(h), lambda v: v.status == "declined")
+        assert view.status == "declined"
+
+
+async def test_5_1_3_an_emergency_is_worked_at_once_and_the_form_follows(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="地下车库跑水", emergency="flooding")
+        began = await env.get_current_time()
+        work = await open_task(h, "emergency_work")
+        assert work.due_at is not None and work.due_at - began <= timedelta(minutes=16)
+        form = await open_task(h, "order_form")
+        assert form.due_at is not None and form.due_at - began >= timedelta(hours=23)
+        view = await state(h)
+        assert not [t for t in view.tasks if t.kind == "dispatch_call"]
+        # The work past its 15 minutes breaches: the supervisor and the center head are told.
+        await skip(env, timedelta(minutes=20))
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("超时" in n.subject for n in ns),
+        )
+        told = {n.recipient for n in notes if "超时" in n.subject}
+        assert {"role:supervisor", "role:center_head"} <= told
+        await complete(h, work, TECH, data={"note": "已关闭总阀并抽水"})
+        assert not [t for t in (await state(h)).tasks if t.kind == "followup"]
+        await complete(h, form, SUPERVISOR, data={"worker": "tech", "requirement": "补单"})
+        follow = await open_task(h, "followup")
+        assert follow.role == "receptionist"
+
+
+# ---- 5.2 engineering jobs -----------------------------------------------------------------------
+
+
+async def test_5_2_1_paid_work_is_priced_from_the_list_and_consented_before_it_starts(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h, paid=True)
+        job = await open_task(h, "repair")
+        quote = await open_task(h, "quote")
+        assert (quote.assignee, quote.clause) == ("tech", "R4 5.2.1")
+        now = await env.get_current_time()
+        paid = repair_order(service_lines=[{"code": "P01", "quantity": "2"}],
+                            materials=[{"name": "PPR 水管", "code": "P05", "quantity": "1.5"}])  # fmt: skip
+        # No work before the owner consented to the fee.
+        msg = await refused(complete(h, job, TECH, data=at_now(paid, now),
+                                     signatures=OWNER_SIGNS), "Invalid")  # fmt: skip
+        assert "5.2.1" in msg
+        lines = {"lines": [{"code": "P01", "quantity": "2"}, {"code": "P05", "quantity": "1.5"}],
+                 "told_at": now.isoformat()}  # fmt: skip
+        await refused(complete(h, quote, TECH, "consented", lines), "Invalid", "signatures")
+        await refused(complete(h, quote, TECH, "consented",
+                               {**lines, "lines": [{"code": "X9", "quantity": "1"}]},
+                               OWNER_SIGNS), "Invalid", "X9")  # fmt: skip
+        await complete(h, quote, TECH, "consented", lines, OWNER_SIGNS)
+        [consent] = await records(session_factory, h.id, "fee_consent", 1)
+        # 2 × (35.00 + 20.00) + 1.5 × 8.80: material 83.20, labour 40.00.
+        assert (consent.data["material_fee_yuan"], consent.data["labour_fee_yuan"],
+                consent.data["fee_yuan"]) == ("83.20", "40.00", "123.20")  # fmt: skip
+        sigs = await rows(session_factory, models.Signature, record_id=consent.id)
+        assert [(s.role, s.method) for s in sigs] == [("customer", "drawing")]
+        # Work that started before the consent is refused too.
+        early = at_now(paid, now - timedelta(hours=1))
+        await refused(complete(h, job, TECH, data=early, signatures=OWNER_SIGNS), "Invalid",
+                      "R4 5.2.1")  # fmt: skip
+        after = await env.get_current_time()
+        await complete(h, job, TECH, data=at_now(paid, after), signatures=OWNER_SIGNS)
+        [order] = await records(session_factory, h.id, "repair_order", 1)
+        assert (order.data["material_fee_yuan"], order.data["labour_fee_yuan"],
+                order.data["fee_yuan"], order.data["paid"]) == ("83.20", "40.00", "123.20", True)  # fmt: skip
+        assert Decimal(order.data["fee_yuan"]) == Decimal("2") * (
+            Decimal("35.00") + Decimal("20.00")
+        ) + Decimal("1.5") * Decimal("8.80")
+        signed = {(s.role, s.method) for s in
+                  await rows(session_factory, models.Signature, record_id=order.id)}  # fmt: skip
+        assert signed == {("technician", "staff_login"), ("customer", "drawing")}
+        follow = await open_task(h, "followup")
+        assert follow.data["fee_yuan"] == "123.20"
+        # 6.5 the fee is collected at the follow-up and recorded.
+        await complete(h, follow, RECEPTIONIST, "confirmed",
+                       {"owner_opinion": "满意", "fee_collected_yuan": "123.20"})  # fmt: skip
+        [fee] = await records(session_factory, h.id, "fee_receipt", 1)
+        assert (fee.data["fee_due_yuan"], fee.data["collected_yuan"]) == ("123.20", "123.20")
+
+
+async def test_5_2_3_an_incomplete_or_unsigned_repair_order_is_refused(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        now = await env.get_current_time()
+        good = at_now(repair_order(), now)
+        await refused_zh(complete(h, job, TECH, data=good), "Invalid", "需要客户在《维修单》上签字")
+        for bad, why in (
+            ({**good, "work_content": ""}, "作业内容"),
+            ({**good, "total_hours": None}, "总工时"),
+            ({**good, "preparation_hours": None}, "准备工时"),
+            ({**good, "started_at": None}, "作业开始时间"),
+            ({**good, "preparation_hours": "3"}, "准备工时不能超过总工时"),
+        ):
+            await refused_zh(
+                complete(h, job, TECH, data=bad, signatures=OWNER_SIGNS), "Invalid", why
+            )
+        assert not await rows(session_factory, models.Record, case_id=h.id, kind="repair_order")
+        await complete(h, job, TECH, data=good, signatures=OWNER_SIGNS)
+        [order] = await records(session_factory, h.id, "repair_order", 1)
+        assert (order.data["total_hours"], order.data["preparation_hours"]) == ("1.5", "0.5")
+        assert order.data["fee_yuan"] == "0.00" and order.data["paid"] is False
+
+
+# ---- 5.2.4–5.2.6 time limits --------------------------------------------------------------------
+
+
+async def test_5_2_4_three_working_days_the_center_head_extends_to_two_weeks_the_director_beyond(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        opened = job.created_at
+        assert job.due_at is not None
+        assert working_days_between(china(opened).date(), china(job.due_at).date()) == 3
+        assert china(job.due_at).time().replace(microsecond=0) == china(opened).time().replace(
+            microsecond=0
+        )
+        # Not the supervisor's to extend; the center head up to two weeks from the start.
+        await refused(extend(h, job, SUPERVISOR, opened + timedelta(days=5), "等配件"),
+                      "Forbidden")  # fmt: skip
+        done = await extend(h, job, CENTER_HEAD, opened + timedelta(days=10), "等配件到货")
+        assert done.extensions[-1].granted_role == "center_head"
+        msg = await refused(
+            extend(h, job, CENTER_HEAD, opened + timedelta(days=15), "配件缺货"), "Forbidden"
+        )
+        assert "higher approval" in msg
+        done = await extend(h, job, DIRECTOR, opened + timedelta(days=20), "需厂家返修")
+        assert (done.extensions[-1].granted_role, done.extensions[-1].granted_by) == (
+            "director", "director")  # fmt: skip
+        assert done.due_at == opened + timedelta(days=20)
+        ext = await eventually(
+            lambda: rows(session_factory, models.TaskExtension, task_id=job.id),
+            lambda found: len(found) == 2,
+        )
+        assert {(e.granted_by, e.granted_role) for e in ext} == {
+            ("centerhead", "center_head"), ("director", "director")}  # fmt: skip
+
+
+async def test_5_2_4_an_unsolvable_job_is_returned_with_its_reason_and_the_owner_told(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="外墙渗水", category="other")
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        await complete(h, job, TECH, "cannot_fix", {"reason": "外墙结构问题，需开发商处理"})
+        ret = await open_task(h, "return_order")
+        assert (ret.role, ret.clause) == ("department_head", "R4 5.2.4")
+        await refused(complete(h, ret, TECH, "returned", {"reason": "外墙结构问题",
+                                                          "explanation": "已解释"}), "Forbidden")  # fmt: skip
+        await complete(h, ret, DEPT_HEAD, "returned",
+                       {"reason": "外墙结构问题，需开发商处理", "explanation": "已向业主说明并转开发商"})  # fmt: skip
+        [rec] = await records(session_factory, h.id, "return_order", 1)
+        assert rec.data["explanation"] == "已向业主说明并转开发商"
+        sigs = await rows(session_factory, models.Signature, record_id=rec.id)
+        assert [(s.signer, s.role) for s in sigs] == [("depthead", "department_head")]
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("退单" in n.subject for n in ns),
+        )
+        assert any(n.recipient == "role:receptionist" and "退单" in n.subject for n in notes)
+        view = await eventually(lambda: state(h), lambda v: v.status == "returned")
+        assert view.status == "returned"
+
+
+async def test_5_2_5_a_24_hour_job_is_delayed_only_by_the_center_head_with_the_owners_consent(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="卫生间便池堵塞")
+        await dispatched(h, job_class="urgent_24h")
+        job = await open_task(h, "repair_24h")
+        assert job.due_at is not None and job.due_at - job.created_at == timedelta(hours=24)
+        # No ordinary extension: the engine refuses it even to the director.
+        await refused(extend(h, job, DIRECTOR, job.due_at + timedelta(hours=4), "x" * 3),
+                      "Forbidden")  # fmt: skip
+
+        def delay(actor: Actor, hours: float, consent: bool) -> Any:
+            return h.execute_update("urgent_delay", UrgentDelayInput(
+                task_id=job.id, actor=actor, new_due=job.due_at + timedelta(hours=hours),
+                reason="需更换整段下水管", owner_consent=consent,
+                consent_note="业主电话同意" if consent else ""), result_type=str)  # fmt: skip
+
+        await refused_zh(delay(CENTER_HEAD, 24, False), "Invalid", "业主的同意")
+        await refused(delay(SUPERVISOR, 24, True), "Forbidden")
+        await refused_zh(delay(CENTER_HEAD, 24 * 8, True), "Forbidden", "最迟只能延至")
+        assert await delay(CENTER_HEAD, 24, True) == "delayed"
+        moved = await open_task(h, "repair_24h")
+        assert moved.due_at == job.due_at + timedelta(hours=24)
+        [rec] = await records(session_factory, h.id, "delay_approval", 1)
+        assert (rec.data["owner_consent"], rec.data["consent_note"]) == (True, "业主电话同意")
+        sigs = await rows(session_factory, models.Signature, record_id=rec.id)
+        assert [(s.signer, s.role) for s in sigs] == [("centerhead", "center_head")]
+
+
+async def test_5_2_5_lamps_and_door_locks_within_one_working_day(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="入户门锁坏", category="security")
+        await dispatched(h, job_class="working_day")
+        job = await open_task(h, "repair_workday")
+        assert job.due_at is not None
+        assert working_days_between(china(job.created_at).date(), china(job.due_at).date()) == 1
+        assert (job.due_at - job.created_at) >= timedelta(hours=24)
+        await refused(extend(h, job, CENTER_HEAD, job.due_at + timedelta(hours=4), "x" * 3),
+                      "Forbidden")  # fmt: skip
+
+
+async def test_5_2_6_internal_work_is_due_when_the_department_head_agreed(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, room="中心机房", owner_name="物业服务中心",
+                        content="内部设备：水泵异响", source="staff_noticed")  # fmt: skip
+        await dispatched(h, job_class="internal")
+        agree = await open_task(h, "agree_deadline")
+        assert (agree.role, agree.clause) == ("department_head", "R4 5.2.6")
+        now = await env.get_current_time()
+        agreed = (now + timedelta(days=6)).replace(microsecond=0)
+        await complete(h, agree, DEPT_HEAD, "agreed", {"due_at": agreed.isoformat()})
+        job = await open_task(h, "repair_internal")
+        assert (job.due_at, job.assignee) == (agreed, "tech")
+
+
+# ---- 6.1 follow-up, 6.2 chasing, 6.5 fees ------------------------------------------------------
+
+
+async def test_6_1_when_the_owners_account_differs_the_area_manager_goes_at_once(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        now = await env.get_current_time()
+        await complete(h, job, TECH, data=at_now(repair_order(), now), signatures=OWNER_SIGNS)
+        follow = await open_task(h, "followup")
+        assert (follow.role, follow.clause) == ("receptionist", "R4 6.1")
+        await complete(h, follow, RECEPTIONIST, "differs",
+                       {"owner_account": "业主说水龙头仍在滴水"})  # fmt: skip
+        [note] = await records(session_factory, h.id, "followup_note", 1)
+        assert note.data["owner_account"] == "业主说水龙头仍在滴水"
+        check_task = await open_task(h, "site_check")
+        assert check_task.role == "area_manager" and check_task.due_at is not None
+        assert check_task.due_at - check_task.created_at == timedelta(hours=2)
+        await refused(complete(h, check_task, RECEPTIONIST, data={"finding": "仍滴水"}),
+                      "Forbidden")  # fmt: skip
+        await complete(h, check_task, AREA,
+                       data={"finding": "阀芯未拧紧，仍滴水", "action": "通知工程部返修"})  # fmt: skip
+        [site] = await records(session_factory, h.id, "site_check", 1)
+        assert site.data["finding"] == "阀芯未拧紧，仍滴水"
+        view = await eventually(lambda: state(h), lambda v: v.status == "done")
+        assert view.status == "done"
+
+
+async def test_6_2_no_completion_report_in_time_the_receptionist_chases_and_the_supervisor_is_told(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        assert job.due_at is not None
+        await sleep_to(env, job.due_at + timedelta(minutes=1))
+        chase = await open_task(h, "chase")
+        assert (chase.role, chase.clause) == ("receptionist", "R4 6.2")
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("超时" in n.subject and n.recipient == "role:supervisor" for n in ns),
+        )
+        told = {n.recipient for n in notes if "超时" in n.subject}
+        assert {"role:supervisor", "role:receptionist"} <= told
+        await complete(h, chase, RECEPTIONIST, "chased",
+                       {"department_reply": "配件明天到", "reported_to": "supervisor"})  # fmt: skip
+        [log] = await records(session_factory, h.id, "chase_log", 1)
+        assert (log.category, log.data["department_reply"]) == ("water", "配件明天到")
+        now = await env.get_current_time()
+        await complete(h, job, TECH, data=at_now(repair_order(), now), signatures=OWNER_SIGNS)
+        done = await eventually(
+            lambda: rows(session_factory, models.Task, id=job.id), lambda ts: ts[0].status == "done"
+        )
+        assert done[0].breached_at is not None and done[0].closed_at > done[0].due_at
