@@ -12,6 +12,7 @@ from workflows.regulations import (
     complaint,
     mall_complaint,
     report,
+    resident,
     revisit,
     satisfaction,
     service_request,
@@ -30,6 +31,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         shuttle_cart.ENTRY,
         vehicle.ENTRY,
         satisfaction.ENTRY,
+        resident.ENTRY,
         complaint.ENTRY,
     )
 }
