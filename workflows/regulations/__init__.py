@@ -9,7 +9,6 @@ from __future__ import annotations
 from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
 from workflows.regulations import (
-    complaint,
     mall_complaint,
     report,
     resident,
@@ -19,12 +18,14 @@ from workflows.regulations import (
     shuttle_cart,
     vehicle,
 )
+from workflows.regulations.complaint import ENTRY as COMPLAINT
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
 REGISTRY: dict[str, RegulationEntry] = {
     e.code: e
     for e in (
         revisit.ENTRY,
+        COMPLAINT,
         report.ENTRY,
         service_request.ENTRY,
         mall_complaint.ENTRY,
@@ -32,7 +33,6 @@ REGISTRY: dict[str, RegulationEntry] = {
         vehicle.ENTRY,
         satisfaction.ENTRY,
         resident.ENTRY,
-        complaint.ENTRY,
     )
 }
 
