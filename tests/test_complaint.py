@@ -5,6 +5,7 @@ per test, named by its clause."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from tests.helpers import (
     state,
 )
 from workflows.model import Actor
-from workflows.regulations.complaint.forms import ComplaintInput, ComplaintPolicy
+from workflows.regulations.complaint.forms import ComplaintInput, ComplaintPolicy, DisciplineInput
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -399,3 +400,177 @@ async def test_6_settled_outside_the_ladder_ends_it(
         await open_task(h, "complaint_verify_property")
         view = await state(h)
         assert any(e.kind == "ladder_ended" for e in view.events)
+
+
+# ---- 第9条 statistics, 第10条 sanctions and rewards ------------------------------------------------
+
+
+async def test_9_weekly_and_monthly_statistics_by_schedule_to_board_gm_and_developer(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    """The schedules start the report case; its figures: counts by type and level, on-time rate
+    per step, breaches by department, time to resolve, reopened after the revisit."""
+    from workflows import REGISTRY
+    from workflows.regulations.report.clauses import previous_period
+
+    weekly, monthly = REGISTRY["complaint"].schedules
+    assert (weekly.cron, weekly.input["period"]) == ("0 9 * * 1", "week")
+    assert (monthly.cron, monthly.input["period"]) == ("0 9 1 * *", "month")
+    recipients = ["role:board", "role:general_manager", "role:developer_cs"]
+    assert weekly.input["recipients"] == monthly.input["recipients"] == recipients
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        now = await env.get_current_time()
+        start, _ = previous_period(now, "week")
+        at = start + timedelta(days=1)
+        summaries = [
+            {"category": "ordinary", "ladder_level": "0", "breaches": 1, "reopened": 1,
+             "was_reopened": True, "hours_to_resolve": 30.0, "breaches_by_department": {"工程部": 1}},
+            {"category": "emergency", "ladder_level": "3", "breaches": 2, "reopened": 0,
+             "was_reopened": False, "hours_to_resolve": 2.0,
+             "breaches_by_department": {"工程部": 1, "物业服务中心负责人": 1}},
+        ]  # fmt: skip
+        async with session_factory() as s:
+            for i, summary in enumerate(summaries):
+                cid = f"complaint-stat-{i}"
+                s.add(models.Case(id=cid, regulation="complaint", title=f"投诉 {i}",
+                                  status="open", started_at=at, updated_at=at, input={},
+                                  policy={}, summary=summary))  # fmt: skip
+                for n, late in enumerate((False, True)):
+                    s.add(models.Task(id=f"{cid}/t{n}", case_id=cid, regulation="complaint",
+                                      role="department_head", title="处理", clause="R5 第4条",
+                                      kind="complaint_handle", status="done", due_at=at,
+                                      created_at=at, data={},
+                                      closed_at=at + timedelta(hours=1 if late else -1)))  # fmt: skip
+            await s.commit()
+        h = await helpers.start_case(env, queue, "report", weekly.input, started_by="system")
+        assert await h.result() == "done"
+        [rec] = await records(session_factory, h.id, "report_case_overview", 1)
+        figures = rec.data["figures"]
+        assert figures["tasks"]["complaint_handle"]["on_time_rate"] == 0.5
+        got = figures["summaries"]
+        assert got["cases"] == 2
+        assert got["by"]["category"] == {"ordinary": 1, "emergency": 1}
+        assert got["by"]["ladder_level"] == {"0": 1, "3": 1}
+        assert got["sums"]["breaches_by_department"] == {"工程部": 2, "物业服务中心负责人": 1}
+        assert got["numbers"]["hours_to_resolve"]["mean"] == 16.0
+        assert got["by"]["was_reopened"] == {"true": 1, "false": 1}
+        told = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda found: len(found) >= 3,
+        )
+        assert sorted(n.recipient for n in told) == sorted(recipients)
+
+
+async def test_10_a_breach_proposes_a_warning_the_department_and_the_board_approve_it(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        handle = await dispatch(h, env, hours=3)
+        await sleep_to(env, handle.due_at + timedelta(seconds=5))
+        [proposal] = await records(session_factory, h.id, "discipline_proposal", 1)
+        assert proposal.data["party"] == "工程部" and proposal.data["kind"] == "warning"
+        first = await open_task(h, "complaint_discipline_approval")
+        assert first.role == "department_head" and first.clause == "R5 第10条"
+        await refused(complete(h, first, STAFF, "approve"), "Forbidden")
+        await complete(h, first, DEPT, "approve", {"note": "同意"})
+        assert not await rows(session_factory, models.DisciplineEntry, case_id=h.id)
+        second = await open_task(h, "complaint_discipline_approval")
+        assert second.role == "board"
+        await complete(h, second, BOARD, "approve", {"note": "同意书面警告"})
+        [entry] = await helpers.eventually_rows(
+            session_factory, models.DisciplineEntry, 1, case_id=h.id
+        )
+        assert (entry.party, entry.kind, entry.clause) == ("工程部", "warning", "R5 第10条")
+        assert entry.approved_by == ["depthead", "board"]
+
+
+async def test_10_a_reward_proposed_by_the_center_head_is_registered_once_approved(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await open_task(h, "complaint_dispatch")
+        proposal = {"party": "马师傅", "kind": "bonus", "rule": "连夜抢修，业主来信表扬",
+                    "amount_yuan": Decimal("500")}  # fmt: skip
+        await refused(h.execute_update("propose_complaint_discipline",
+                                       DisciplineInput(actor=STAFF, **proposal)), "Forbidden")  # fmt: skip
+        await h.execute_update("propose_complaint_discipline",
+                               DisciplineInput(actor=CENTER, **proposal))  # fmt: skip
+        await complete(h, await open_task(h, "complaint_discipline_approval"), DEPT, "approve")
+        await complete(h, await open_task(h, "complaint_discipline_approval"), BOARD, "approve")
+        [entry] = await helpers.eventually_rows(
+            session_factory, models.DisciplineEntry, 1, case_id=h.id
+        )
+        assert (entry.party, entry.kind, str(entry.amount_yuan)) == ("马师傅", "bonus", "500.00")
+        [money] = await helpers.penalties(session_factory, h.id, 1)
+        assert money.kind == "reward" and str(money.amount_yuan) == "500.00"
+
+
+# ---- R1 5.2: a closed complaint opens the supervisory revisit in the customer's R1 case -------
+
+
+async def test_r1_5_2_a_closed_complaint_opens_the_supervisory_phone_revisit_in_r1(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    from workflows.regulations.revisit.forms import Contact, RevisitInput
+
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        now = await env.get_current_time()
+        r1 = await helpers.start_case(env, queue, "revisit", RevisitInput(
+            customer_id="P5", customer_name="荔园业主委员会", customer_class="regular",
+            go_live=now.date(), owner="staff", supervisor="supervisor",
+            contacts=[Contact(name="王先生", phone="13900000001")]))  # fmt: skip
+        await open_task(r1, "plan")
+        h = await start(env, queue, customer_id="P5")
+        await complete(h, await dispatch(h, env), DEPT, "handled")
+        await complete(h, await open_task(h, "complaint_report_back"), DEPT, "done",
+                       {"result": "已处理"})  # fmt: skip
+        await complete(h, await open_task(h, "complaint_tell_first"), DESK, "done",
+                       {"message": "已处理完毕"})  # fmt: skip
+        await complete(h, await open_task(h, "complaint_revisit"), DESK, "satisfied",
+                       {"opinion": "满意"})  # fmt: skip
+        assert await h.result() == "done"
+        visit = await open_task(r1, "supervisory_visit", within=20)
+        assert (visit.assignee, visit.clause) == ("staff", "R1 5.2")
+        view = await state(r1)
+        unit = next(u for u in view.units if u.id == visit.unit)
+        assert (
+            unit.data["complaint_ref"] == h.id and unit.data["department_manager"] == "supervisor"
+        )
+        got = next(e for e in view.events if e.kind == "message_received")
+        assert got.detail["handled"] is True and got.detail["sender"] == h.id
+
+
+# ---- search attributes ----------------------------------------------------------------------------
+
+
+async def test_search_attributes_list_open_complaints_by_level_department_and_breach(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+    from workflows.search import CASE_BREACHED, CASE_DEPARTMENT, CASE_LEVEL, CASE_STATUS, REGULATION
+
+    env = ts_env
+    tags = TypedSearchAttributes([SearchAttributePair(REGULATION, "complaint"),
+                                  SearchAttributePair(CASE_STATUS, "open")])  # fmt: skip
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        now = await env.get_current_time()
+        h = await helpers.start_case(env, queue, "complaint", ComplaintInput(
+            customer_name="王先生", address="荔园 3 栋", phone="13900000001", subject="电梯困人",
+            category="emergency"), search_attributes=tags)  # fmt: skip
+
+        async def attrs() -> Any:
+            return (await h.describe()).typed_search_attributes
+
+        found = await eventually(attrs, lambda a: a.get(CASE_LEVEL) == "1")
+        assert found.get(CASE_BREACHED) == "no" and found.get(CASE_DEPARTMENT) == ""
+        await sleep_to(env, now + timedelta(minutes=3, seconds=5))
+        await open_task(h, "em_center")
+        found = await eventually(attrs, lambda a: a.get(CASE_LEVEL) == "2")
+        assert found.get(CASE_BREACHED) == "yes" and found.get(REGULATION) == "complaint"

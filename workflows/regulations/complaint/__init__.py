@@ -4,7 +4,7 @@ demo people in people.py) and its clause list."""
 
 from __future__ import annotations
 
-from workflows.registry import Clause, regulation
+from workflows.registry import Clause, ScheduleSpec, regulation
 from workflows.regulations.complaint.clauses import ComplaintWorkflow
 from workflows.regulations.complaint.labels import LABELS
 from workflows.regulations.complaint.people import DEMO
@@ -26,7 +26,31 @@ CLAUSES = (
            "ladder emergency (level 4), task em_report_48h, verify tasks, complaint_revisit"),
     Clause("第8条", "首问人跟进处理进度；处理完毕 2 小时内反馈首问人",
            "tasks complaint_follow, complaint_tell_first"),
+    Clause("第9条", "每周每月统计评估分析报告，反馈董事办、总经办和开发商客户服务部",
+           "schedules complaint-weekly-report, complaint-monthly-report (report case_overview)"),
+    Clause("第10条", "不按规定配合：书面警告、记过、记大过、降级或开除；表现出色：嘉奖、记小功、记大功或奖金",
+           "a breach proposes a sanction, action propose_complaint_discipline; approval complaint_discipline, discipline register"),
+    Clause("R1 5.2", "结案投诉的客户有回访档案：该案件进行监督调查性电话回访",
+           "message complaint_handled to the customer's revisit case"),
 )  # fmt: skip
+
+
+def _statistics(period: str, title: str, cron: str) -> ScheduleSpec:
+    """第9条: the customer center's statistics and evaluation, to 董事办, 总经办, 发展商客服部."""
+    return ScheduleSpec(
+        f"complaint-{period}ly-report",
+        title,
+        "zhidu.report",
+        {
+            "title": title,
+            "report": "case_overview",
+            "regulation": "complaint",
+            "period": period,
+            "recipients": ["role:board", "role:general_manager", "role:developer_cs"],
+        },
+        cron=cron,
+    )
+
 
 ENTRY = regulation(
     ComplaintWorkflow,
@@ -35,6 +59,10 @@ ENTRY = regulation(
     start_roles=("staff", "front_desk", "department_head", "center_head", "company_leader"),
     customer_id=lambda i: i.customer_id,
     contacts=lambda i: [i.phone],
+    schedules=(
+        _statistics("week", "物业客户投诉周统计评估", "0 9 * * 1"),  # Mondays 09:00
+        _statistics("month", "物业客户投诉月统计评估", "0 9 1 * *"),  # the 1st, 09:00
+    ),
     labels=LABELS,
     demo=DEMO,
     clauses=CLAUSES,

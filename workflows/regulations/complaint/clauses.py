@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         ComplaintInput,
         ComplaintPolicy,
         ComplaintVars,
+        DisciplineInput,
         DispatchData,
         EmergencyData,
         ExplainData,
@@ -76,8 +77,10 @@ with workflow.unsafe.imports_passed_through():
         VerifyData,
     )
     from workflows.regulations.complaint.people import ROLES
+    from workflows.search import CASE_BREACHED, CASE_DEPARTMENT, CASE_LEVEL, REGULATION
     from workflows.spec import (
         ActionSpec,
+        ApprovalSpec,
         Breach,
         EscalationData,
         LadderSpec,
@@ -86,8 +89,10 @@ with workflow.unsafe.imports_passed_through():
         RecordSpec,
         ReportData,
         TaskSpec,
+        Tier,
         after,
         after_all,
+        after_approval,
         after_ladder,
         check,
         on_breach,
@@ -201,7 +206,13 @@ LEVEL_KINDS = {
 REPORT_KINDS = tuple(
     lv.report.kind for lad in (EMERGENCY, EMERGENCY_FROM_INTAKE) for lv in lad.levels if lv.report
 )
-OWED = ("complaint_tell_first", *REPORT_KINDS)  # what a satisfied case still waits for
+# 第10条 sanctions and rewards: the department concerned, then the board's leader, approve.
+DISCIPLINE = ApprovalSpec(
+    "complaint_discipline", "complaint_discipline_approval", "奖惩审批（投诉处理）：{party}",
+    "R5 第10条", tiers=(Tier(None, ("department_head", "board")),),
+)  # fmt: skip
+# What a satisfied case still waits for before it closes.
+OWED = ("complaint_tell_first", DISCIPLINE.task_kind, *REPORT_KINDS)
 
 
 @workflow.defn(name="zhidu.complaint")
@@ -213,10 +224,14 @@ class ComplaintWorkflow(CaseWorkflow):
     VARS = ComplaintVars
     TASKS = TASKS
     LADDERS = (EMERGENCY, EMERGENCY_FROM_INTAKE)
+    APPROVALS = (DISCIPLINE,)
     ROLES = ROLES
     ACTIONS = (
         ActionSpec("settle_emergency", SettleInput, ("front_desk", "center_head", "company_leader"),
                    "update", "紧急事项已另行处理完毕", "Settle the emergency"),
+        ActionSpec("propose_complaint_discipline", DisciplineInput,
+                   ("front_desk", "department_head", "center_head", "company_leader", "board"),
+                   "update", "提出奖惩（第10条）", "Propose a sanction or reward"),
     )  # fmt: skip
     inp: ComplaintInput
     policy: ComplaintPolicy
@@ -256,11 +271,29 @@ class ComplaintWorkflow(CaseWorkflow):
         hours = None
         if v.resolved_at is not None and v.received_at is not None:
             hours = round((v.resolved_at - v.received_at).total_seconds() / 3600, 2)
-        return {"category": v.category, "phase": v.phase, "department": v.department,
-                "level": v.level, "breaches": v.breaches, "breached": v.breaches > 0,
-                "breached_kinds": v.breached_kinds, "reopened": v.reopened,
-                "hours_to_resolve": hours, "satisfied": v.satisfied,
-                "first_receiver": self.person("case.started_by")}  # fmt: skip
+        summary = {
+            "category": v.category, "phase": v.phase, "department": v.department,
+            "level": v.level, "ladder_level": str(v.level), "breaches": v.breaches,
+            "breached": v.breaches > 0, "breached_kinds": v.breached_kinds,
+            "breaches_by_department": v.breaches_by_department, "reopened": v.reopened,
+            "was_reopened": v.reopened > 0, "hours_to_resolve": hours, "satisfied": v.satisfied,
+            "first_receiver": self.person("case.started_by"),
+        }  # fmt: skip
+        self._tag()
+        return summary
+
+    def _tag(self) -> None:
+        """The search attributes the Temporal console lists open complaints by: level,
+        department, breach state (only on cases started with search attributes)."""
+        tags = [str(self.v.level), self.v.department or "", "yes" if self.v.breaches else "no"]
+        if tags == self.v.tagged:
+            return
+        if workflow.info().typed_search_attributes.get(REGULATION) is None:
+            return
+        self.v.tagged = tags
+        workflow.upsert_search_attributes([
+            CASE_LEVEL.value_set(tags[0]), CASE_DEPARTMENT.value_set(tags[1]),
+            CASE_BREACHED.value_set(tags[2])])  # fmt: skip
 
     # ---- 第2–5条 the ordinary path, one round per handling -------------------------------------
 
@@ -406,7 +439,18 @@ class ComplaintWorkflow(CaseWorkflow):
         if self.v.satisfied and not any(t.kind in OWED for t in self.open_tasks()):
             self.v.phase, self.v.closed_at = "closed", self.now
             self.event("complaint_closed", "R5 第5条", None)
+            self._supervisory_revisit()
             self.finish("done")
+
+    def _supervisory_revisit(self) -> None:
+        """A closed complaint of a customer with a revisit case (R1): that case makes its 5.2
+        supervisory phone revisit, as when a person reports the complaint handled there."""
+        if not self.inp.customer_id:
+            return
+        target = self.policy.supervisory_revisit_case.format(customer_id=self.inp.customer_id)
+        ref = self.s.number or self.s.case_id
+        self.send_to_case(target, "complaint_handled", f"{self.s.case_id}/complaint_handled",
+                          {"complaint_ref": ref, "summary": f"{self.inp.subject}（已结案，顾客满意）"})  # fmt: skip
 
     # ---- 第6–7条 the emergency ladder ----------------------------------------------------------
 
@@ -442,6 +486,8 @@ class ComplaintWorkflow(CaseWorkflow):
 
     def _count_breach(self, task: TaskState, what: str) -> None:
         self.v.breaches += 1
+        party = self._responsible(task)
+        self.v.breaches_by_department[party] = self.v.breaches_by_department.get(party, 0) + 1
         if task.kind not in self.v.breached_kinds:
             self.v.breached_kinds.append(task.kind)
         self.record("complaint_breach", "《投诉处理超时记录》", {
@@ -449,6 +495,43 @@ class ComplaintWorkflow(CaseWorkflow):
             "role": task.role, "department": self.v.department or "",
             "due_at": task.due_at.isoformat() if task.due_at else None,
             "level": LEVEL_KINDS.get(task.kind)}, created_by=None, clause=task.clause)  # fmt: skip
+        # 第10条 (added after the first cases ran: their histories open no proposal)
+        if self.policy.sanction_on_breach is not None and workflow.patched("r5-sanction-on-breach"):
+            unit = self.open_unit("complaint_discipline", f"奖惩：{party}", party=party)
+            self.propose_discipline(
+                f"{task.id}/{what}", unit, approval=DISCIPLINE.key, party=party,
+                party_kind="department", kind=self.policy.sanction_on_breach, clause="R5 第10条",
+                rule=f"{task.title}：超过时限（{task.clause}），影响投诉处理",
+            )  # fmt: skip
+
+    def _responsible(self, task: TaskState) -> str:
+        """Who answers for a step: the responsible department for a department's step, else
+        the post (the register's entry names a department or post; the approvers know the
+        person)."""
+        if task.role == "department_head" and self.v.department:
+            return self.v.department
+        return self._book.zh(task.role)
+
+    @after_approval("complaint_discipline")
+    def _discipline_decided_here(self, unit: UnitState, approved: bool, record_id: str) -> None:
+        self.close_unit(unit, "done", approved=approved)
+        self._maybe_close()
+
+    @workflow.update(name="propose_complaint_discipline")
+    def propose_complaint_discipline(self, inp: DisciplineInput) -> str:
+        """第10条: a sanction or a reward by responsibility, decided by the approval chain."""
+        unit = self.open_unit("complaint_discipline", f"奖惩：{inp.party}", party=inp.party)
+        return self.propose_discipline(
+            f"{unit.id}/{inp.kind}", unit, approval=DISCIPLINE.key, party=inp.party,
+            party_kind=inp.party_kind, kind=inp.kind, clause="R5 第10条", rule=inp.rule,
+            amount=inp.amount_yuan, proposed_by=inp.actor.id,
+        )  # fmt: skip
+
+    @propose_complaint_discipline.validator
+    def _check_discipline(self, inp: DisciplineInput) -> None:
+        self.check_action("propose_complaint_discipline", inp.actor)
+        if self._finished:
+            raise refuse("Conflict", "the complaint is closed", "投诉已结案")
 
     @after_ladder("emergency")
     @after_ladder("emergency_intake")

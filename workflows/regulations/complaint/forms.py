@@ -7,12 +7,13 @@ Stateless: the worker passes it through the workflow sandbox."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from workflows.engine import CasePolicy
-from workflows.model import Actor, Deadline, Form
+from workflows.model import Actor, Deadline, DisciplineKind, Form, Yuan
 from workflows.spec import TaskData
 
 Category = Literal["ordinary", "emergency", "major", "developer"]
@@ -82,6 +83,15 @@ class ComplaintPolicy(CasePolicy):
     verify_within: Deadline = Field(
         Deadline(hours=8), description="跟进验证时限：第7条 处理完毕后 8 小时内"
     )
+    sanction_on_breach: DisciplineKind | None = Field(
+        "warning",
+        description="超时处分建议：第10条 每次超时建议的处分（空 = 不建议），经部门负责人和董事领导审批",
+    )
+    supervisory_revisit_case: str = Field(
+        "revisit-{customer_id}",
+        max_length=100,
+        description="客户回访案件：结案后通知该客户的回访案件进行监督调查性电话回访（R1 5.2）",
+    )
     emergency_clock: Literal["told", "intake"] = Field(
         "told",
         description="接报后的读法：第6–7条 told = 从该级被告知时起算；intake = 每级都从接报时起算",
@@ -145,6 +155,17 @@ class TellData(TaskData):
     message: str = Field(min_length=2, max_length=2000, description="反馈内容")
 
 
+class DisciplineInput(Form):
+    """第10条: a sanction or reward proposed by a person (a breach proposes one by itself)."""
+
+    actor: Actor
+    party: str = Field(min_length=1, max_length=100, description="对象（人员或部门）")
+    party_kind: Literal["person", "department"] = Field("person", description="对象类别")
+    kind: DisciplineKind = Field(description="奖惩")
+    rule: str = Field(min_length=2, max_length=500, description="事由")
+    amount_yuan: Yuan = Field(Decimal("0.00"), ge=0, description="奖金（元）")
+
+
 class ComplaintVars(BaseModel):
     """What the case keeps besides its tasks (its summary reads it)."""
 
@@ -154,6 +175,8 @@ class ComplaintVars(BaseModel):
     level: int = 0
     breaches: int = 0
     breached_kinds: list[str] = Field(default_factory=list)
+    breaches_by_department: dict[str, int] = Field(default_factory=dict)
+    tagged: list[Any] = Field(default_factory=list)  # the search attributes last set
     reopened: int = 0
     rounds: int = 0
     received_at: datetime | None = None

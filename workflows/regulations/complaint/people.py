@@ -15,6 +15,7 @@ ROLES = RoleBook(
         "company_leader": ("物业公司主管领导", "Company leader"),
         "board": ("董事领导", "Board leader"),
         "developer_cs": ("发展商客户服务部", "Developer's customer service"),
+        "general_manager": ("总经理", "General manager"),
     },
 )
 
@@ -25,5 +26,6 @@ DEMO = (
     DemoPerson("centerhead", "冯涛", ("center_head",), "物业服务中心"),
     DemoPerson("leader", "韩雪", ("company_leader",), "公司领导"),
     DemoPerson("board", "曹国庆", ("board",), "董事办"),
+    DemoPerson("gm", "彭建华", ("general_manager",), "总经办"),
     DemoPerson("devcs5", "欧阳发五", ("developer_cs",), "发展商客户服务部"),
 )
