@@ -599,3 +599,31 @@ async def test_6_2_the_yearly_report_counts_the_years_surveys_and_complaints(
         assert d["tables"][0]["rows"] == [["安全保卫", 9, 10, "0.9000"]]
         view = await eventually(lambda: state(h), lambda v: v.status == "done")
         assert view.status == "done"
+
+
+async def test_8_4_a_slip_not_returned_in_three_working_days_is_overdue_to_the_center_and_director(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_complaint(env, queue)
+        await complete(h, await open_task(h, "complaint_classify"), DIRECTOR, "complaint_valid",
+                       {"cause": "保洁排班不足"})  # fmt: skip
+        handling = await open_task(h, "complaint_handling")
+        assert handling.due_at is not None
+        await sleep_to(env, handling.due_at - timedelta(minutes=1))
+        notes = await rows(session_factory, models.Notification, case_id=h.id)
+        assert not [n for n in notes if handling.id in n.key and "breach" in n.key]
+        await sleep_to(env, handling.due_at + timedelta(minutes=1))
+        found = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any(handling.id in n.key and "breach" in n.key for n in ns),
+        )
+        told = {n.recipient for n in found if handling.id in n.key and "breach" in n.key}
+        assert {"role:customer_service", "role:complaint_director"} <= told, told
+        # Returned late, the slip says so and the case is still open until the contact is made.
+        await complete(h, handling, DEPTHEAD, "slip_returned",
+                       {"handling": "增派保洁", "result": "已清理"})  # fmt: skip
+        [slip] = await records(session_factory, h.id, "complaint_return", 1)
+        assert slip.data["on_time"] is False
+        assert (await state(h)).status == "open"

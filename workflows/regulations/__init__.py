@@ -10,6 +10,7 @@ from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
 from workflows.regulations import (
     mall_complaint,
+    renovation,
     report,
     resident,
     revisit,
@@ -33,6 +34,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         vehicle.ENTRY,
         satisfaction.ENTRY,
         resident.ENTRY,
+        renovation.ENTRY,
     )
 }
 
