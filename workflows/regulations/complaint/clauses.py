@@ -99,6 +99,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 CODE = "complaint"
+SUPERVISORY_REVISIT_CASE = "revisit-{}"  # R1's case of a customer (its business key)
 _DESK = "role:front_desk"
 
 
@@ -447,7 +448,7 @@ class ComplaintWorkflow(CaseWorkflow):
         supervisory phone revisit, as when a person reports the complaint handled there."""
         if not self.inp.customer_id:
             return
-        target = self.policy.supervisory_revisit_case.format(customer_id=self.inp.customer_id)
+        target = SUPERVISORY_REVISIT_CASE.format(self.inp.customer_id)
         ref = self.s.number or self.s.case_id
         self.send_to_case(target, "complaint_handled", f"{self.s.case_id}/complaint_handled",
                           {"complaint_ref": ref, "summary": f"{self.inp.subject}（已结案，顾客满意）"})  # fmt: skip

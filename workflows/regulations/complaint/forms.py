@@ -87,11 +87,6 @@ class ComplaintPolicy(CasePolicy):
         "warning",
         description="超时处分建议：第10条 每次超时建议的处分（空 = 不建议），经部门负责人和董事领导审批",
     )
-    supervisory_revisit_case: str = Field(
-        "revisit-{customer_id}",
-        max_length=100,
-        description="客户回访案件：结案后通知该客户的回访案件进行监督调查性电话回访（R1 5.2）",
-    )
     emergency_clock: Literal["told", "intake"] = Field(
         "told",
         description="接报后的读法：第6–7条 told = 从该级被告知时起算；intake = 每级都从接报时起算",
