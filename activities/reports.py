@@ -209,7 +209,52 @@ async def records(session_factory: SessionFactory, req: ReportRequest) -> dict[s
     }
 
 
+def _add(total: dict[str, Any], key: str, value: Any) -> None:
+    """Fold one summary value into the figures: a text or yes/no counted by value, a number
+    summed (with the count and mean), a mapping of numbers summed key by key."""
+    if value is None or isinstance(value, bool | str):
+        word = "null" if value is None else str(value).lower() if isinstance(value, bool) else value
+        by = total.setdefault("by", {}).setdefault(key, {})
+        by[word] = by.get(word, 0) + 1
+    elif isinstance(value, int | float):
+        num = total.setdefault("numbers", {}).setdefault(key, {"count": 0, "sum": 0})
+        num["count"] += 1
+        num["sum"] = round(num["sum"] + value, 4)
+        num["mean"] = round(num["sum"] / num["count"], 4)
+    elif isinstance(value, dict) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+    ):
+        sums = total.setdefault("sums", {}).setdefault(key, {})
+        for k, v in value.items():
+            sums[str(k)] = round(sums.get(str(k), 0) + v, 4)
+
+
+async def case_overview(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
+    """What `case_statistics` gives, and the cases started in the period as their regulation
+    summarises them (as of their last step): every text or yes/no value of a summary counted
+    by value (`by`), every number summed with its mean (`numbers`), every mapping of numbers
+    summed key by key (`sums`); lists are left out. A regulation chooses its figures by what
+    its summary holds."""
+    figures = await case_statistics(session_factory, req)
+    c = models.Case
+    creg = [c.regulation == req.regulation] if req.regulation else []
+    async with session_factory() as s:
+        summaries = (
+            await s.scalars(
+                select(c.summary)
+                .where(c.started_at >= req.period_start, c.started_at < req.period_end, *creg)
+                .order_by(c.id)
+            )
+        ).all()
+    total: dict[str, Any] = {"cases": len(summaries)}
+    for summary in summaries:
+        for key, value in sorted((summary or {}).items()):
+            _add(total, key, value)
+    return {**figures, "summaries": total}
+
+
 REPORTS = {
+    "case_overview": case_overview,
     "case_statistics": case_statistics,
     "closed_cases": closed_cases,
     "case_summaries": case_summaries,

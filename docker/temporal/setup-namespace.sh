@@ -13,7 +13,7 @@ ADDRESS="${TEMPORAL_ADDRESS:-temporal:7233}"
 NAMESPACE="${NAMESPACE:-default}"
 RETENTION="${NAMESPACE_RETENTION:-30d}"
 # The custom search attributes every zhidu case carries (worker.SEARCH_ATTRIBUTES), all Keyword.
-ATTRIBUTES="Regulation CustomerId CaseStatus"
+ATTRIBUTES="Regulation CustomerId CaseStatus CaseLevel CaseDepartment CaseBreached"
 ATTEMPTS=60
 
 tries=0

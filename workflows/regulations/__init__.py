@@ -21,12 +21,14 @@ from workflows.regulations import (
     shuttle_cart,
     vehicle,
 )
+from workflows.regulations.complaint import ENTRY as COMPLAINT
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
 REGISTRY: dict[str, RegulationEntry] = {
     e.code: e
     for e in (
         revisit.ENTRY,
+        COMPLAINT,
         report.ENTRY,
         service_request.ENTRY,
         mall_complaint.ENTRY,

@@ -38,7 +38,7 @@ CLAUSES = (
     Clause("5.1(1)", "客户档案不完整：部门经费扣 1000 元/次", "breach of archive, ledger fine (department)"),
     Clause("5.1(2)", "弄虚作假：100 元/次", "task fine_approval, ledger fine"),
     Clause("5.1(3)", "情节特别严重：500 元/次，可并处降薪等", "task fine_approval, ledger fine"),
-    Clause("5.2", "投诉处理后的监督调查性电话回访", "action complaint_handled, visit supervisory"),
+    Clause("5.2", "投诉处理后的监督调查性电话回访", "action complaint_handled (or a closed R5 complaint's message), visit supervisory"),
     Clause("5.2(1)", "未回访：当事人 500 元，部门经理 300 元", "breach of supervisory_visit, ledger fines"),
     Clause("5.2(2)", "弄虚作假：当事人辞退，部门经理 500 元", "task fine_approval, ledger dismissal and fine"),
 )  # fmt: skip

@@ -80,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
         after_approval,
         at,
         check,
+        on_event,
     )
 
 CODE = "revisit"
@@ -559,13 +560,17 @@ class RevisitWorkflow(CaseWorkflow):
         if self._finished:
             raise refuse("Conflict", "the plan is already closed", "回访计划已经结束")
 
-    @workflow.update(name="complaint_handled")
+    @on_event("complaint_handled")
     def complaint_handled(self, inp: ComplaintHandledInput) -> str:
-        """5.2: after a complaint is handled, a supervisory phone revisit is mandatory."""
+        """5.2: after a complaint is handled, a supervisory phone revisit is mandatory; the same
+        whether a person reports it or a complaint case (R5) sends it as a message. Whom 5.2(1)
+        fines, when the report does not name them, this case says: its owner (当事人) and its
+        supervisor, else its department (部门经理)."""
         self._extra("supervisory", self.policy.supervisory_revisit_due, inp.summary, "R1 5.2",
                     inp.actor.id, complaint_ref=inp.complaint_ref,
-                    regional_manager=inp.regional_manager,
-                    department_manager=inp.department_manager)  # fmt: skip
+                    regional_manager=inp.regional_manager or self.inp.owner,
+                    department_manager=inp.department_manager or self.inp.supervisor
+                    or self.inp.department)  # fmt: skip
         return "scheduled"
 
     @complaint_handled.validator

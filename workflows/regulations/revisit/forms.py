@@ -271,5 +271,10 @@ class ComplaintHandledInput(Form):
     actor: Actor
     complaint_ref: str = Field(min_length=1, max_length=100)
     summary: str = Field(min_length=1, max_length=2000)
-    regional_manager: str = Field(min_length=1, max_length=64, description="当事人（区域经理）")
-    department_manager: str = Field(min_length=1, max_length=64)
+    # Unnamed (a message from a complaint case): the plan's owner and its supervisor.
+    regional_manager: str | None = Field(
+        None, min_length=1, max_length=64, description="当事人（区域经理；空 = 本客户的负责人）"
+    )
+    department_manager: str | None = Field(
+        None, min_length=1, max_length=64, description="部门经理（空 = 本客户的部门主管）"
+    )
