@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from workflows.labels import Labels, merge
 from workflows.registry import Registry, RegulationEntry
-from workflows.regulations import mall_complaint, report, revisit, service_request, shuttle_cart
+from workflows.regulations import (
+    mall_complaint,
+    reception,
+    report,
+    revisit,
+    service_request,
+    shuttle_cart,
+)
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
 REGISTRY: dict[str, RegulationEntry] = {
@@ -19,6 +26,7 @@ REGISTRY: dict[str, RegulationEntry] = {
         service_request.ENTRY,
         mall_complaint.ENTRY,
         shuttle_cart.ENTRY,
+        reception.ENTRY,
     )
 }
 
