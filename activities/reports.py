@@ -26,6 +26,8 @@ class ReportRequest(BaseModel):
     period_end: datetime
     # record_statistics: the data fields (numbers) summed per record kind
     sum_fields: list[str] = Field(default_factory=list, max_length=20)
+    # `records`: only these record kinds (none: every kind of the regulation)
+    kinds: list[str] = Field(default_factory=list, max_length=20)
 
 
 async def case_statistics(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
@@ -153,10 +155,42 @@ async def closed_cases(session_factory: SessionFactory, req: ReportRequest) -> d
     }
 
 
+RECORDS_LIMIT = 5000
+
+
+async def records(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
+    """The named records of a regulation (of the kinds asked) written in the period, oldest
+    first, with their data: what a case compares itself with (the previous survey, last
+    month's forms). At most RECORDS_LIMIT; `truncated` says when there were more."""
+    r = models.Record
+    where = [r.created_at >= req.period_start, r.created_at < req.period_end]
+    if req.regulation:
+        where.append(r.regulation == req.regulation)
+    if req.kinds:
+        where.append(r.kind.in_(req.kinds))
+    async with session_factory() as s:
+        found = (
+            await s.execute(
+                select(r.id, r.case_id, r.kind, r.data, r.created_at)
+                .where(*where)
+                .order_by(r.created_at, r.id)
+                .limit(RECORDS_LIMIT + 1)
+            )
+        ).all()
+    return {
+        "records": [
+            {"id": rid, "case_id": case, "kind": kind, "data": data, "created_at": at.isoformat()}
+            for rid, case, kind, data, at in found[:RECORDS_LIMIT]
+        ],
+        "truncated": len(found) > RECORDS_LIMIT,
+    }
+
+
 REPORTS = {
     "case_statistics": case_statistics,
     "closed_cases": closed_cases,
     "record_statistics": record_statistics,
+    "records": records,
 }
 
 

@@ -17,6 +17,7 @@ from tests.helpers import (
     case_worker,
     complete,
     eventually,
+    extend,
     open_task,
     records,
     refused,
@@ -25,7 +26,7 @@ from tests.helpers import (
     state,
 )
 from workflows.model import CHINA_TZ, Actor
-from workflows.regulations.service_request.forms import ServiceRequestPolicy
+from workflows.regulations.service_request.forms import ServiceRequestPolicy, UrgentDelayInput
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -267,3 +268,132 @@ async def test_5_2_3_an_incomplete_or_unsigned_repair_order_is_refused(
         [order] = await records(session_factory, h.id, "repair_order", 1)
         assert (order.data["total_hours"], order.data["preparation_hours"]) == ("1.5", "0.5")
         assert order.data["fee_yuan"] == "0.00" and order.data["paid"] is False
+
+
+# ---- 5.2.4–5.2.6 time limits --------------------------------------------------------------------
+
+
+async def test_5_2_4_three_working_days_the_center_head_extends_to_two_weeks_the_director_beyond(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        opened = job.created_at
+        assert job.due_at is not None
+        assert working_days_between(china(opened).date(), china(job.due_at).date()) == 3
+        assert china(job.due_at).time().replace(microsecond=0) == china(opened).time().replace(
+            microsecond=0
+        )
+        # Not the supervisor's to extend; the center head up to two weeks from the start.
+        await refused(extend(h, job, SUPERVISOR, opened + timedelta(days=5), "等配件"),
+                      "Forbidden")  # fmt: skip
+        done = await extend(h, job, CENTER_HEAD, opened + timedelta(days=10), "等配件到货")
+        assert done.extensions[-1].granted_role == "center_head"
+        msg = await refused(
+            extend(h, job, CENTER_HEAD, opened + timedelta(days=15), "配件缺货"), "Forbidden"
+        )
+        assert "higher approval" in msg
+        done = await extend(h, job, DIRECTOR, opened + timedelta(days=20), "需厂家返修")
+        assert (done.extensions[-1].granted_role, done.extensions[-1].granted_by) == (
+            "director", "director")  # fmt: skip
+        assert done.due_at == opened + timedelta(days=20)
+        ext = await eventually(
+            lambda: rows(session_factory, models.TaskExtension, task_id=job.id),
+            lambda found: len(found) == 2,
+        )
+        assert {(e.granted_by, e.granted_role) for e in ext} == {
+            ("centerhead", "center_head"), ("director", "director")}  # fmt: skip
+
+
+async def test_5_2_4_an_unsolvable_job_is_returned_with_its_reason_and_the_owner_told(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="外墙渗水", category="other")
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        await complete(h, job, TECH, "cannot_fix", {"reason": "外墙结构问题，需开发商处理"})
+        ret = await open_task(h, "return_order")
+        assert (ret.role, ret.clause) == ("department_head", "R4 5.2.4")
+        await refused(complete(h, ret, TECH, "returned", {"reason": "外墙结构问题",
+                                                          "explanation": "已解释"}), "Forbidden")  # fmt: skip
+        await complete(h, ret, DEPT_HEAD, "returned",
+                       {"reason": "外墙结构问题，需开发商处理", "explanation": "已向业主说明并转开发商"})  # fmt: skip
+        [rec] = await records(session_factory, h.id, "return_order", 1)
+        assert rec.data["explanation"] == "已向业主说明并转开发商"
+        sigs = await rows(session_factory, models.Signature, record_id=rec.id)
+        assert [(s.signer, s.role) for s in sigs] == [("depthead", "department_head")]
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("退单" in n.subject for n in ns),
+        )
+        assert any(n.recipient == "role:receptionist" and "退单" in n.subject for n in notes)
+        view = await eventually(lambda: state(h), lambda v: v.status == "returned")
+        assert view.status == "returned"
+
+
+async def test_5_2_5_a_24_hour_job_is_delayed_only_by_the_center_head_with_the_owners_consent(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="卫生间便池堵塞")
+        await dispatched(h, job_class="urgent_24h")
+        job = await open_task(h, "repair_24h")
+        assert job.due_at is not None and job.due_at - job.created_at == timedelta(hours=24)
+        # No ordinary extension: the engine refuses it even to the director.
+        await refused(extend(h, job, DIRECTOR, job.due_at + timedelta(hours=4), "x" * 3),
+                      "Forbidden")  # fmt: skip
+
+        def delay(actor: Actor, hours: float, consent: bool) -> Any:
+            return h.execute_update("urgent_delay", UrgentDelayInput(
+                task_id=job.id, actor=actor, new_due=job.due_at + timedelta(hours=hours),
+                reason="需更换整段下水管", owner_consent=consent,
+                consent_note="业主电话同意" if consent else ""), result_type=str)  # fmt: skip
+
+        await refused_zh(delay(CENTER_HEAD, 24, False), "Invalid", "业主的同意")
+        await refused(delay(SUPERVISOR, 24, True), "Forbidden")
+        await refused_zh(delay(CENTER_HEAD, 24 * 8, True), "Forbidden", "最迟只能延至")
+        assert await delay(CENTER_HEAD, 24, True) == "delayed"
+        moved = await open_task(h, "repair_24h")
+        assert moved.due_at == job.due_at + timedelta(hours=24)
+        [rec] = await records(session_factory, h.id, "delay_approval", 1)
+        assert (rec.data["owner_consent"], rec.data["consent_note"]) == (True, "业主电话同意")
+        sigs = await rows(session_factory, models.Signature, record_id=rec.id)
+        assert [(s.signer, s.role) for s in sigs] == [("centerhead", "center_head")]
+
+
+async def test_5_2_5_lamps_and_door_locks_within_one_working_day(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="入户门锁坏", category="security")
+        await dispatched(h, job_class="working_day")
+        job = await open_task(h, "repair_workday")
+        assert job.due_at is not None
+        assert working_days_between(china(job.created_at).date(), china(job.due_at).date()) == 1
+        assert (job.due_at - job.created_at) >= timedelta(hours=24)
+        await refused(extend(h, job, CENTER_HEAD, job.due_at + timedelta(hours=4), "x" * 3),
+                      "Forbidden")  # fmt: skip
+
+
+async def test_5_2_6_internal_work_is_due_when_the_department_head_agreed(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, room="中心机房", owner_name="物业服务中心",
+                        content="内部设备：水泵异响", source="staff_noticed")  # fmt: skip
+        await dispatched(h, job_class="internal")
+        agree = await open_task(h, "agree_deadline")
+        assert (agree.role, agree.clause) == ("department_head", "R4 5.2.6")
+        now = await env.get_current_time()
+        agreed = (now + timedelta(days=6)).replace(microsecond=0)
+        await complete(h, agree, DEPT_HEAD, "agreed", {"due_at": agreed.isoformat()})
+        job = await open_task(h, "repair_internal")
+        assert (job.due_at, job.assignee) == (agreed, "tech")

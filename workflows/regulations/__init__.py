@@ -13,8 +13,10 @@ from workflows.regulations import (
     reception,
     report,
     revisit,
+    satisfaction,
     service_request,
     shuttle_cart,
+    vehicle,
 )
 from workflows.roles import DemoPerson, RoleBook, book_of, demo_of
 
@@ -27,6 +29,8 @@ REGISTRY: dict[str, RegulationEntry] = {
         mall_complaint.ENTRY,
         shuttle_cart.ENTRY,
         reception.ENTRY,
+        vehicle.ENTRY,
+        satisfaction.ENTRY,
     )
 }
 
