@@ -23,6 +23,7 @@ from tests.helpers import (
     refused,
     rows,
     skip,
+    sleep_to,
     state,
 )
 from workflows.model import CHINA_TZ, Actor
@@ -240,6 +241,11 @@ async def test_5_2_1_paid_work_is_priced_from_the_list_and_consented_before_it_s
         assert signed == {("technician", "staff_login"), ("customer", "drawing")}
         follow = await open_task(h, "followup")
         assert follow.data["fee_yuan"] == "123.20"
+        # 6.5 the fee is collected at the follow-up and recorded.
+        await complete(h, follow, RECEPTIONIST, "confirmed",
+                       {"owner_opinion": "满意", "fee_collected_yuan": "123.20"})  # fmt: skip
+        [fee] = await records(session_factory, h.id, "fee_receipt", 1)
+        assert (fee.data["fee_due_yuan"], fee.data["collected_yuan"]) == ("123.20", "123.20")
 
 
 async def test_5_2_3_an_incomplete_or_unsigned_repair_order_is_refused(
@@ -397,3 +403,65 @@ async def test_5_2_6_internal_work_is_due_when_the_department_head_agreed(
         await complete(h, agree, DEPT_HEAD, "agreed", {"due_at": agreed.isoformat()})
         job = await open_task(h, "repair_internal")
         assert (job.due_at, job.assignee) == (agreed, "tech")
+
+
+# ---- 6.1 follow-up, 6.2 chasing, 6.5 fees ------------------------------------------------------
+
+
+async def test_6_1_when_the_owners_account_differs_the_area_manager_goes_at_once(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        now = await env.get_current_time()
+        await complete(h, job, TECH, data=at_now(repair_order(), now), signatures=OWNER_SIGNS)
+        follow = await open_task(h, "followup")
+        assert (follow.role, follow.clause) == ("receptionist", "R4 6.1")
+        await complete(h, follow, RECEPTIONIST, "differs",
+                       {"owner_account": "业主说水龙头仍在滴水"})  # fmt: skip
+        [note] = await records(session_factory, h.id, "followup_note", 1)
+        assert note.data["owner_account"] == "业主说水龙头仍在滴水"
+        check_task = await open_task(h, "site_check")
+        assert check_task.role == "area_manager" and check_task.due_at is not None
+        assert check_task.due_at - check_task.created_at == timedelta(hours=2)
+        await refused(complete(h, check_task, RECEPTIONIST, data={"finding": "仍滴水"}),
+                      "Forbidden")  # fmt: skip
+        await complete(h, check_task, AREA,
+                       data={"finding": "阀芯未拧紧，仍滴水", "action": "通知工程部返修"})  # fmt: skip
+        [site] = await records(session_factory, h.id, "site_check", 1)
+        assert site.data["finding"] == "阀芯未拧紧，仍滴水"
+        view = await eventually(lambda: state(h), lambda v: v.status == "done")
+        assert view.status == "done"
+
+
+async def test_6_2_no_completion_report_in_time_the_receptionist_chases_and_the_supervisor_is_told(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue)
+        await dispatched(h)
+        job = await open_task(h, "repair")
+        assert job.due_at is not None
+        await sleep_to(env, job.due_at + timedelta(minutes=1))
+        chase = await open_task(h, "chase")
+        assert (chase.role, chase.clause) == ("receptionist", "R4 6.2")
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("超时" in n.subject and n.recipient == "role:supervisor" for n in ns),
+        )
+        told = {n.recipient for n in notes if "超时" in n.subject}
+        assert {"role:supervisor", "role:receptionist"} <= told
+        await complete(h, chase, RECEPTIONIST, "chased",
+                       {"department_reply": "配件明天到", "reported_to": "supervisor"})  # fmt: skip
+        [log] = await records(session_factory, h.id, "chase_log", 1)
+        assert (log.category, log.data["department_reply"]) == ("water", "配件明天到")
+        now = await env.get_current_time()
+        await complete(h, job, TECH, data=at_now(repair_order(), now), signatures=OWNER_SIGNS)
+        done = await eventually(
+            lambda: rows(session_factory, models.Task, id=job.id), lambda ts: ts[0].status == "done"
+        )
+        assert done[0].breached_at is not None and done[0].closed_at > done[0].due_at
