@@ -155,6 +155,29 @@ async def closed_cases(session_factory: SessionFactory, req: ReportRequest) -> d
     }
 
 
+async def case_summaries(session_factory: SessionFactory, req: ReportRequest) -> dict[str, Any]:
+    """The cases of a regulation started in the period, open or closed (oldest first, at most
+    5000): id, number, title, status and the regulation's summary, for a view over them (e.g.
+    the completeness of the archives of one building)."""
+    c = models.Case
+    creg = [c.regulation == req.regulation] if req.regulation else []
+    async with session_factory() as s:
+        found = (
+            await s.execute(
+                select(c.id, c.number, c.title, c.status, c.summary)
+                .where(c.started_at >= req.period_start, c.started_at < req.period_end, *creg)
+                .order_by(c.started_at, c.id)
+                .limit(5000)
+            )
+        ).all()
+    return {
+        "cases": [
+            {"id": i, "number": n, "title": t, "status": st, "summary": summ or {}}
+            for i, n, t, st, summ in found
+        ]
+    }
+
+
 RECORDS_LIMIT = 5000
 
 
@@ -189,6 +212,7 @@ async def records(session_factory: SessionFactory, req: ReportRequest) -> dict[s
 REPORTS = {
     "case_statistics": case_statistics,
     "closed_cases": closed_cases,
+    "case_summaries": case_summaries,
     "record_statistics": record_statistics,
     "records": records,
 }

@@ -111,8 +111,8 @@ async def plan_case(
     number = None
     if case_id is None:
         if entry.workflow_id is not None:
-            case_id = entry.workflow_id(inp)
-        else:
+            case_id = entry.workflow_id(inp)  # None: this input's case takes a number
+        if case_id is None:
             if session_factory is None:
                 raise ServiceError(503, "case numbers are allocated by the database")
             number = case_id = await allocate_number(session_factory, entry.code)

@@ -40,6 +40,7 @@ from workflows.model import (
     ExtendDeadlineInput,
     TaskState,
 )
+from workflows.regulations import demo_people
 
 # Every regulation, and the building-blocks test regulation.
 TEST_REGISTRY = {**REGISTRY, BLOCKS.code: BLOCKS}
@@ -126,9 +127,8 @@ async def start_case(
             started_by=started_by,
             calendar=library_calendar(now) if calendar else None,
         ),
-        id=entry.workflow_id(model)
-        if entry.workflow_id
-        else f"{regulation}-{uuid.uuid4().hex[:8]}",
+        id=(entry.workflow_id(model) if entry.workflow_id else None)
+        or f"{regulation}-{uuid.uuid4().hex[:8]}",
         task_queue=queue,
         **options,
     )
@@ -136,16 +136,34 @@ async def start_case(
     return handle
 
 
+# The password hashes of the people ensure_people made, by user id: a test that emptied the
+# database gets them back as they were, without hashing every demo password again (argon2 costs
+# about half a second a password, and every regulation adds demo people).
+MADE_PEOPLE: dict[str, tuple[str, str, list[str], str | None]] = {}
+
+
 async def ensure_people(session_factory: SessionFactory) -> None:
     """The demo users and the tests' other actors (TEST_PEOPLE), those that are missing."""
     from starter import users
 
+    async with session_factory() as s:
+        present = set(await s.scalars(select(models.User.id)))
+        for uid, (name, hashed, roles, department) in MADE_PEOPLE.items():
+            if uid not in present:
+                s.add(models.User(id=uid, name=name, password_hash=hashed, roles=roles,
+                                  department=department, active=True))  # fmt: skip
+        await s.commit()
     await users.ensure_demo_users(session_factory)
     for uid, roles, department in TEST_PEOPLE:
         if await users.get_user(session_factory, uid) is None:
             await users.create_user(
                 session_factory, uid, f"测试 {uid}", f"{uid}-password", roles, department
             )
+    if not MADE_PEOPLE:
+        ids = [p.id for p in demo_people()] + [uid for uid, _, _ in TEST_PEOPLE]
+        async with session_factory() as s:
+            for u in await s.scalars(select(models.User).where(models.User.id.in_(ids))):
+                MADE_PEOPLE[u.id] = (u.name, u.password_hash, list(u.roles), u.department)
 
 
 def replayer(workflows: Iterable[type] | None = None, *, strict: bool = True) -> Replayer:

@@ -6,12 +6,15 @@ writing to a real PostgreSQL. One case per test."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
+from starter.app import create_app
 from store import models
 from tests import helpers
 from tests.helpers import (
@@ -26,6 +29,7 @@ from tests.helpers import (
     sleep_to,
     state,
 )
+from tests.test_pages_read_like_a_user import problems
 from workflows.calendar import end_of_day
 from workflows.model import CHINA_TZ, Actor, Deadline
 from workflows.regulations.satisfaction.forms import ReturnInput, SatisfactionPolicy
@@ -94,6 +98,17 @@ def answer(room: str, grades: list[str], **more: Any) -> ReturnInput:
 
 async def enter(h: Any, ret: ReturnInput) -> str:
     return await h.execute_update("enter_return", ret, result_type=str)
+
+
+async def signed_in_as(app: Any, uid: str, password: str) -> httpx.AsyncClient:
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    page = await http.get("/login")
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text)
+    assert token
+    r = await http.post("/login", data={"login": uid, "password": password, "next": "/work",
+                                        "csrftoken": token.group(1)})  # fmt: skip
+    assert r.status_code == 303, r.text[:500]
+    return http
 
 
 async def result_of(sf: Any, case_id: str) -> dict[str, Any]:
@@ -249,6 +264,22 @@ async def test_4_5_the_rate_of_each_item_is_satisfied_grades_over_all_its_grades
         assert data["most_dissatisfied_items"] == ["绿化养护"]
         assert data["opinions"] == [f"{ROOMS[3]}：电梯维修慢"]
         assert data["charts"][0]["bars"][0] == {"label": "安全保卫", "value": "66.67"}
+        # Shown as a table and a bar chart, in Chinese; exported as what the screen shows.
+        [rec] = await records(session_factory, h.id, "survey_result", 1)
+        app = create_app(settings_factory(session_secret="r8-pages-session-secret-not-default"),
+                         session_factory=session_factory)  # fmt: skip
+        http = await signed_in_as(app, "cs", "cs-demo")
+        try:
+            page = await http.get(f"/records/{rec.id}")
+            assert page.status_code == 200
+            assert "<svg" in page.text and "各项服务满意率" in page.text and "0.5294" in page.text
+            assert problems(page.text, ["cs", "bizmgr8", "propmgr"]) == []
+            case_page = await http.get(f"/cases/{h.id}")
+            assert case_page.status_code == 200 and problems(case_page.text, ["cs"]) == []
+            csv = await http.get(f"/export/csv/{rec.id}")
+            assert csv.status_code == 200 and "绿化养护" in csv.content.decode("utf-8-sig")
+        finally:
+            await http.aclose()
 
 
 async def test_4_6_1e_items_that_fell_since_the_previous_valid_survey_an_invalid_one_ignored(
@@ -469,3 +500,130 @@ async def test_1_the_managers_service_card_is_recorded(
             "191-8888",
             "《业主公约》",
         )
+
+
+async def test_2_2_a_new_service_item_is_surveyed_only_within_three_months_of_its_launch(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        today = china(await env.get_current_time()).date()
+        launched = today - timedelta(days=95)  # more than three months ago
+        h = await start_survey(env, queue, occasion="new_item", new_item="代收快递",
+                               launched_on=launched.isoformat())  # fmt: skip
+        view = await eventually(lambda: state(h), lambda v: v.status == "cancelled")
+        assert view.status == "cancelled"
+        [passed] = [e.detail for e in view.events if e.kind == "new_item_window_passed"]
+        assert passed["item"] == "代收快递"
+        assert not [t for t in view.tasks if t.kind == "survey_plan"]
+
+
+async def test_2_3_a_targeted_survey_after_a_quality_problem_goes_to_every_household_listed(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_survey(env, queue, SatisfactionPolicy(sample_rate=0.1, sample_minimum=1),
+                               occasion="quality_problem",
+                               quality_problem="3 号楼停水 30 小时")  # fmt: skip
+        rooms = ["3-101", "3-102", "3-201", "3-202", "3-301"]
+        await complete(h, await open_task(h, "survey_plan"), CS,
+                       data={**PLAN, "households": rooms[::-1]})  # fmt: skip
+        await complete(h, await open_task(h, "plan_approval"), MANAGER, "approve", {"note": ""})
+        await open_task(h, "survey_delivery")
+        [sample] = await records(session_factory, h.id, "survey_sample", 1)
+        assert sample.data["households"] == rooms and sample.data["sample_rate"] == 1.0
+        view = await state(h)
+        assert not [e for e in view.events if e.kind == "sampled"]
+
+
+async def test_8_5_what_cannot_be_solved_soon_is_explained_to_the_complainant(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_complaint(env, queue)
+        await complete(h, await open_task(h, "complaint_contact"), CS, "contacted",
+                       {"method": "phone", "explanation": "已电话联系"})  # fmt: skip
+        await complete(h, await open_task(h, "complaint_classify"), DIRECTOR, "complaint_valid",
+                       {"cause": "小区外市政施工噪音"})  # fmt: skip
+        await complete(h, await open_task(h, "complaint_handling"), DEPTHEAD, "explained",
+                       {"delay_reason": "市政施工，物业无权处理"})  # fmt: skip
+        [note] = await records(session_factory, h.id, "complaint_explanation", 1)
+        assert note.data["expected_on"] is None
+        explain = await open_task(h, "complaint_explain")
+        assert (explain.role, explain.assignee) == ("customer_service", "cs")
+        await complete(h, explain, CS, "explained_to_customer", {"note": "住户表示理解"})
+        view = await eventually(lambda: state(h), lambda v: v.status == "done")
+        assert view.status == "done"
+
+
+async def test_6_2_the_yearly_report_counts_the_years_surveys_and_complaints(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    now = china(await env.get_current_time())
+    jan2 = datetime(now.year + 1, 1, 2, 9, tzinfo=CHINA_TZ)
+    in_year = datetime(now.year, 6, 30, 12, tzinfo=CHINA_TZ)
+
+    def rec(case: str, kind: str, data: dict[str, Any], at: datetime) -> Any:
+        return models.Record(id=f"{case}/{kind}/1", case_id=case, regulation="satisfaction",
+                             kind=kind, title="测试", data=data, sha256="0" * 64,
+                             created_by="cs", created_at=at.astimezone(UTC))  # fmt: skip
+
+    rates = [{"item": "安全保卫", "satisfied_grades": 9, "all_grades": 10, "rate": "0.9000"}]
+    async with session_factory() as s:
+        s.add(rec("satisfaction-s1", "survey_result", {"survey_valid": True, "item_rates": rates},
+                  in_year))  # fmt: skip
+        s.add(rec("satisfaction-s2", "survey_result", {"survey_valid": False, "item_rates": []},
+                  in_year + timedelta(days=1)))  # fmt: skip
+        for n, cls in enumerate(["complaint_valid", "complaint_valid", "complaint_invalid"]):
+            s.add(rec(f"satisfaction-c{n}", "complaint_register", {"channel": "phone"}, in_year))
+            s.add(rec(f"satisfaction-c{n}", "complaint_analysis", {"classification": cls}, in_year))
+        s.add(rec("satisfaction-c9", "complaint_register", {"channel": "fax"},  # next year's
+                  jan2 - timedelta(hours=1)))  # fmt: skip
+        await s.commit()
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        await sleep_to(env, jan2)
+        h = await helpers.start_case(env, queue, "satisfaction",
+                                     {"kind": "yearly_report", "estate": "全部管理处"},
+                                     policy(), started_by="system")  # fmt: skip
+        write = await open_task(h, "yearly_report_write")
+        assert write.due_at == end_of_day(jan2.replace(day=31))
+        await complete(h, write, CS, data={"conclusions": "总体满意率稳定",
+                                           "measures": "加强夜间巡逻", "other_channels": "业主群反馈"})  # fmt: skip
+        [report] = await records(session_factory, h.id, "yearly_report", 1)
+        d = report.data
+        assert (d["year"], d["surveys"], d["valid_surveys"]) == (now.year, 2, 1)
+        assert (d["complaints"], d["valid_complaints"], d["invalid_complaints"]) == (3, 2, 1)
+        assert d["tables"][0]["rows"] == [["安全保卫", 9, 10, "0.9000"]]
+        view = await eventually(lambda: state(h), lambda v: v.status == "done")
+        assert view.status == "done"
+
+
+async def test_8_4_a_slip_not_returned_in_three_working_days_is_overdue_to_the_center_and_director(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start_complaint(env, queue)
+        await complete(h, await open_task(h, "complaint_classify"), DIRECTOR, "complaint_valid",
+                       {"cause": "保洁排班不足"})  # fmt: skip
+        handling = await open_task(h, "complaint_handling")
+        assert handling.due_at is not None
+        await sleep_to(env, handling.due_at - timedelta(minutes=1))
+        notes = await rows(session_factory, models.Notification, case_id=h.id)
+        assert not [n for n in notes if handling.id in n.key and "breach" in n.key]
+        await sleep_to(env, handling.due_at + timedelta(minutes=1))
+        found = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any(handling.id in n.key and "breach" in n.key for n in ns),
+        )
+        told = {n.recipient for n in found if handling.id in n.key and "breach" in n.key}
+        assert {"role:customer_service", "role:complaint_director"} <= told, told
+        # Returned late, the slip says so and the case is still open until the contact is made.
+        await complete(h, handling, DEPTHEAD, "slip_returned",
+                       {"handling": "增派保洁", "result": "已清理"})  # fmt: skip
+        [slip] = await records(session_factory, h.id, "complaint_return", 1)
+        assert slip.data["on_time"] is False
+        assert (await state(h)).status == "open"

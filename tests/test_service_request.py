@@ -3,7 +3,7 @@ activities writing to a real PostgreSQL. One case per test."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,12 @@ from tests.helpers import (
     state,
 )
 from workflows.model import CHINA_TZ, Actor
-from workflows.regulations.service_request.forms import ServiceRequestPolicy, UrgentDelayInput
+from workflows.regulations.service_request import ENTRY
+from workflows.regulations.service_request.forms import (
+    HouseholdVisitInput,
+    ServiceRequestPolicy,
+    UrgentDelayInput,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -79,10 +84,15 @@ async def start(env: Any, queue: str, policy: ServiceRequestPolicy | None = None
     )
 
 
-async def dispatched(h: Any, **form: Any) -> Any:
-    """5.1.2 dispatched to 工程部; 5.1.3 the supervisor's 《业主需求处置单》."""
+async def dispatched(h: Any, service_type: str = "engineering", **form: Any) -> Any:
+    """5.1.2 dispatched (to 工程部, or the department of the service); 5.1.3 the supervisor's
+    《业主需求处置单》."""
     call = await open_task(h, "dispatch_call")
-    await complete(h, call, RECEPTIONIST, "to_department", {"department": "工程部"})
+    department = {"engineering": "工程部", "cleaning_security": "清洁部"}.get(
+        service_type, "工程部"
+    )
+    await complete(h, call, RECEPTIONIST, "to_department",
+                   {"department": department, "service_type": service_type})  # fmt: skip
     order = await open_task(h, "order_form")
     await complete(h, order, SUPERVISOR, data={"worker": "tech", **form})
     return order
@@ -465,3 +475,220 @@ async def test_6_2_no_completion_report_in_time_the_receptionist_chases_and_the_
             lambda: rows(session_factory, models.Task, id=job.id), lambda ts: ts[0].status == "done"
         )
         assert done[0].breached_at is not None and done[0].closed_at > done[0].due_at
+
+
+# ---- 6.3 the monthly report; 8 household visits -------------------------------------------------
+
+
+def next_first_at_nine(now: datetime) -> datetime:
+    local = china(now)
+    first = local.date().replace(day=1)
+    first = first.replace(month=first.month % 12 + 1, year=first.year + (first.month == 12))
+    return datetime.combine(first, time(9), CHINA_TZ)
+
+
+async def last_month_on_file(session_factory: Any, month_start: datetime) -> None:
+    """What last month left in the database: four requests (two on water), two jobs (one late),
+    a fee collected, three household visits (two handled), two complaints (one valid)."""
+    at = month_start - timedelta(days=10)
+    case = "service-request-lastmonth"
+
+    def record(n: int, kind: str, category: str | None, **data: Any) -> models.Record:
+        return models.Record(id=f"{case}/{kind}/{n}", case_id=case, regulation="service-request",
+                             kind=kind, title=kind, category=category, data=data, sha256="0" * 64,
+                             created_by="receptionist", created_at=at)  # fmt: skip
+
+    def task(n: int, late: bool) -> models.Task:
+        return models.Task(id=f"{case}/t{n}", case_id=case, regulation="service-request",
+                           role="technician", title="维修", clause="R4 5.2.4", kind="repair",
+                           status="done", due_at=at, created_at=at - timedelta(days=3),
+                           closed_at=at + timedelta(hours=5 if late else -5))  # fmt: skip
+
+    async with session_factory() as s:
+        for n, cat in enumerate(("water", "water", "power_lighting", "cleaning"), 1):
+            s.add(record(n, "intake_log", cat))
+        s.add(record(5, "fee_receipt", "water", collected_yuan="123.20"))
+        s.add(record(6, "fee_receipt", "water", collected_yuan="35.50"))
+        for n, cat in ((7, "handled"), (8, "handled"), (9, "pending")):
+            s.add(record(n, "household_visit", cat))
+        s.add(record(10, "complaint", "valid"))
+        s.add(record(11, "complaint", "invalid"))
+        s.add(record(12, "intake_log", "water"))
+        s.add(task(1, late=False))
+        s.add(task(2, late=True))
+        await s.commit()
+
+
+async def test_6_3_the_monthly_report_on_the_first_covers_the_month_before(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    assert ENTRY.schedules[0].cron == "0 9 1 * *"  # 09:00 on the 1st, China time
+    assert ENTRY.schedules[0].input == {"case_type": "month"}
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        first = next_first_at_nine(await env.get_current_time())
+        month_start = first.replace(hour=0)
+        await last_month_on_file(session_factory, month_start)
+        await sleep_to(env, first)
+        policy = ServiceRequestPolicy(households=100)
+        h = await helpers.start_case(env, queue, "service-request", {"case_type": "month"},
+                                     policy, started_by="system")  # fmt: skip
+        energy = await open_task(h, "energy")
+        assert (energy.role, energy.clause) == ("receptionist", "R4 6.3")
+        await complete(h, energy, RECEPTIONIST, data={
+            "rows": [{"meter": "总水表", "kind": "water", "usage": "1520.5", "unit": "吨"},
+                     {"meter": "总电表", "kind": "power", "usage": "88000", "unit": "千瓦时"}],
+            "commissions": "代收快递 12 件"})  # fmt: skip
+        [rep] = await records(session_factory, h.id, "monthly_report", 1)
+        assert china(rep.created_at).date() == first.date()
+        d = rep.data
+        assert d["period_start"][:10] == (month_start - timedelta(days=1)).strftime("%Y-%m-01")
+        assert d["services_by_category"] == {"water": 3, "power_lighting": 1, "cleaning": 1}
+        assert (d["jobs_due"], d["jobs_on_time"], d["on_time_rate"]) == (2, 1, "0.5000")
+        assert d["fees_collected_yuan"] == "158.70"
+        assert (d["complaints"], d["valid_complaints"], d["valid_complaint_rate"]) == (
+            2, 1, "0.0100")  # fmt: skip
+        assert d["valid_complaint_ok"] is True
+        assert (d["household_visits"], d["visits_handled"]) == (3, 2)
+        assert d["revisit_handling_rate"] == "0.6667" and d["revisit_handling_ok"] is False
+        assert [r["meter"] for r in d["energy"]] == ["总水表", "总电表"]
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("月报表" in n.subject for n in ns),
+        )
+        assert {"role:center_head", "role:director"} <= {
+            n.recipient for n in notes if "月报表" in n.subject}  # fmt: skip
+
+
+async def test_8_2_the_household_visit_quota_and_its_breach_at_month_end(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        first = next_first_at_nine(await env.get_current_time())
+        await sleep_to(env, first)
+        policy = ServiceRequestPolicy(director_visits=2, area_manager_visits=3)
+        h = await helpers.start_case(env, queue, "service-request", {"case_type": "month"},
+                                     policy, started_by="system")  # fmt: skip
+        quota = await eventually(
+            lambda: state(h), lambda v: len([t for t in v.tasks if t.kind == "visit_quota"]) == 2
+        )
+        tasks = {t.assignee: t for t in quota.tasks if t.kind == "visit_quota"}
+        assert set(tasks) == {"director", "area"}
+        assert (tasks["director"].role, tasks["area"].role) == ("director", "area_manager")
+        month_end = datetime.combine(
+            (first + timedelta(days=32)).date().replace(day=1), time(0), CHINA_TZ)  # fmt: skip
+        assert tasks["area"].due_at == month_end
+
+        def visit(actor: Actor, n: int, **extra: Any) -> Any:
+            return h.execute_update("household_visit", HouseholdVisitInput(
+                actor=actor, room=f"3-1-{n:03d}", owner_name=f"业主{n}",
+                visited_on=first.date(), opinions="电梯偶有异响", **extra), result_type=int)  # fmt: skip
+
+        assert await visit(DIRECTOR, 1) == 1
+        await refused_zh(complete(h, tasks["director"], DIRECTOR), "Invalid", "尚未达到 2 家")
+        assert await visit(DIRECTOR, 2, answered=False,
+                           reply_by=(first + timedelta(days=2)).isoformat()) == 2  # fmt: skip
+        await complete(h, tasks["director"], DIRECTOR)
+        assert await visit(AREA, 3) == 1
+        await refused(visit(RECEPTIONIST, 4), "Forbidden")
+        [*visits] = await records(session_factory, h.id, "household_visit", 3)
+        assert {v.category for v in visits} == {"handled"}
+        await sleep_to(env, month_end + timedelta(minutes=5))
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("超时" in n.subject for n in ns),
+        )
+        breached = [n for n in notes if "超时" in n.subject and "登门回访" in n.subject]
+        assert {n.recipient for n in breached} == {"area", "role:center_head"}
+        await sleep_to(env, month_end + timedelta(hours=2))
+        [summary] = await records(session_factory, h.id, "visit_summary", 1)
+        assert summary.data["visits"] == {"director": 2, "area": 1}
+        view = await eventually(lambda: state(h), lambda v: v.status == "done")
+        assert view.status == "done"
+
+
+# ---- 5.3 cleaning and security services, 5.4 special contractors --------------------------------
+
+
+async def test_5_3_1_a_paid_service_needs_a_written_agreement_and_returns_two_days_before_month_end(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="地毯深度清洗（有偿）", category="cleaning")
+        await dispatched(h, service_type="cleaning_security")
+        agree = await open_task(h, "agree_service")
+        assert (agree.role, agree.clause) == ("supervisor", "R4 5.3.1")
+        now = await env.get_current_time()
+        terms = {"agreed_at": (now + timedelta(days=2)).isoformat(), "requirements": "周六上午",
+                 "by_agreement": True, "fee_agreed_yuan": "300"}  # fmt: skip
+        await refused_zh(complete(h, agree, SUPERVISOR, "agreed", terms), "Invalid", "书面协议")
+        await complete(h, agree, SUPERVISOR, "agreed", {**terms, "agreement_no": "XY-2026-018"})
+        report = await open_task(h, "service_report")
+        assert report.role == "department_head" and report.due_at is not None
+        local = china(now).date()
+        nxt = local.replace(day=1, month=local.month % 12 + 1,
+                            year=local.year + (local.month == 12))  # fmt: skip
+        last_day = nxt - timedelta(days=1)
+        assert china(report.due_at).date() - timedelta(days=1) == last_day - timedelta(days=2)
+        done = {"work_content": "客厅地毯深度清洗", "total_hours": "3", "workers": "清洁班 2 人"}
+        await refused_zh(complete(h, report, DEPT_HEAD, data=done), "Invalid", "协议复印件")
+        await complete(h, report, DEPT_HEAD, data={**done, "agreement_copy_attached": True})
+        [order] = await records(session_factory, h.id, "service_order", 1)
+        assert order.data["workers"] == "清洁班 2 人"
+        sigs = await rows(session_factory, models.Signature, record_id=order.id)
+        assert [(s.signer, s.role) for s in sigs] == [("depthead", "department_head")]
+        assert (await open_task(h, "followup")).role == "receptionist"
+
+
+async def test_5_3_2_pre_move_in_cleaning_is_due_the_same_day_delays_and_cancellations_the_center_heads(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="入住前开荒清洁", category="cleaning")
+        await dispatched(h, service_type="cleaning_security")
+        now = await env.get_current_time()
+        agree = await open_task(h, "agree_service")
+        await complete(h, agree, SUPERVISOR, "agreed", {
+            "agreed_at": now.isoformat(), "requirements": "全屋", "pre_move_in": True})  # fmt: skip
+        report = await open_task(h, "service_report")
+        assert report.due_at is not None
+        assert china(report.due_at - timedelta(seconds=1)).date() == china(now).date()
+        # The owner asks for another day: only the center head signs the delay off.
+        later = report.due_at + timedelta(days=1)
+        await refused(extend(h, report, DEPT_HEAD, later, "业主要求改期"), "Forbidden")
+        moved = await extend(h, report, CENTER_HEAD, later, "业主要求改期")
+        assert moved.extensions[-1].granted_role == "center_head"
+        await complete(h, report, DEPT_HEAD, "cannot_serve", {"reason": "业主装修未完成，无法实施"})
+        cancel = await open_task(h, "cancel_service")
+        assert (cancel.role, cancel.clause) == ("center_head", "R4 5.3.2")
+        await complete(h, cancel, CENTER_HEAD, "returned",
+                       {"reason": "装修未完成", "explanation": "已向业主解释，完工后再约"})  # fmt: skip
+        [ret] = await records(session_factory, h.id, "return_order", 1)
+        sigs = await rows(session_factory, models.Signature, record_id=ret.id)
+        assert [(s.signer, s.role) for s in sigs] == [("centerhead", "center_head")]
+        view = await eventually(lambda: state(h), lambda v: v.status == "returned")
+        assert view.status == "returned"
+
+
+async def test_5_4_a_special_contractor_job_keeps_its_evaluation_and_the_requester_signs(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, content="更换客厅窗帘", category="other")
+        await dispatched(h, service_type="contractor")
+        job = await open_task(h, "contractor_job")
+        assert (job.role, job.clause) == ("supervisor", "R4 5.4")
+        data = {"contractor": "美家窗饰", "evaluation": "资质齐全，上年度评审合格",
+                "work_content": "更换客厅遮光窗帘"}  # fmt: skip
+        await refused_zh(complete(h, job, SUPERVISOR, data=data), "Invalid", "签字")
+        await complete(h, job, SUPERVISOR, data=data, signatures=OWNER_SIGNS)
+        [rec] = await records(session_factory, h.id, "contractor_order", 1)
+        assert rec.data["evaluation"] == "资质齐全，上年度评审合格"
+        sigs = await rows(session_factory, models.Signature, record_id=rec.id)
+        assert {(s.role, s.method) for s in sigs} == {
+            ("supervisor", "staff_login"), ("customer", "drawing")}  # fmt: skip
+        assert (await open_task(h, "followup")).role == "receptionist"

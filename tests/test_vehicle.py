@@ -4,7 +4,7 @@ real PostgreSQL. One case per workflow test."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from tests.helpers import (
     refused,
     rows,
     skip,
+    sleep_to,
     state,
 )
 from workflows.model import CHINA_TZ, Actor
@@ -33,6 +34,7 @@ from workflows.regulations.vehicle.forms import (
     BreachInput,
     DispatchInput,
     EngineSeizureInput,
+    FuelReceiptInput,
     GrantLicenceInput,
     PurchaseInput,
     RepairInput,
@@ -528,3 +530,104 @@ async def test_2_4_self_maintenance_purchases_need_the_fleet_leader_and_the_dire
         await eventually_rows(session_factory, models.Event, 1, case_id=h.id,
                               kind="purchase_not_reimbursed")  # fmt: skip
         assert "purchase_approval" not in open_kinds(await state(h))
+
+
+# ---- the month: 三.4 fuel account, 二.7 assessment, 四.12 rewards -------------------------------
+
+
+async def trip(h: Any, actor: Actor, plate: str, out: str, back: str) -> None:
+    await h.execute_update(
+        "dispatch_trip", dispatch(driver=actor.id, plate=plate, odometer_out=out)
+    )
+    ret = await open_task(h, "trip_return")
+    await complete(h, ret, actor, "returned", {"odometer_in": back})
+    await eventually(lambda: state(h), lambda v: plate not in v.summary.get("on_trip", [plate]))
+
+
+@aio
+async def test_3_4_2_7_4_12_the_month_closes_fuel_account_assessment_and_rewards(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        h = await start(env, queue, fleet_id="MON")
+        today = (await env.get_current_time()).astimezone(CHINA_TZ).date()
+        month = f"{today.year}-{today.month:02d}"
+        await h.execute_update("grant_licence", GrantLicenceInput(
+            actor=OFFICE, driver="vehdriver2", score=90, licence_no="SG-2"))  # fmt: skip
+        await trip(h, DRIVER, "闽A-10001", "12000", "13000")  # 1000 km
+        await trip(h, DRIVER2, "闽A-20002", "500", "1000")  # 500 km
+        fuel = FuelReceiptInput(actor=DRIVER, plate="闽A-10001", litres=D(170),
+                                amount_yuan=D("1326.00"), station="中石化城关站", bought_on=today)  # fmt: skip
+        await h.execute_update("register_fuel", fuel)
+        sign = await open_task(h, "fuel_sign")
+        assert (sign.assignee, sign.clause) == ("fleet", "R10 三.3")
+        await complete(h, sign, FLEET, "fuel_signed", {})
+        await approve(h, "fuel_approval", MGR, "vehicle_mgr_office")
+        await h.execute_update("register_fuel", fuel.model_copy(update={
+            "actor": DRIVER2, "plate": "闽A-20002", "litres": D(40), "amount_yuan": D(300)}))  # fmt: skip
+        await complete(
+            h, await open_task(h, "fuel_sign"), FLEET, "fuel_refused", {"note": "无发票"}
+        )
+        (paid,) = await eventually_rows(session_factory, models.Event, 1, case_id=h.id,
+                                        kind="fuel_reimbursement")  # fmt: skip
+        assert paid.detail["approved"] is True
+        await eventually_rows(session_factory, models.Event, 1, case_id=h.id,
+                              kind="fuel_not_reimbursed")  # fmt: skip
+        await h.execute_update("report_breach", BreachInput(
+            actor=FLEET, party="vehdriver2", position="driver", kind="drinking", occurred_on=today))  # fmt: skip
+        # 09:00 on the 1st of next month: last month's accounts.
+        first = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+        close = datetime.combine(first, time(9), CHINA_TZ)
+        await sleep_to(env, close - timedelta(minutes=5))
+        assert not await rows(session_factory, models.Record, case_id=h.id, kind="fuel_account")
+        await sleep_to(env, close + timedelta(minutes=2))
+        (acc,) = await records(session_factory, h.id, "fuel_account", 1)
+        assert acc.data["month"] == month
+        dongnan, wuling = acc.data["vehicles"]
+        summer = today.month in (7, 8, 9)
+        assert (dongnan["km"], dongnan["litres"], dongnan["price_per_litre_yuan"]) == (
+            "1000",
+            "170.00",
+            "7.80",
+        )
+        assert dongnan["allowed_per_100km"] == ("16.0" if summer else "14.0")
+        assert dongnan["excess_litres"] == ("10.00" if summer else "30.00")
+        assert dongnan["fine_yuan"] == ("78.00" if summer else "234.00")
+        assert (wuling["km"], wuling["allowed_litres"], wuling["fine_yuan"]) == (
+            "500",
+            "50.00",
+            "0.00",
+        )
+        ledger = await penalties(session_factory, h.id, 2)
+        fine = next(r for r in ledger if "/fuel/" in r.id)
+        assert (fine.party, fine.clause, fine.kind) == ("driver", "R10 三.4", "fine")
+        assert fine.amount_yuan == D(dongnan["fine_yuan"]) and "全额处罚" in fine.rule
+        # 二.7 one assessment per driver, item by item, to pay.
+        view = await state(h)
+        tasks = [t for t in view.tasks if t.kind == "monthly_assessment" and t.status == "open"]
+        assert sorted(t.data["driver"] for t in tasks) == ["driver", "vehdriver2"]
+        mine = next(t for t in tasks if t.data["driver"] == "driver")
+        assert mine.role == "vehicle_office" and mine.data["plates"] == "闽A-10001"
+        assert next(t for t in tasks if t.data["driver"] == "vehdriver2").data["breaches"] == [
+            "drinking"
+        ]
+        await complete(h, mine, OFFICE, "done", {"vehicle_condition": "良好", "deductions": [
+            {"item": "车辆清洁不到位", "points": 3}, {"item": "未按规定里程例保", "points": 2}]})  # fmt: skip
+        (score,) = await records(session_factory, h.id, "assessment", 1)
+        assert (score.data["points_lost"], score.data["score"]) == (5, 95)
+        assert "工资" in score.data["pay_note"]
+        # 四.12 rewards from the trip log and the registers; 四.13 the fleet, then 经理室.
+        (rew,) = await records(session_factory, h.id, "rewards", 1)
+        got = {r["person"]: (r["safe"], r["award_yuan"], r["subsidy_yuan"])
+               for r in rew.data["people"]}  # fmt: skip
+        assert got == {"driver": (True, "100.00", "0.40"), "vehdriver2": (False, "0.00", "0.00"),
+                       "fleet": (True, "150.00", "0.00")}  # fmt: skip
+        assert rew.data["total_yuan"] == "250.40"
+        assert not [r for r in await rows(session_factory, models.LedgerEntry, case_id=h.id)
+                    if r.kind == "reward"]  # fmt: skip
+        await approve(h, "rewards_approval", FLEET, "fleet_leader")
+        await approve(h, "rewards_approval", MGR, "vehicle_mgr_office")
+        ledger = await penalties(session_factory, h.id, 5)
+        rewards = sorted((r.party, r.amount_yuan) for r in ledger if r.kind == "reward")
+        assert rewards == [("driver", D("0.40")), ("driver", D("100.00")), ("fleet", D("150.00"))]

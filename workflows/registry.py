@@ -41,6 +41,17 @@ class Clause:
 
 
 @dataclass(frozen=True)
+class Guidance:
+    """What a regulation asks of the holders of a role that no workflow enforces (how to receive
+    a customer, say): shown to them on their work page (工作台), in the regulation's words."""
+
+    role: str
+    title: str  # Chinese
+    clause: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RegulationEntry:
     code: str
     title_zh: str
@@ -52,9 +63,10 @@ class RegulationEntry:
     start_roles: tuple[str, ...]
     # input -> human title of the case
     case_title: Callable[[Any], str]
-    # input -> workflow id (business key), e.g. revisit-C1024; None = a case number
-    # `<code>-<year>-<000123>` allocated from PostgreSQL before the start, never reused
-    workflow_id: Callable[[Any], str] | None = None
+    # input -> workflow id (business key), e.g. revisit-C1024; None (or a function answering
+    # None for an input) = a case number `<code>-<year>-<000123>` allocated from PostgreSQL
+    # before the start, never reused
+    workflow_id: Callable[[Any], str | None] | None = None
     # input -> customer id for the CustomerId search attribute (or None)
     customer_id: Callable[[Any], str | None] = lambda _: None
     # input -> the customer's phones and e-mails a one-time signing code may go to
@@ -71,6 +83,7 @@ class RegulationEntry:
     roles: RoleBook = field(default_factory=RoleBook)
     demo: tuple[DemoPerson, ...] = ()
     clauses: tuple[Clause, ...] = ()
+    guidance: tuple[Guidance, ...] = ()  # shown on the work page of a role's holders
 
     @property
     def numbered(self) -> bool:
@@ -116,4 +129,12 @@ class _Fields(dict[str, Any]):
 Registry = Mapping[str, RegulationEntry]
 
 
-__all__ = ["GENERIC_ACTIONS", "ActionSpec", "Clause", "RegulationEntry", "Registry", "ScheduleSpec"]
+__all__ = [
+    "GENERIC_ACTIONS",
+    "ActionSpec",
+    "Clause",
+    "Guidance",
+    "RegulationEntry",
+    "Registry",
+    "ScheduleSpec",
+]

@@ -41,6 +41,7 @@ EN: dict[str, str] = {
     "登录已过期，请重新登录": "Your session has ended; please sign in again",
     "请先登录": "Please sign in",
     "我的待办": "My open tasks",
+    "工作指引": "Guidance",
     "全部制度": "All regulations",
     "筛选": "Filter",
     "任务": "Task",

@@ -60,7 +60,15 @@ async def work(request: Request) -> Response:
     ]
     mark_twins(rows, wording(lang))
     titles = {code: (e.title_en if lang == "en" else e.title_zh) for code, e in regs.items()}
+    # What the regulations ask of the user's roles that no task enforces (guidance only).
+    held = set(user.roles or [])
+    guidance = [
+        {"regulation": titles[code], "title": g.title, "clause": g.clause, "lines": g.lines}
+        for code, e in regs.items()
+        for g in e.guidance
+        if g.role in held
+    ]
     return render(
         request, "work.html", user, tasks=rows, counts=counts, chosen=chosen, titles=titles,
-        total=len(everything), now=now,
+        total=len(everything), now=now, guidance=guidance,
     )  # fmt: skip

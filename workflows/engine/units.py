@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,11 +131,21 @@ class UnitsMixin(CaseBase):
     def _message_sent(self, result: dict[str, Any], context: dict[str, Any]) -> None:
         self.event("message_sent", None, None, **context, **result)
 
-    def sample(self, items: list[str], rate: float, minimum: int = 1) -> list[str]:
-        """A seeded random sample (workflow.random: replays the same), recorded on the timeline."""
+    def sample(
+        self, items: list[str], rate: float, minimum: int = 1, *, seed: int | None = None
+    ) -> list[str]:
+        """A seeded random sample (workflow.random: replays the same), recorded on the timeline.
+        With `seed`, the sample is `random.Random(seed).sample(sorted(items), k)` and the seed is
+        recorded too, so anyone can draw it again from the record (an auditor's check)."""
         if not items:
             return []
         k = min(len(items), max(minimum, math.ceil(len(items) * rate)))
-        chosen = workflow.random().sample(sorted(items), k)
-        self.event("sampled", None, None, population=len(items), rate=rate, chosen=chosen)
+        if seed is None:
+            chosen = workflow.random().sample(sorted(items), k)
+            self.event("sampled", None, None, population=len(items), rate=rate, chosen=chosen)
+            return chosen
+        chosen = random.Random(seed).sample(sorted(items), k)
+        self.event(
+            "sampled", None, None, population=len(items), rate=rate, chosen=chosen, seed=seed
+        )
         return chosen

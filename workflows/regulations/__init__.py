@@ -11,7 +11,9 @@ from workflows.registry import Registry, RegulationEntry
 from workflows.regulations import (
     mall_complaint,
     reception,
+    renovation,
     report,
+    resident,
     revisit,
     satisfaction,
     service_request,
@@ -31,6 +33,8 @@ REGISTRY: dict[str, RegulationEntry] = {
         reception.ENTRY,
         vehicle.ENTRY,
         satisfaction.ENTRY,
+        resident.ENTRY,
+        renovation.ENTRY,
     )
 }
 

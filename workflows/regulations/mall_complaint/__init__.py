@@ -16,7 +16,7 @@ CLAUSES = (
     Clause("二.4", "投诉的改善", "task reply (improvement)"),
     Clause("二.5", "客户服务跟踪、记录", "task close, record mall_complaint_close"),
     Clause("三.1", "自商管部受理起 24 小时内答复客户", "task reply (reply_within)"),
-    Clause("三.2", "根据具体情况确定处理期限", "task accept (reply_by), task reply's due"),
+    Clause("三.2", "根据具体情况确定处理期限", "task accept (case_deadline), task reply's due"),
     Clause("四.1", "每月10日前审视上月结案案件，行政处分送人事部门处罚并公布", "schedule mall-complaint-monthly-review, tasks review, hr_penalty"),
     Clause("四.2", "《奖罚通知单》呈总经理核准后复印三份", "approval notice (general_manager), ledger, tasks notice_copy ×3"),
     Clause("五", "逾期开立《催办单》；结案逾期开立《洽办单》追查原因", "breach of reply + wake-up urge (urge_every), record qiaoban_note, task explain_delay"),

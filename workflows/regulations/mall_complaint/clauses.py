@@ -155,7 +155,7 @@ class MallComplaintWorkflow(CaseWorkflow):
         self.record("mall_complaint_intake", "《客户投诉登记表》", {
             "shop": self.inp.shop, "customer_name": self.inp.customer_name,
             "phone": self.inp.phone, "subject": self.inp.subject, "content": self.inp.content,
-            "received_at": self.now.isoformat(), "received_by": self.started_by,
+            "intake_at": self.now.isoformat(), "received_by": self.started_by,
         }, created_by=self.started_by, clause="R11 二.1")  # fmt: skip
         self.notify("registered", _CS, f"【登记】商铺投诉：{self.inp.shop}",
                     f"{self.title}\n投诉人：{self.inp.customer_name} {self.inp.phone}\n"
@@ -171,7 +171,7 @@ class MallComplaintWorkflow(CaseWorkflow):
             "accepted_at": self.v.accepted_at.isoformat() if self.v.accepted_at else None,
             "reply_due": self.v.reply_due.isoformat() if self.v.reply_due else None,
             "replied_at": self.v.replied_at.isoformat() if self.v.replied_at else None,
-            "late": self.v.late,
+            "replied_late": self.v.late,
             "urges": self.v.urges,
             "responsibility": self.v.responsibility,
             "responsible": self.v.responsible,
@@ -191,8 +191,12 @@ class MallComplaintWorkflow(CaseWorkflow):
 
     @check("accept")
     def _check_accept(self, task: TaskState, outcome: str, data: Any) -> tuple[str, str] | None:
-        if isinstance(data, AcceptData) and data.reply_by is not None and data.reply_by <= self.now:
-            return "data.reply_by: the case's deadline is in the past", "本案答复期限已经过去"
+        if (
+            isinstance(data, AcceptData)
+            and data.case_deadline is not None
+            and data.case_deadline <= self.now
+        ):
+            return "data.case_deadline: the case's deadline is in the past", "本案答复期限已经过去"
         return None
 
     @after("accept")
@@ -201,8 +205,8 @@ class MallComplaintWorkflow(CaseWorkflow):
             return
         data = self.given(AcceptData, task)
         self.v.accepted_at = task.closed_at
-        if data.reply_by is not None:  # 三.2 a deadline for this case
-            due, clause = data.reply_by, "R11 三.2"
+        if data.case_deadline is not None:  # 三.2 a deadline for this case
+            due, clause = data.case_deadline, "R11 三.2"
         else:  # 三.1 24 h of the acceptance
             due, clause = self.due_after(self.now, "reply_within")[0], "R11 三.1"
         self.v.reply_due = due
@@ -283,14 +287,14 @@ class MallComplaintWorkflow(CaseWorkflow):
         ]
         self.v.reviewed = [{"case": c["id"], "number": c.get("number"), "title": c.get("title"),
                             "closed_at": c.get("closed_at"),
-                            "late": bool(c["summary"].get("late")),
+                            "replied_late": bool(c["summary"].get("replied_late")),
                             "urges": c["summary"].get("urges", 0),
                             "responsibility": c["summary"].get("responsibility"),
                             "responsible": c["summary"].get("responsible")}
                            for c in cases]  # fmt: skip
         rid = self.record("closed_complaints", "上月结案客户投诉清单", {
             "review_month": context["review_month"], "cases": self.v.reviewed,
-            "late": sum(1 for c in self.v.reviewed if c["late"]),
+            "late_count": sum(1 for c in self.v.reviewed if c["replied_late"]),
         }, created_by=None, clause="R11 四.1")  # fmt: skip
         self.open("review", data={"review_month": context["review_month"], "case_list": rid,
                                   "cases": len(self.v.reviewed)})  # fmt: skip

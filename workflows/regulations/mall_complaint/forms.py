@@ -17,7 +17,7 @@ from workflows.model import Deadline, Form, Yuan
 from workflows.spec import TaskData
 
 Responsibility = Literal["merchant", "individual", "company", "none"]
-Handling = Literal["onsite_repair", "take_back", "explained", "other"]
+Handling = Literal["onsite_repair", "take_back", "explained", "other_handling"]
 Sanction = Literal["warning", "demerit", "major_demerit", "demotion", "dismissal"]
 
 
@@ -95,16 +95,16 @@ class AcceptData(TaskData):
     """二.1 商管部 accepts; 三.2 a deadline for this case may be set here."""
 
     handler: str = Field("", max_length=100, description="承办人")
-    reply_by: datetime | None = Field(
+    case_deadline: datetime | None = Field(
         None, description="本案答复期限（三.2 根据具体情况确定；空 = 受理起 24 小时）"
     )
     note: str = Field("", max_length=2000, description="备注")
 
-    @field_validator("reply_by")
+    @field_validator("case_deadline")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
-            raise ValueError("reply_by needs a time zone, e.g. 2026-12-01T10:00:00+08:00")
+            raise ValueError("case_deadline needs a time zone, e.g. 2026-12-01T10:00:00+08:00")
         return v
 
 

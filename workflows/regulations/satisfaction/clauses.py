@@ -27,7 +27,9 @@ Choices where the text is silent (a property-management customer-service center'
   report by 31 January, sample 30 % with at least 20 households) are defaults a company changes.
   The 6-month period is the schedule's calendar (January and July); `survey_every` documents it.
 - The households are the plan's list (or the case input's); the sample is `ceil(rate × n)`, at
-  least the minimum, drawn with the engine's seeded sample (the same on replay), recorded.
+  least the minimum, drawn with the engine's seeded sample (the same on replay), recorded. A
+  targeted survey after a major quality problem (二)3 goes to every household its plan lists
+  (the specific objects), not to a random sample.
 - The week of collection starts when the management office reports the questionnaires
   delivered; at its end collection closes by itself (the center may close it earlier). A
   return is accepted only while collection is open, only from a sampled household, once.
@@ -298,13 +300,17 @@ class SatisfactionWorkflow(CaseWorkflow):
             self.open("survey_plan", unit)
             return
         households: list[str] = unit.data.pop("households", [])
-        # (二)1 a random sample of the households (seeded: the same on replay), recorded
-        self.v.sample = self.sample(households, self.policy.sample_rate,
-                                    self.policy.sample_minimum)  # fmt: skip
+        targeted = self.inp.occasion == "quality_problem"
+        if targeted:  # (二)3 the households concerned, every one of them
+            self.v.sample = sorted(households)
+        else:  # (二)1 a random sample of the households (seeded: the same on replay)
+            self.v.sample = self.sample(households, self.policy.sample_rate,
+                                        self.policy.sample_minimum)  # fmt: skip
         self.record("survey_sample", "满意度调查抽样名单", {
             "estate": self.inp.estate, "plan": record_id, "population": len(households),
-            "sample_rate": self.policy.sample_rate, "sampled": len(self.v.sample),
-            "households": self.v.sample}, created_by="system", clause="R8 四(二)1")  # fmt: skip
+            "sample_rate": 1.0 if targeted else self.policy.sample_rate,
+            "sampled": len(self.v.sample), "households": self.v.sample},
+            created_by="system", clause="R8 四(二)3" if targeted else "R8 四(二)1")  # fmt: skip
         self.open("survey_delivery", unit, data={"sampled": len(self.v.sample)})
 
     @after("survey_delivery")

@@ -5,7 +5,8 @@ Two kinds of case run on this workflow:
 - **an owner's request** (`case_type="request"`): the receptionist's entry in 《业主反映情况记录》
   starts it; dispatch (or the center head's decision), the department's 《业主需求处置单》, the
   paid-work fee and the owner's consent, the work with its time limit and its extensions, the
-  《维修单》 with the owner's acceptance signature, 退单, the follow-up call, chasing;
+  《维修单》 with the owner's acceptance signature, 退单, cleaning / security services and
+  special contractors, the follow-up call, chasing;
 - **the service center's month** (`case_type="month"`, started by the schedule at 09:00 on the
   1st): the monthly report of the month before (6.3) and this month's household visits (8(二))
   with the complaint register (8(一)); it ends when the month does.
@@ -31,6 +32,14 @@ Choices where the text is silent (a property-management service center's reading
 - 5.2.3 "填写不完整、签字不全有权拒收": the completion of the 《维修单》 is refused with the
   reason (no content, no hours, preparation hours missing or above the total, no time, the
   owner's signature missing).
+- 5.3 cleaning / security services: the supervisor agrees time and requirements with the owner
+  within a working day (a paid service needs the written agreement's number); the returned form
+  is due the end of the agreed day for pre-move-in cleaning, 2 days before month end for work
+  under an agreement (refused without the agreement copy), else in 3 working days; only the
+  center head extends it (a delay the owner caused), and a service that cannot be done is the
+  center head's signed 退单 with the owner told.
+- 5.4 special contractors: the supervisor handles the job (5 working days, the text is silent);
+  its acceptance record holds the contractor's evaluation and the requester's signature.
 - 6.2: a job past its due is chased: the receptionist gets a chase task, the supervisor is
   told; the chase is a 《催办登记》 record (counted in the month's report).
 - 6.5: paid fees are collected at the follow-up (the receptionist notes the amount; a
@@ -53,14 +62,16 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
-    from workflows.calendar import add_months
+    from workflows.calendar import add_months, end_of_day
     from workflows.engine import CaseWorkflow, refuse
     from workflows.model import CHINA_TZ, CaseStart, Deadline, TaskState, yuan
     from workflows.regulations.service_request.forms import (
         AgreeDeadlineData,
+        AgreeServiceData,
         CannotFixData,
         ChaseData,
         ComplaintInput,
+        ContractorData,
         DeclineData,
         DiffersData,
         DispatchData,
@@ -72,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
         ReferData,
         RepairOrderData,
         ReturnData,
+        ServiceReportData,
         ServiceRequestInput,
         ServiceRequestPolicy,
         SiteCheckData,
@@ -249,6 +261,55 @@ TASKS = (
         outcomes={"chased": ChaseData},
         record=RecordSpec("chase_log", "《催办登记》", ("chased",), category="input.category"),
     ),  # fmt: skip
+    # ---- 5.3 cleaning and security services, 5.4 special contractors ----
+    TaskSpec(
+        "agree_service",
+        "与业主协商服务时间、要求：{room}",
+        "R4 5.3.1",
+        "supervisor",
+        deadline="agree_service_due",
+        outcomes={"agreed": AgreeServiceData},
+        record=RecordSpec(
+            "service_agreement", "服务约定（书面协议）", ("agreed",), category="input.category"
+        ),
+    ),  # fmt: skip
+    TaskSpec(
+        "service_report",
+        "服务实施情况回单：{room}（{content_short}）",
+        "R4 5.3.2",
+        "department_head",
+        deadline="status_report_due",
+        outcomes={"done": ServiceReportData, "cannot_serve": CannotFixData},
+        record=RecordSpec(
+            "service_order", "《维修单》（秩序维护、清洁）", ("done",), category="input.category"
+        ),
+        signatures=(Sign("actor", "department_head"),),
+        extend={"center_head": None},
+        breach=_CHASE,
+    ),  # fmt: skip
+    TaskSpec(
+        "cancel_service",
+        "服务退单：{room}（{content_short}）",
+        "R4 5.3.2",
+        "center_head",
+        deadline="return_due",
+        outcomes={"returned": ReturnData},
+        record=RecordSpec("return_order", "《退单》", ("returned",), category="input.category"),
+        signatures=(Sign("actor", "center_head"),),
+    ),  # fmt: skip
+    TaskSpec(
+        "contractor_job",
+        "特约工程队处理：{room}（{content_short}）",
+        "R4 5.4",
+        "supervisor",
+        deadline="contractor_due",
+        outcomes={"done": ContractorData},
+        record=RecordSpec(
+            "contractor_order", "特约工程验收单", ("done",), category="input.category"
+        ),
+        signatures=(Sign("actor", "supervisor"), _OWNER_SIGNS),
+        breach=_CHASE,
+    ),  # fmt: skip
     # ---- the month ----
     TaskSpec(
         "energy",
@@ -425,6 +486,12 @@ class ServiceRequestWorkflow(CaseWorkflow):
             if not self.open_tasks("emergency_work"):
                 self._follow_up(task.closed_by)
             return
+        if self.v.service_type == "cleaning_security":  # 5.3
+            self.open("agree_service")
+            return
+        if self.v.service_type == "contractor":  # 5.4
+            self.open("contractor_job")
+            return
         if form.job_class == "internal":  # 5.2.6 the department head agrees the deadline
             self.open("agree_deadline", data={"worker": form.worker})
             return
@@ -552,6 +619,66 @@ class ServiceRequestWorkflow(CaseWorkflow):
                     f"原因：{task.data.get('reason', '')}\n"
                     f"已向业主解释：{task.data.get('explanation', '')}")  # fmt: skip
         self.finish("returned", actor=task.closed_by, reason=task.data.get("reason", ""))
+
+    # ---- 5.3 cleaning and security services; 5.4 special contractors ---------------------------
+
+    @check("agree_service")
+    def _check_agreement(self, task: TaskState, outcome: str, data: Any) -> tuple[str, str] | None:
+        if data.by_agreement and not data.agreement_no.strip():
+            return ("paid service: a written agreement is signed first (R4 5.3.1)",
+                    "有偿服务须协商费用并签订书面协议：请填写协议编号（R4 5.3.1）")  # fmt: skip
+        return None
+
+    @after("agree_service")
+    def _service_agreed(self, task: TaskState) -> None:
+        if task.status != "done":
+            return
+        agreed = self.given(AgreeServiceData, task)
+        if agreed.by_agreement:  # 5.3.2.2 returned two days before month end
+            due = self.due_after(self.now, "agreement_return_due")[0]
+        elif agreed.pre_move_in:  # 5.3.1.1 the same day, or the day agreed
+            due = end_of_day(max(agreed.agreed_at, self.now))
+        else:  # 5.3.2.1 status to the receptionist within three working days
+            due = self.due_after(self.now, "status_report_due")[0]
+        self.open("service_report", due=due, data={"by_agreement": agreed.by_agreement,
+                                                   "agreement_no": agreed.agreement_no})  # fmt: skip
+
+    @check("service_report")
+    def _check_service(self, task: TaskState, outcome: str, data: Any) -> tuple[str, str] | None:
+        if (
+            outcome == "done"
+            and task.data.get("by_agreement")
+            and not (data.agreement_copy_attached)
+        ):
+            return ("the agreement copy goes with the returned form (R4 5.3.2.2)",
+                    "按协议完成的服务须将协议复印件附在《维修单》后面（R4 5.3.2.2）")  # fmt: skip
+        return None
+
+    @after("service_report")
+    def _service_reported(self, task: TaskState) -> None:
+        for chase in self.open_tasks("chase"):
+            self.cancel(chase, "已收到完成情况")
+        if task.status != "done":
+            return
+        if task.outcome == "cannot_serve":  # 5.3.2.3 the center head signs the cancellation
+            self.open("cancel_service", data={"reason": task.data.get("reason", "")})
+            return
+        self._follow_up(task.closed_by)
+
+    @after("cancel_service")
+    def _service_cancelled(self, task: TaskState) -> None:
+        self._returned(task)
+
+    @after("contractor_job")
+    def _contractor_done(self, task: TaskState) -> None:
+        for chase in self.open_tasks("chase"):
+            self.cancel(chase, "已收到完成情况")
+        if task.status == "done":
+            self._follow_up(task.closed_by)
+
+    @on_breach("service_report", "contractor_job")
+    def _service_overdue(self, task: TaskState) -> None:
+        self._overdue(task)
 
     # ---- 5.2.5 the delay of a 24-hour job --------------------------------------------------------
 

@@ -159,6 +159,22 @@ class ServiceRequestPolicy(CasePolicy):
         max_length=500,
         description="有偿服务价目表：5.2.1 有偿服务按价目表计费（材料费、人工费）",
     )
+    agree_service_due: Deadline = Field(
+        Deadline(working_days=1),
+        description="协商服务时限：5.3.1 专业部门取单后与业主协商服务时间、要求（原文未规定）",
+    )
+    status_report_due: Deadline = Field(
+        Deadline(working_days=3),
+        description="通报时限：5.3.2 部门负责人三个工作日内向接待员通报实施情况",
+    )
+    agreement_return_due: Deadline = Field(
+        Deadline(before_month_end=2),
+        description="协议回单时限：5.3.2.2 按协议完成的服务月底前二天回单（附协议复印件）",
+    )
+    contractor_due: Deadline = Field(
+        Deadline(working_days=5),
+        description="特约工程队时限：5.4 换窗帘、玻璃、家具维修等（原文未规定）",
+    )
     # ---- the month (6.3, 8) ----
     energy_due: Deadline = Field(
         Deadline(working_days=3), description="能耗数据录入时限：6.3 每月初统计上月水电气能耗数据"
@@ -304,6 +320,35 @@ class SiteCheckData(TaskData):
 class ChaseData(TaskData):
     department_reply: str = Field(min_length=1, max_length=2000, description="部门答复")
     reported_to: str = Field("supervisor", max_length=64, description="已汇报的主管（用户名）")
+
+
+class AgreeServiceData(TaskData):
+    """5.3.1 time, requirements and details agreed with the owner (paid: a written agreement)."""
+
+    agreed_at: datetime = Field(description="约定服务时间")
+    requirements: str = Field(min_length=1, max_length=2000, description="服务要求、实施细节")
+    pre_move_in: bool = Field(False, description="入住前清洁")
+    by_agreement: bool = Field(False, description="有偿服务（书面协议）")
+    agreement_no: str = Field("", max_length=100, description="书面协议编号")
+    fee_agreed_yuan: Yuan = Field(Decimal(0), ge=0, description="协商的服务费用（元）")
+
+
+class ServiceReportData(TaskData):
+    """5.3.2 the returned form: content, completion, total hours, workers."""
+
+    work_content: str = Field(min_length=1, max_length=2000, description="服务内容")
+    completed: bool = Field(True, description="已完成")
+    total_hours: Decimal = Field(gt=0, max_digits=6, decimal_places=2, description="总工时")
+    workers: str = Field(min_length=1, max_length=200, description="作业人")
+    agreement_copy_attached: bool = Field(False, description="已附协议复印件")
+
+
+class ContractorData(TaskData):
+    """5.4 a special contractor's job: its evaluation kept, the requester's acceptance."""
+
+    contractor: str = Field(min_length=1, max_length=200, description="特约工程队")
+    evaluation: str = Field(min_length=2, max_length=2000, description="评审记录")
+    work_content: str = Field(min_length=1, max_length=2000, description="作业内容")
 
 
 class EnergyRow(BaseModel):

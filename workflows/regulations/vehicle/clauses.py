@@ -36,21 +36,25 @@ Choices where the text is silent (a fleet captain's reading):
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.calendar import add_months
     from workflows.engine import CaseWorkflow, refuse
-    from workflows.model import CaseStart, TaskState, UnitState
+    from workflows.engine.blocks.recurrence import Grid
+    from workflows.model import CHINA_TZ, CaseStart, TaskState, UnitState
     from workflows.regulations.vehicle import rules
     from workflows.regulations.vehicle.forms import (
         AccidentInput,
+        AssessmentData,
         BreachInput,
         DispatchInput,
         EngineSeizureInput,
+        FuelReceiptInput,
         GarageRepairData,
         GrantLicenceInput,
         InspectionData,
@@ -70,12 +74,14 @@ with workflow.unsafe.imports_passed_through():
         ActionSpec,
         ApprovalSpec,
         Breach,
+        NoteData,
         RecordSpec,
         Sign,
         TaskSpec,
         Tier,
         after,
         after_approval,
+        at,
         check,
     )
 
@@ -132,6 +138,13 @@ TASKS = (
              outcomes={"done": SettlementData},
              record=RecordSpec("repair_settlement", "《车辆维修费用结算单》"),
              signatures=(Sign("actor", "fleet_leader"),)),
+    # 三.3 each fuel receipt signed and registered by the fleet leader, else not reimbursed.
+    TaskSpec("fuel_sign", "燃油发票签字登记：{plate}（{litres} 升）", "R10 三.3", "fleet_leader",
+             assignee="input.fleet_leader", deadline="fuel_sign_due",
+             outcomes={"fuel_signed": NoteData, "fuel_refused": NoteData}),
+    # 二.7 the month's 100-point assessment of each driver and the vehicle.
+    TaskSpec("monthly_assessment", "月度百分考核：{month}（{plates}）", "R10 二.7",
+             "vehicle_office", deadline="assessment_due", outcomes={"done": AssessmentData}),
 )  # fmt: skip
 
 REPAIR = ApprovalSpec(  # 二.3 reported to the director, approved by the office (fleet)
@@ -142,6 +155,14 @@ REPAIR = ApprovalSpec(  # 二.3 reported to the director, approved by the office
 REPAIR_BILL = ApprovalSpec(  # 二.5 checked by the office, approved by the manager's office
     "repair_bill", "repair_bill_approval", "维修费用审批：{plate}", "R10 二.5",
     tiers=(Tier(None, ("vehicle_office", "vehicle_mgr_office")),),
+)  # fmt: skip
+FUEL = ApprovalSpec(  # 三.3 signed by the fleet leader, approved by 经理室
+    "fuel", "fuel_approval", "燃油发票报销审批：{plate}", "R10 三.3",
+    tiers=(Tier(None, ("vehicle_mgr_office",)),),
+)  # fmt: skip
+REWARDS = ApprovalSpec(  # 四.13 checked and signed by the fleet, approved by 经理室
+    "rewards", "rewards_approval", "安全奖及公里补贴审批：{month}", "R10 四.13",
+    tiers=(Tier(None, ("fleet_leader", "vehicle_mgr_office")),),
 )  # fmt: skip
 PURCHASE = ApprovalSpec(  # 二.4 confirmed by the fleet leader, approved by the director
     "purchase", "purchase_approval", "自行保养采购审批：{plate}", "R10 二.4",
@@ -165,7 +186,7 @@ class VehicleWorkflow(CaseWorkflow):
     VARS = VehicleVars
     CUSTOMER_FIELD = None
     TASKS = TASKS
-    APPROVALS = (DISCIPLINE, REPAIR, REPAIR_BILL, PURCHASE)
+    APPROVALS = (DISCIPLINE, REPAIR, REPAIR_BILL, PURCHASE, FUEL, REWARDS)
     ROLES = ROLES
     # The named director dispatches; the named fleet leader is the case's 车队长.
     ROLE_HOLDERS = {"director": "input.director", "fleet_leader": "input.fleet_leader"}
@@ -184,6 +205,8 @@ class VehicleWorkflow(CaseWorkflow):
                    people={"driver": "driver"}),
         ActionSpec("request_repair", RepairInput, ("driver",), "update", "报修（填报车辆维修单）",
                    "Report a repair"),
+        ActionSpec("register_fuel", FuelReceiptInput, ("driver",), "update", "登记燃油发票",
+                   "Register a fuel receipt"),
         ActionSpec("request_purchase", PurchaseInput, ("driver",), "update",
                    "申请自行保养采购", "Ask to buy maintenance supplies"),
     )  # fmt: skip
@@ -201,6 +224,13 @@ class VehicleWorkflow(CaseWorkflow):
                 self.v.licensed[d.driver] = d.licence_no
         self.event("fleet_started", "R10 一.1", self.started_by, vehicles=len(self.inp.vehicles),
                    drivers=len(self.inp.drivers))  # fmt: skip
+        # 二.7 / 三.4 / 四.12 every month, 09:00 on the 1st: last month's accounts. (A fleet case
+        # started before the monthly close existed keeps running without it.)
+        if not workflow.patched("vehicle-month-close"):
+            return
+        today = self.now.astimezone(CHINA_TZ).date().replace(day=1)
+        first = add_months(datetime.combine(today, time(9), CHINA_TZ), 1)
+        self.recur("month_close", Grid(first, self.policy.month_close_every), "month_close")
 
     def summarize(self) -> dict[str, Any]:
         return {"vehicles": len(self.inp.vehicles), "licensed": sorted(self.v.licensed),
@@ -558,3 +588,160 @@ class VehicleWorkflow(CaseWorkflow):
         self.event("purchase_decided", "R10 二.4", None, plate=unit.data["plate"],
                    approved=approved, total_yuan=unit.data["total_yuan"])  # fmt: skip
         self.close_unit(unit, "done", approved=approved)
+
+    # ---- 三.2 / 三.3 fuel receipts -----------------------------------------------------------
+
+    @workflow.update(name="register_fuel")
+    def register_fuel(self, inp: FuelReceiptInput) -> str:
+        rid = self.record("fuel_receipt", "《燃油发票登记》", {
+            "fleet_name": self.inp.fleet_name, "plate": inp.plate, "driver": inp.actor.id,
+            "litres": str(inp.litres), "amount_yuan": str(inp.amount_yuan),
+            "station": inp.station, "bought_on": inp.bought_on.isoformat()},
+            created_by=inp.actor.id, clause="R10 三.2")  # fmt: skip
+        self.v.fuel.append({"plate": inp.plate, "litres": str(inp.litres),
+                            "yuan": str(inp.amount_yuan), "on": inp.bought_on.isoformat()})  # fmt: skip
+        unit = self.open_unit("fuel", f"燃油发票：{inp.plate}", plate=inp.plate,
+                              litres=str(inp.litres), record_id=rid)  # fmt: skip
+        self.open("fuel_sign", unit, data={"plate": inp.plate, "litres": str(inp.litres),
+                                           "amount_yuan": str(inp.amount_yuan)})  # fmt: skip
+        return rid
+
+    @register_fuel.validator
+    def _check_fuel(self, inp: FuelReceiptInput) -> None:
+        self.check_action("register_fuel", inp.actor)
+        if self._vehicle(inp.plate) is None:
+            raise refuse("Invalid", f"plate: {inp.plate} is not a vehicle of this fleet",
+                         f"{inp.plate} 不是本车队的车辆")  # fmt: skip
+
+    @after("fuel_sign")
+    def _fuel_signed(self, task: TaskState) -> None:
+        unit = self.unit(task.unit)
+        if unit is None:
+            return
+        if task.status == "done" and task.outcome == "fuel_signed":
+            self.request_approval("fuel", unit, unit.data["record_id"])
+            return
+        self.event("fuel_not_reimbursed", "R10 三.3", task.closed_by, plate=unit.data["plate"],
+                   litres=unit.data["litres"])  # fmt: skip
+        self.close_unit(unit, "done", reimbursed=False)
+
+    @after_approval("fuel")
+    def _fuel_decided(self, unit: UnitState, approved: bool, record_id: str) -> None:
+        self.event("fuel_reimbursement", "R10 三.3", None, plate=unit.data["plate"],
+                   litres=unit.data["litres"], approved=approved)  # fmt: skip
+        self.close_unit(unit, "done", reimbursed=approved)
+
+    # ---- the month: 三.4 fuel account, 二.7 assessment, 四.12 rewards --------------------------
+
+    @at("month_close")
+    def _month_close(self, data: dict[str, Any]) -> None:
+        planned = data["planned_at"]
+        planned = planned if isinstance(planned, datetime) else datetime.fromisoformat(planned)
+        end = planned.astimezone(CHINA_TZ).date()
+        start = add_months(datetime.combine(end, time(0), CHINA_TZ), -1).date()
+        month = f"{start.year}-{start.month:02d}"
+        self._fuel_account(month, start, end)
+        for d in self.inp.drivers:
+            plates = [v.plate for v in self.inp.vehicles if v.driver == d.driver]
+            self.open("monthly_assessment", data={
+                "month": month, "driver": d.driver, "plates": "、".join(plates) or "—",
+                "breaches": [b["kind"] for b in self.v.breaches
+                             if b["party"] == d.driver and start <= _day(b) < end]})  # fmt: skip
+        self._rewards(month, start, end)
+
+    def _fuel_account(self, month: str, start: date, end: date) -> None:
+        rows = []
+        for v in self.inp.vehicles:
+            fuel = [f for f in self.v.fuel if f["plate"] == v.plate and start <= _day(f) < end]
+            bought = sum((Decimal(f["litres"]) for f in fuel), Decimal(0))
+            paid = sum((Decimal(f["yuan"]) for f in fuel), Decimal(0))
+            km = sum((Decimal(t["km"]) for t in self.v.trips
+                      if t["plate"] == v.plate and start <= _day(t) < end), Decimal(0))  # fmt: skip
+            standard = self.policy.fuel_standards[v.model]
+            allowed = rules.allowance(standard, start.month)
+            acc = rules.fuel_account(bought, km, allowed, rules.average_price(paid, bought))
+            rows.append({"plate": v.plate, "model": v.model, "driver": v.driver,
+                         "litres": str(acc.litres), "km": str(km),
+                         "consumption": str(acc.consumption) if acc.consumption is not None else "—",
+                         "allowed_per_100km": str(allowed), "allowed_litres": str(acc.allowed_litres),
+                         "excess_litres": str(acc.excess_litres), "price_per_litre_yuan": str(acc.price_yuan),
+                         "fine_yuan": str(acc.fine_yuan)})  # fmt: skip
+            if acc.over:  # 三.4 报办公室，严格按规定处罚; 四.10 按超标数量全额处罚
+                self.book(f"fuel/{month}/{v.plate}", clause="R10 三.4", party=v.driver,
+                          amount=acc.fine_yuan,
+                          rule=(f"{month} {v.plate} 耗油 {acc.litres} 升 / {km} 公里，标准 {allowed} "
+                                f"升/百公里（{acc.allowed_litres} 升），超标 {acc.excess_litres} 升 × "
+                                f"{acc.price_yuan} 元/升，按超标数量全额处罚"))  # fmt: skip
+                self.notify(f"fuel/{month}/{v.plate}", "role:vehicle_office",
+                            f"【车辆】{month} {v.plate} 耗油超标",
+                            f"超标 {acc.excess_litres} 升，罚款 {acc.fine_yuan} 元（三.4、四.10）。")  # fmt: skip
+        self.record("fuel_account", "《单车油耗核算表》", {
+            "fleet_name": self.inp.fleet_name, "month": month, "vehicles": rows},
+            created_by=None, clause="R10 三.4")  # fmt: skip
+
+    def _rewards(self, month: str, start: date, end: date) -> None:
+        people = [d.driver for d in self.inp.drivers]
+        if self.inp.fleet_leader not in people:
+            people.append(self.inp.fleet_leader)
+        rows, total = [], Decimal(0)
+        for who in people:
+            km = sum((Decimal(t["km"]) for t in self.v.trips
+                      if t["driver"] == who and start <= _day(t) < end), Decimal(0))  # fmt: skip
+            accidents = [a for a in self.v.accidents if a["driver"] == who
+                         and a["liability"] != "none" and start <= _day(a) < end]  # fmt: skip
+            breaches = [b for b in self.v.breaches if b["party"] == who and start <= _day(b) < end]
+            safe = not accidents and not breaches
+            leader = who == self.inp.fleet_leader
+            award = rules.safe_driving_reward(leader, safe, self.policy.rewards)
+            subsidy = rules.mileage_subsidy(km, self.policy.rewards) if safe else Decimal("0.00")
+            why = "安全行车" if safe else f"事故 {len(accidents)} 次、违规 {len(breaches)} 次"
+            rows.append({"person": who, "group_leader": leader, "km": str(km), "safe": safe,
+                         "reason": why, "award_yuan": str(award), "subsidy_yuan": str(subsidy),
+                         "total_yuan": str(award + subsidy)})  # fmt: skip
+            total += award + subsidy
+        rid = self.record("rewards", "《安全奖及公里补贴发放表》", {
+            "fleet_name": self.inp.fleet_name, "month": month, "people": rows,
+            "total_yuan": str(total)}, created_by=None, clause="R10 四.12")  # fmt: skip
+        unit = self.open_unit("rewards", f"安全奖及公里补贴：{month}", month=month, rows=rows)
+        self.request_approval("rewards", unit, rid, measure=total)
+
+    @after_approval("rewards")
+    def _rewards_decided(self, unit: UnitState, approved: bool, record_id: str) -> None:
+        month = unit.data["month"]
+        if approved:
+            for row in unit.data["rows"]:
+                who = row["person"]
+                if Decimal(row["award_yuan"]) > 0:
+                    self.book(f"reward/{month}/{who}/safe", clause="R10 四.12", party=who,
+                              kind="reward", amount=row["award_yuan"],
+                              rule=f"{month} 安全行车奖" + ("（车管组组长）" if row["group_leader"] else ""))  # fmt: skip
+                if Decimal(row["subsidy_yuan"]) > 0:
+                    self.book(f"reward/{month}/{who}/km", clause="R10 四.12", party=who,
+                              kind="reward", amount=row["subsidy_yuan"],
+                              rule=f"{month} 安全行驶公里补贴：{row['km']} 公里，按百公里 "
+                                   f"{self.policy.rewards.subsidy_fen_per_100km} 分")  # fmt: skip
+        self.close_unit(unit, "done", approved=approved)
+
+    @after("monthly_assessment")
+    def _assessed(self, task: TaskState) -> None:
+        """二.7 百分量化考核: 100 less the deductions, item by item; the score goes to pay."""
+        if task.status != "done":
+            return
+        data = self.given(AssessmentData, task)
+        lost = sum(d.points for d in data.deductions)
+        score = max(0, 100 - lost)
+        self.record("assessment", "《驾驶员及车辆月度百分考核表》", {
+            "fleet_name": self.inp.fleet_name, "month": task.data["month"],
+            "driver": task.data["driver"], "plates": task.data["plates"],
+            "vehicle_condition": data.vehicle_condition,
+            "deductions": [d.model_dump(mode="json") for d in data.deductions],
+            "points_lost": lost, "score": score,
+            "pay_note": f"得分 {score}，与当月工资兑现挂钩"}, created_by=task.closed_by,
+            clause="R10 二.7")  # fmt: skip
+
+
+def _day(entry: dict[str, str]) -> date:
+    """The China-time day of a logged entry (its own date when it has one)."""
+    if "on" in entry:
+        return date.fromisoformat(entry["on"])
+    return datetime.fromisoformat(entry["at"]).astimezone(CHINA_TZ).date()

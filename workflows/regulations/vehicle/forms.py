@@ -102,6 +102,18 @@ class VehiclePolicy(CasePolicy):
         Deadline(working_days=5),
         description="维修费用结算时限：二.5 车队长与修理厂结算维修费用的期限（原文未规定）",
     )
+    month_close_every: Deadline = Field(
+        Deadline(months=1),
+        description="月度核算周期：二.7 / 三.4 / 四.12 每月 1 日 9:00 核算上月油耗、考核与安全奖",
+    )
+    fuel_sign_due: Deadline = Field(
+        Deadline(working_days=3),
+        description="燃油发票签字时限：三.3 车队长签字登记燃油发票的期限（原文未规定）",
+    )
+    assessment_due: Deadline = Field(
+        Deadline(working_days=5),
+        description="月度考核时限：二.7 办公室（车队）完成上月百分量化考核的期限（原文未规定）",
+    )
     accident_window: Deadline = Field(
         Deadline(days=365), description="事故累计期间：四.5 一年内两次主责以上交通事故辞退"
     )
@@ -151,6 +163,19 @@ class SettlementData(TaskData):
     amount_yuan: Yuan = Field(ge=0, description="结算金额（元）")
     items_checked: bool = Field(description="更换材料清单已逐项核实")
     note: str = Field("", max_length=2000, description="备注")
+
+
+class Deduction(TaskData):
+    item: str = Field(min_length=1, max_length=200, description="扣分项目")
+    points: int = Field(ge=1, le=100, description="扣分")
+    note: str = Field("", max_length=500, description="说明")
+
+
+class AssessmentData(TaskData):
+    """二.7 the month's 100-point assessment of a driver and the vehicle, item by item."""
+
+    deductions: list[Deduction] = Field(default_factory=list, max_length=50, description="扣分明细")
+    vehicle_condition: str = Field(min_length=1, max_length=1000, description="车况检查")
 
 
 # ---- actions ------------------------------------------------------------------------------------
@@ -203,6 +228,17 @@ class EngineSeizureInput(Form):
     cause: str = Field(
         min_length=2, max_length=2000, description="原因（检查不周、缺机油、冷却液）"
     )
+
+
+class FuelReceiptInput(Form):
+    """三.2 / 三.3 a fuel receipt, registered per vehicle (逐台登记)."""
+
+    actor: Actor
+    plate: str = Field(min_length=2, max_length=20, description="车牌号")
+    litres: Decimal = Field(gt=0, max_digits=8, decimal_places=2, description="加油量（升）")
+    amount_yuan: Yuan = Field(gt=0, description="金额（元）")
+    station: str = Field(min_length=1, max_length=200, description="加油站")
+    bought_on: date = Field(description="加油日期")
 
 
 class RepairInput(Form):
@@ -260,4 +296,5 @@ class VehicleVars(BaseModel):
     trips: list[dict[str, str]] = Field(default_factory=list)  # {plate, driver, km, at}
     accidents: list[dict[str, str]] = Field(default_factory=list)  # {driver, liability, on, at}
     breaches: list[dict[str, str]] = Field(default_factory=list)  # {party, kind, at}
+    fuel: list[dict[str, str]] = Field(default_factory=list)  # {plate, litres, yuan, at}
     trips_logged: int = 0
