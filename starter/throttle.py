@@ -97,6 +97,10 @@ async def reserve(session_factory: SessionFactory, account: str, address: str) -
                 .with_for_update()
             )
         }
+        # The time of the judgement is taken once the rows are locked: an attempt that waited
+        # for the lock must not stamp its failure with the earlier time it arrived (that would
+        # move a count's last failure back and open the next try early).
+        now = datetime.now(UTC)
         for rule, key in keys:
             row = rows[key]  # a count starts again after a quiet window
             if row.last_failure_at is not None and now - row.last_failure_at > rule.window:

@@ -407,8 +407,12 @@ async def test_parallel_sign_ins_cannot_beat_the_throttle_and_nobody_locks_anyon
         codes = [r.status_code for r in answers]
         # 5 attempts are judged at once, then one more after 1 s, 2 s, 4 s ... (the right one
         # may or may not be among them): never the 49 × 401 of a count taken after the check.
+        # When the right one is judged it clears its own account-and-address count (by design:
+        # the person who knows the password is never locked out), and the attempts still
+        # waiting start a new series of the same shape: every ordering of the gather allows it.
         judged = codes.count(401) + codes.count(200)
-        assert judged <= 5 + 1 + math.log2(took + 1), (took, codes)
+        series = 2 if 200 in codes else 1
+        assert judged <= series * (5 + 1 + math.log2(took + 1)), (took, codes)
         assert codes.count(429) == 50 - judged, codes
         assert all(r.headers.get("retry-after") for r in answers if r.status_code == 429)
     async with from_address(app, "10.0.0.2") as b:
