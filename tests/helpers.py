@@ -195,8 +195,15 @@ async def save_histories(client: Client, workflow_id: str) -> None:
     target = os.environ.get("ZHIDU_SAVE_HISTORIES")
     if not target:
         return
+    # The regulation is the longest registered code the id starts with (codes have hyphens:
+    # `service-request-…` is service-request's, not `service`'s).
+    code = max(
+        (c for c in TEST_REGISTRY if workflow_id.startswith(f"{c}-")),
+        key=len,
+        default=workflow_id.split("-")[0],
+    )
     for n, hist in enumerate(await case_histories(client, workflow_id), start=1):
-        path = Path(target) / f"{workflow_id.split('-')[0]}_{workflow_id}_run{n}.json"
+        path = Path(target) / f"{code}_{workflow_id}_run{n}.json"
         path.write_text(hist.to_json())
 
 
