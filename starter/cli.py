@@ -345,7 +345,7 @@ async def show_text(view: dict[str, Any], ctx: Context, url: str) -> str:
 
     regs = registry_or_default(ctx.registry)
     entry = regs.get(view["regulation"])
-    labels = merge(ENGINE_LABELS, labels_of(ctx.registry))
+    labels = merge(ENGINE_LABELS, labels_of(ctx.registry), *([entry.labels] if entry else []))
     try:
         records = await queries.case_records(ctx.factory, view["case_id"])
     except queries.NoSuchCase:

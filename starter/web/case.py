@@ -32,7 +32,18 @@ from starter.web.forms import (
     schema_labels,
     sig_input_name,
 )
-from starter.web.i18n import EN, FLASH, book, lang_of, person, pick, role_name, wording, words
+from starter.web.i18n import (
+    EN,
+    FLASH,
+    about,
+    book,
+    lang_of,
+    person,
+    pick,
+    role_name,
+    wording,
+    words,
+)
 from starter.web.pages import PageRoute, factory, page_user, redirect, registry, render, state
 from starter.web.records import record_view
 from starter.web.start import has_files
@@ -280,7 +291,7 @@ async def _case_page(
         raise NotFound(
             f"case {case_id} is not found" if lang == "en" else f"未找到案件 {case_id}"
         ) from exc
-    entry = registry(request).get(view["regulation"])
+    entry = about(registry(request).get(view["regulation"]))
     now = datetime.now(UTC)
     tasks = view["tasks"]
     open_tasks = sorted(
@@ -385,7 +396,7 @@ async def _outcome_form(
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The outcome's data schema of an open task, and the data its posted form holds."""
     row = await _open_task(request, case_id, task)
-    entry = registry(request).get(row["regulation"])
+    entry = about(registry(request).get(row["regulation"]))
     schema = catalog.task_forms(entry, row["kind"]).get(outcome) if entry else None
     return schema, (parse_form(schema, schema, form, "data.", attached) if schema else {})
 
@@ -395,7 +406,7 @@ async def _outcome_model(
 ) -> type[BaseModel] | None:
     """The model of an outcome's data (its form), as the regulation declares it."""
     row = await _open_task(request, case_id, task)
-    entry = registry(request).get(row["regulation"])
+    entry = about(registry(request).get(row["regulation"]))
     spec = getattr(entry.workflow, "_specs", {}).get(row["kind"]) if entry else None
     model = spec.outcomes.get(outcome) if spec is not None else None
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None

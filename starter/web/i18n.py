@@ -249,8 +249,28 @@ def wording(lang: str, **case: Any) -> Words:
     return Words(words(), book(), people(), lang, **case)
 
 
+# The labels of the regulation the page is about (its case, record or start form), put over
+# the merged ones: two regulations may call one field key by different words (`owner` is R1's
+# 负责人 and another's 客户归属), and a page says its own regulation's word.
+OWN: ContextVar[Labels | None] = ContextVar("zhidu_own_words", default=None)
+_OVER: dict[tuple[int, int], Labels] = {}
+
+
+def about(entry: RegulationEntry | None) -> RegulationEntry | None:
+    """This request's page is about `entry`'s regulation: its words win from here on."""
+    OWN.set(entry.labels if entry is not None else None)
+    return entry
+
+
 def words() -> Labels:
-    return (WORDS.get() or words_for(None))[0]
+    merged = (WORDS.get() or words_for(None))[0]
+    own = OWN.get()
+    if own is None:
+        return merged
+    key = (id(merged), id(own))
+    if key not in _OVER:
+        _OVER[key] = own.over(merged)
+    return _OVER[key]
 
 
 def book() -> RoleBook:

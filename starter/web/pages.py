@@ -25,6 +25,7 @@ from starter.web.forms import said
 from starter.web.i18n import (
     EN,
     FLASH,
+    OWN,
     PEOPLE,
     STATUS,
     WORDS,
@@ -67,6 +68,7 @@ class PageRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             WORDS.set(words_for(state(request).registry))
+            OWN.set(None)
             try:
                 PEOPLE.set(await people.directory(factory(request)))
                 response = await original(request)

@@ -26,7 +26,16 @@ from pydantic import BaseModel
 from activities.errors import NotFound
 from starter import attachments, signatures
 from starter.web.forms import is_attachment, schema_labels
-from starter.web.i18n import METHODS, VERIFY_REASONS, lang_of, pick, role_name, wording, words
+from starter.web.i18n import (
+    METHODS,
+    VERIFY_REASONS,
+    about,
+    lang_of,
+    pick,
+    role_name,
+    wording,
+    words,
+)
 from starter.web.pages import PageRoute, factory, page_user, registry, render, state
 from starter.web.times import local, parse_time
 from starter.wording import Words, is_money
@@ -306,7 +315,7 @@ async def _words(request: Request, record: Mapping[str, Any], found: list, lang:
              for t in await queries.case_tasks(factory(request), case_id)}  # fmt: skip
     units = await queries.unit_titles(factory(request), case_id)
     w = wording(lang, tasks=tasks, records={r["id"]: r["title"] for r in found}, units=units)
-    entry = registry(request).get(record.get("regulation") or "")
+    entry = about(registry(request).get(record.get("regulation") or ""))
     if entry is not None:
         w.person_keys = w.person_keys | set(entry.people) | set(w.labels.persons)
     return w
@@ -321,7 +330,7 @@ async def record_page(request: Request, record_id: str) -> Response:
     if sig_id and sig_id not in {s["id"] for s in record["signatures"]}:
         raise NotFound(f"no signature {sig_id} on this record")
     w = await _words(request, record, found, lang)
-    entry = registry(request).get(record.get("regulation") or "")
+    entry = about(registry(request).get(record.get("regulation") or ""))
     fields, tables, charts = record_view(record, entry, w)
     return render(
         request, "record.html", user, record=record, case=case, fields=fields, tables=tables,
@@ -422,7 +431,7 @@ async def _export(request: Request, record_id: str) -> tuple[dict[str, Any], lis
     lang = lang_of(request)
     record, case, found = await _record(request, record_id[:300])
     w = await _words(request, record, found, lang)
-    entry = registry(request).get(record.get("regulation") or "")
+    entry = about(registry(request).get(record.get("regulation") or ""))
     fields, tables, charts = record_view(record, entry, w)
     sigs = await signature_cards(request, record, w, lang)
     return record, export_rows(record, case, fields, tables, charts, sigs, w)

@@ -27,7 +27,7 @@ from starter.web.forms import (
     said,
     schema_labels,
 )
-from starter.web.i18n import lang_of, person, role_name
+from starter.web.i18n import about, lang_of, person, role_name
 from starter.web.i18n import people as directory
 from starter.web.pages import PageRoute, factory, page_user, redirect, registry, render, state
 from starter.web.uploads import attached_files
@@ -50,7 +50,9 @@ async def start_pick(request: Request) -> Response:
 
 
 def _entry(request: Request, code: str) -> RegulationEntry:
-    return cases.get_entry(code, state(request).registry)
+    entry = cases.get_entry(code, state(request).registry)
+    about(entry)  # the start form says its own regulation's words
+    return entry
 
 
 def _start_page(
