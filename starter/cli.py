@@ -345,7 +345,8 @@ async def show_text(view: dict[str, Any], ctx: Context, url: str) -> str:
 
     regs = registry_or_default(ctx.registry)
     entry = regs.get(view["regulation"])
-    labels = merge(ENGINE_LABELS, labels_of(ctx.registry), *([entry.labels] if entry else []))
+    # The case's own regulation's words (another's may call the same key differently).
+    labels = merge(ENGINE_LABELS, entry.labels if entry else labels_of(ctx.registry))
     try:
         records = await queries.case_records(ctx.factory, view["case_id"])
     except queries.NoSuchCase:

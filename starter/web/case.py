@@ -373,6 +373,9 @@ async def _act(
     except ServiceError as exc:
         if exc.status >= 500 and exc.status != 504:
             raise
+        row = await queries.task_row(factory(request), cases.full_task_id(case_id, task))
+        if row is not None:  # the refusal in the words of the task's own regulation
+            about(registry(request).get(row.regulation))
         text = said(exc, lang_of(request), labels)
         posted = FormState(task, form_key, values, text, field_of(exc), exc.status)
         return await _case_page(request, user, case_id, posted)

@@ -249,28 +249,34 @@ def wording(lang: str, **case: Any) -> Words:
     return Words(words(), book(), people(), lang, **case)
 
 
-# The labels of the regulation the page is about (its case, record or start form), put over
-# the merged ones: two regulations may call one field key by different words (`owner` is R1's
-# 负责人 and another's 客户归属), and a page says its own regulation's word.
+# The words of the regulation the page is about (its case, record or start form): the engine's
+# and its own, not the merged ones. Two regulations may call one field key by different words
+# (`owner` is R1's 负责人 and another's 客户归属; `content` is R1's 内容 and R5's 报告内容), and a
+# page says its own regulation's word, never one a later-registered regulation put over it.
 OWN: ContextVar[Labels | None] = ContextVar("zhidu_own_words", default=None)
-_OVER: dict[tuple[int, int], Labels] = {}
+_OWN_WORDS: dict[int, Labels] = {}
+
+
+def own_words(entry: RegulationEntry) -> Labels:
+    """The engine's labels with `entry`'s regulation's over them (built once per regulation)."""
+    key = id(entry.labels)
+    if key not in _OWN_WORDS:
+        _OWN_WORDS[key] = merge(ENGINE_LABELS, entry.labels)
+    return _OWN_WORDS[key]
 
 
 def about(entry: RegulationEntry | None) -> RegulationEntry | None:
-    """This request's page is about `entry`'s regulation: its words win from here on."""
-    OWN.set(entry.labels if entry is not None else None)
+    """This request's page is about `entry`'s regulation: its words are the page's from here on."""
+    OWN.set(own_words(entry) if entry is not None else None)
     return entry
 
 
 def words() -> Labels:
-    merged = (WORDS.get() or words_for(None))[0]
+    """The page's words: its regulation's (after `about`), else those of all regulations merged."""
     own = OWN.get()
-    if own is None:
-        return merged
-    key = (id(merged), id(own))
-    if key not in _OVER:
-        _OVER[key] = own.over(merged)
-    return _OVER[key]
+    if own is not None:
+        return own
+    return (WORDS.get() or words_for(None))[0]
 
 
 def book() -> RoleBook:

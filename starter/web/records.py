@@ -28,9 +28,11 @@ from starter import attachments, signatures
 from starter.web.forms import is_attachment, schema_labels
 from starter.web.i18n import (
     METHODS,
+    OWN,
     VERIFY_REASONS,
     about,
     lang_of,
+    own_words,
     pick,
     role_name,
     wording,
@@ -91,8 +93,13 @@ def record_labels(entry: RegulationEntry | None, kind: str) -> dict[str, str]:
     key = (id(entry.workflow), kind)
     if key not in _RECORD_LABELS:
         out: dict[str, str] = {}
-        for model in (*_record_models(entry, kind), entry.input_model):
-            schema_labels(model.model_json_schema(), out=out)
+        # In the regulation's own words whatever page asks first (the cache outlives the request).
+        token = OWN.set(own_words(entry))
+        try:
+            for model in (*_record_models(entry, kind), entry.input_model):
+                schema_labels(model.model_json_schema(), out=out)
+        finally:
+            OWN.reset(token)
         _RECORD_LABELS[key] = out
     return _RECORD_LABELS[key]
 
@@ -314,8 +321,8 @@ async def _words(request: Request, record: Mapping[str, Any], found: list, lang:
     tasks = {t.id: {"title": t.title, "due_at": t.due_at}
              for t in await queries.case_tasks(factory(request), case_id)}  # fmt: skip
     units = await queries.unit_titles(factory(request), case_id)
+    entry = about(registry(request).get(record.get("regulation") or ""))  # before the words
     w = wording(lang, tasks=tasks, records={r["id"]: r["title"] for r in found}, units=units)
-    entry = about(registry(request).get(record.get("regulation") or ""))
     if entry is not None:
         w.person_keys = w.person_keys | set(entry.people) | set(w.labels.persons)
     return w

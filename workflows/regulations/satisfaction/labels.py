@@ -62,6 +62,7 @@ LABELS = Labels(
     },
     enums={
         "survey": ("满意度调查", "Satisfaction survey"),
+        "complaint": ("顾客投诉", "Customer complaint"),
         "complaint_summary": ("投诉月度汇总", "Monthly complaint summary"),
         "yearly_report": ("年度满意度分析报告", "Yearly report"),
         "manager_card": ("经理服务卡", "Manager's service card"),
@@ -69,6 +70,9 @@ LABELS = Labels(
         "new_item": ("新增服务项目调查", "New service item"),
         "quality_problem": ("重大服务质量问题专项调查", "After a major quality problem"),
         "visit": ("来访", "Visit"),
+        "letter": ("来函", "Letter"),
+        "phone": ("电话", "Phone"),
+        "onsite": ("上门", "In person"),
         "complaint_box": ("来函（投诉箱）", "Complaint box"),
         "fax": ("传真", "Fax"),
         "forwarded": ("其他部门转来", "Forwarded"),
