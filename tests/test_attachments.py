@@ -7,15 +7,12 @@ import hashlib
 import re
 
 import httpx
-import pytest
 
 from starter import users
 from starter.app import create_app
 from starter.web.forms import build_widgets, is_attachment, parse_form, resolve_schema
 from starter.web.records import bar_chart, report_charts
 from workflows.model import Attachment, Form
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_upload_and_download(session_factory, settings_factory, clean_db) -> None:

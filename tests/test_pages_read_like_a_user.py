@@ -19,7 +19,6 @@ from html.parser import HTMLParser
 from typing import Any
 
 import httpx
-import pytest
 import pytest_asyncio
 
 from starter import users
@@ -28,8 +27,6 @@ from starter.web.forms import is_attachment, resolve_schema
 from starter.wording import PERSON_KEYS
 from store.models import Case, Event, Record, Signature, Task
 from workflows.regulations import REGISTRY, labels_of, roles_of
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/-])")
 ROLE_PREFIX = re.compile(r"\brole:")

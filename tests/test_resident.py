@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from starter.app import create_app
 from store import models
@@ -31,8 +30,6 @@ from workflows.model import Actor
 from workflows.regulations import REGISTRY, roles_of
 from workflows.regulations.resident.clauses import last_month
 from workflows.regulations.resident.forms import DOCUMENTS, ResidentInput
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 STAFF = Actor(id="staff", roles=["staff"])
 RECEPTION = Actor(id="receptionist", roles=["receptionist"])
