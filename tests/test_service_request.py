@@ -29,6 +29,7 @@ from tests.helpers import (
 from workflows.model import CHINA_TZ, Actor
 from workflows.regulations.service_request import ENTRY
 from workflows.regulations.service_request.forms import (
+    ComplaintInput,
     HouseholdVisitInput,
     ServiceRequestPolicy,
     UrgentDelayInput,
@@ -604,6 +605,130 @@ async def test_8_2_the_household_visit_quota_and_its_breach_at_month_end(
         await sleep_to(env, month_end + timedelta(hours=2))
         [summary] = await records(session_factory, h.id, "visit_summary", 1)
         assert summary.data["visits"] == {"director": 2, "area": 1}
+        # 5.2.3 / 6.5 the month's forms not yet reviewed and settled: the month stays open,
+        # and the late paperwork is called out to the center head.
+        view = await eventually(
+            lambda: state(h), lambda v: "month_waiting" in {e.kind for e in v.events}
+        )
+        assert view.status != "done"
+        paperwork = {t.kind: t for t in view.tasks if t.status == "open"
+                     and t.kind in ("cost_review", "settlement")}  # fmt: skip
+        assert {k: (t.role, t.clause, t.due_at) for k, t in paperwork.items()} == {
+            "cost_review": ("department_head", "R4 5.2.3", month_end),
+            "settlement": ("receptionist", "R4 6.5", month_end),
+        }
+        await refused(complete(h, paperwork["settlement"], RECEPTIONIST, "handed_over",
+                               {"forms": 12, "fees_yuan": "-1", "received_by": "赵会计"}),
+                      "Invalid", "fees_yuan")  # fmt: skip
+        await refused(complete(h, paperwork["cost_review"], RECEPTIONIST, "reviewed",
+                               {"forms": 12, "received_by": "接待员"}), "Forbidden")  # fmt: skip
+        await complete(h, paperwork["cost_review"], DEPT_HEAD, "reviewed",
+                       {"forms": 12, "fees_yuan": "158.70", "received_by": "前台 吴芳"})  # fmt: skip
+        assert (await state(h)).status != "done"
+        await complete(h, paperwork["settlement"], RECEPTIONIST, "handed_over",
+                       {"forms": 12, "fees_yuan": "158.70", "received_by": "财务部 赵会计"})  # fmt: skip
+        [settled] = await records(session_factory, h.id, "settlement", 1)
+        assert (settled.data["forms"], settled.data["fees_yuan"]) == (12, "158.70")
+        sigs = await rows(session_factory, models.Signature, record_id=settled.id)
+        assert [(s.signer, s.role) for s in sigs] == [("receptionist", "receptionist")]
+        view = await eventually(lambda: state(h), lambda v: v.status == "done")
+        assert view.status == "done"
+
+
+def month_end_after(first: datetime) -> datetime:
+    """00:00 China time of the 1st of the month after `first`'s."""
+    return datetime.combine((first + timedelta(days=32)).date().replace(day=1), time(0), CHINA_TZ)
+
+
+async def test_8_1_a_complaint_is_investigated_the_same_day_decided_by_the_director_and_answered_in_writing(
+    ts_env, session_factory, clean_db, settings_factory
+):
+    env = ts_env
+    async with case_worker(env.client, session_factory, settings_factory()) as queue:
+        first = next_first_at_nine(await env.get_current_time())
+        await sleep_to(env, first)
+        h = await helpers.start_case(env, queue, "service-request", {"case_type": "month"},
+                                     started_by="system")  # fmt: skip
+
+        def log(n: int, valid: bool, actor: Actor = RECEPTIONIST) -> Any:
+            return h.execute_update("complaint", ComplaintInput(
+                actor=actor, room=f"5-1-{n:03d}", content=f"楼道灯坏了一周无人修（{n}）",
+                valid=valid), result_type=int)  # fmt: skip
+
+        await refused(log(1, True, TECH), "Forbidden")
+        assert await log(1, True) == 1
+        [register] = await records(session_factory, h.id, "complaint", 1)
+        assert register.category == "valid"
+        # 8(一)3 investigated and verified the same day, by the front desk.
+        inv = await open_task(h, "complaint_investigate")
+        assert (inv.role, inv.clause) == ("receptionist", "R4 8(一)3")
+        assert inv.due_at == datetime.combine(first.date() + timedelta(days=1), time(0), CHINA_TZ)
+        await refused(complete(h, inv, TECH, "reported",
+                               {"findings": "灯管老化", "proposal": "更换"}), "Forbidden")  # fmt: skip
+        await refused(complete(h, inv, RECEPTIONIST, "reported", {"findings": "灯管老化"}),
+                      "Invalid", "proposal")  # fmt: skip
+        await complete(h, inv, RECEPTIONIST, "reported",
+                       {"findings": "5-1 楼道灯管老化，工程部未接到报修", "proposal": "工程部当天更换"})  # fmt: skip
+        [found] = await records(session_factory, h.id, "complaint_findings", 1)
+        assert found.data["findings"].startswith("5-1 楼道灯管老化")
+        # ... the director decides the handling and names the responsible department.
+        decide = await open_task(h, "complaint_decide")
+        assert (decide.role, decide.assignee, decide.clause) == (
+            "director",
+            "director",
+            "R4 8(一)3",
+        )
+        assert working_days_between(first.date(), china(decide.due_at).date()) == 1
+        # a complaint explained to the owner's satisfaction ends there: nothing for the director
+        assert await log(2, False) == 2
+        inv2 = await open_task(h, "complaint_investigate")
+        await complete(h, inv2, RECEPTIONIST, "explained", {"explanation": "已说明灯具属业主自装"})
+        view = await state(h)
+        assert [t.kind for t in view.tasks if t.status == "open" and t.kind == "complaint_decide"] \
+            == ["complaint_decide"]  # fmt: skip
+        assert "complaint_explained" in {e.kind for e in view.events}
+        await refused(complete(h, decide, RECEPTIONIST, "assigned",
+                               {"decision": "更换灯管", "department": "工程部"}), "Forbidden")  # fmt: skip
+        await complete(h, decide, DIRECTOR, "assigned",
+                       {"decision": "工程部当天更换灯管并检查整栋楼道照明", "department": "工程部"})  # fmt: skip
+        [decision] = await records(session_factory, h.id, "complaint_decision", 1)
+        assert decision.data["department"] == "工程部"
+        # 8(一)6 the responsible department handles it and replies to the owner in writing.
+        reply = await open_task(h, "complaint_reply")
+        assert (reply.role, reply.clause) == ("department_head", "R4 8(一)6")
+        assert working_days_between(first.date(), china(reply.due_at).date()) == 3
+        answer = {"result": "已更换 5-1 全部楼道灯管", "reply": "您反映的楼道照明问题已处理完毕",
+                  "replied_on": first.date().isoformat()}  # fmt: skip
+        await refused(complete(h, reply, TECH, "replied", answer), "Forbidden")
+        await complete(h, reply, DEPT_HEAD, "replied", answer)
+        [written] = await records(session_factory, h.id, "complaint_reply", 1)
+        assert (written.data["reply"], written.data["department"]) == (
+            "您反映的楼道照明问题已处理完毕", "工程部")  # fmt: skip
+        sigs = await rows(session_factory, models.Signature, record_id=written.id)
+        assert [(s.signer, s.role) for s in sigs] == [("depthead", "department_head")]
+        notes = await eventually(
+            lambda: rows(session_factory, models.Notification, case_id=h.id),
+            lambda ns: any("投诉已书面回复" in n.subject for n in ns),
+        )
+        assert {n.recipient for n in notes if "投诉已书面回复" in n.subject} == {"director"}
+        # A complaint logged late on the month's last day is still in hand when the month ends:
+        # the month waits for it, and a complaint after the end belongs to the next month.
+        month_end = month_end_after(first)
+        await sleep_to(env, month_end - timedelta(hours=2))
+        assert await log(3, True) == 3
+        await sleep_to(env, month_end + timedelta(hours=2))
+        view = await eventually(
+            lambda: state(h), lambda v: "month_waiting" in {e.kind for e in v.events}
+        )
+        assert view.status != "done"
+        await refused(log(4, True), "Invalid", "this month is over")
+        inv3 = await open_task(h, "complaint_investigate")
+        await complete(h, inv3, RECEPTIONIST, "explained", {"explanation": "已当面解释"})
+        assert (await state(h)).status != "done"  # the month's forms are not settled yet
+        for kind, actor, outcome in (("cost_review", DEPT_HEAD, "reviewed"),
+                                     ("settlement", RECEPTIONIST, "handed_over")):  # fmt: skip
+            task = await open_task(h, kind)
+            await complete(h, task, actor, outcome, {"forms": 0, "received_by": "财务部 赵会计"})
         view = await eventually(lambda: state(h), lambda v: v.status == "done")
         assert view.status == "done"
 

@@ -49,6 +49,17 @@ Choices where the text is silent (a property-management service center's reading
   and the center head are told). A visit is 'handled' when its feedback was dealt with; the
   revisit handling rate is handled / visits, the valid complaint rate valid complaints /
   `households`; both are on the next month's report beside their targets.
+- 8(一): a logged complaint is investigated by a receptionist the same day (or explained to the
+  owner's satisfaction, which ends it); the result and proposal go to the director, who decides
+  the handling and names the responsible department within a working day (the text is silent);
+  a department head of that department handles it and replies to the owner in writing within 3
+  working days (silent too), signed, and the director is told. The month's case stays open past
+  its end until every complaint logged in it is answered (a complaint logged after the end is
+  refused: it belongs to the new month's case).
+- 5.2.3 / 6.5: the month's forms are reviewed and signed by a department head and summarised by
+  the receptionist, the settlement copies handed to finance, both by the month's last day; the
+  month's case stays open until both are done. Cases started before these existed
+  (`workflow.patched`) run as they did.
 """
 
 from __future__ import annotations
@@ -70,7 +81,11 @@ with workflow.unsafe.imports_passed_through():
         AgreeServiceData,
         CannotFixData,
         ChaseData,
+        ComplaintDecisionData,
+        ComplaintExplainedData,
+        ComplaintFindingsData,
         ComplaintInput,
+        ComplaintReplyData,
         ContractorData,
         DeclineData,
         DiffersData,
@@ -86,6 +101,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceReportData,
         ServiceRequestInput,
         ServiceRequestPolicy,
+        SettlementData,
         SiteCheckData,
         UrgentDelayInput,
         VisitTallyData,
@@ -129,6 +145,7 @@ class ServiceVars(BaseModel):
     handled: int = 0
     complaints: int = 0
     valid_complaints: int = 0
+    month_over: bool = False  # past its end, waiting for its complaints and its paperwork
 
 
 # ---- the clauses ----------------------------------------------------------------------------
@@ -329,6 +346,61 @@ TASKS = (
         lapse=Deadline(days=1),
         breach=Breach(notify=("task.holder", "role:center_head")),
     ),  # fmt: skip
+    # ---- 8(一) a complaint: investigated the same day, the director decides, a written reply ----
+    TaskSpec(
+        "complaint_investigate",
+        "当天调查核实投诉：{room}（{subject}）",
+        "R4 8(一)3",
+        "receptionist",
+        deadline="complaint_investigate_due",
+        outcomes={"reported": ComplaintFindingsData, "explained": ComplaintExplainedData},
+        record=RecordSpec("complaint_findings", "《投诉调查核实记录》", ("reported", "explained")),
+        breach=Breach(notify=("task.holder", "role:director")),
+    ),  # fmt: skip
+    TaskSpec(
+        "complaint_decide",
+        "决定投诉处理办法、落实责任部门：{room}（{subject}）",
+        "R4 8(一)3",
+        "director",
+        deadline="complaint_decide_due",
+        outcomes={"assigned": ComplaintDecisionData},
+        record=RecordSpec("complaint_decision", "《投诉处理决定》", ("assigned",)),
+        breach=Breach(notify=("task.holder", "role:center_head")),
+    ),  # fmt: skip
+    TaskSpec(
+        "complaint_reply",
+        "处理投诉并书面回复业主：{room}（{subject}）",
+        "R4 8(一)6",
+        "department_head",
+        deadline="complaint_reply_due",
+        outcomes={"replied": ComplaintReplyData},
+        record=RecordSpec("complaint_reply", "《投诉书面回复》", ("replied",)),
+        signatures=(Sign("actor", "department_head"),),
+        breach=Breach(notify=("task.holder", "role:director")),
+    ),  # fmt: skip
+    # ---- 5.2.3 / 6.5 the month's forms: reviewed, signed, summarised, settled with finance ----
+    TaskSpec(
+        "cost_review",
+        "审核本月处置单用工用料、费用并签字送回（{month}）",
+        "R4 5.2.3",
+        "department_head",
+        deadline="settlement_due",
+        outcomes={"reviewed": SettlementData},
+        record=RecordSpec("cost_review", "《处置单用工用料审核》", ("reviewed",)),
+        signatures=(Sign("actor", "department_head"),),
+        breach=Breach(notify=("task.holder", "role:center_head")),
+    ),  # fmt: skip
+    TaskSpec(
+        "settlement",
+        "处置单汇总，结算联交财务部（{month}）",
+        "R4 6.5",
+        "receptionist",
+        deadline="settlement_due",
+        outcomes={"handed_over": SettlementData},
+        record=RecordSpec("settlement", "《处置单结算汇总》", ("handed_over",)),
+        signatures=(Sign("actor", "receptionist"),),
+        breach=Breach(notify=("task.holder", "role:center_head")),
+    ),  # fmt: skip
 )
 
 _SEND_VISIT = ("director", "area_manager")
@@ -340,6 +412,15 @@ ACTIONS = (
     ActionSpec("complaint", ComplaintInput, ("receptionist", "director", "center_head"), "update",
                "登记投诉", "Log a complaint"),
 )  # fmt: skip
+
+# Patches: a case started before these existed replays as it ran.
+COMPLAINT_HANDLING = "service-request-complaint-handling"
+MONTH_PAPERWORK = "service-request-month-paperwork"
+COMPLAINT_TASKS = ("complaint_investigate", "complaint_decide", "complaint_reply")
+COMPLAINT_CONTEXT = ("complaint", "room", "content", "valid", "findings", "proposal", "decision",
+                     "department")  # fmt: skip
+MONTH_OPEN_ENDS = ("complaint_investigate", "complaint_decide", "complaint_reply",
+                   "cost_review", "settlement")  # fmt: skip
 
 JOB_KINDS = ("repair", "repair_24h", "repair_workday", "repair_internal")
 JOB_OF_CLASS = {"standard": "repair", "urgent_24h": "repair_24h",
@@ -385,7 +466,9 @@ class ServiceRequestWorkflow(CaseWorkflow):
         base: dict[str, Any] = {}
         if self.inp.case_type == "request":
             base = {"room": self.inp.room, "owner_name": self.inp.owner_name}
-        if task.kind == "quote":
+        if task.kind in COMPLAINT_TASKS:  # the complaint the record is about, and what came before
+            base |= {k: task.data[k] for k in COMPLAINT_CONTEXT if k in task.data}
+        elif task.kind == "quote":
             material, labour = self._priced(task.data.get("lines", []))
             base |= {"material_fee_yuan": str(material), "labour_fee_yuan": str(labour),
                      "fee_yuan": str(material + labour)}  # fmt: skip
@@ -778,6 +861,12 @@ class ServiceRequestWorkflow(CaseWorkflow):
             self.v.visits[who] = 0
             self.open("visit_quota", due=nxt, role=role, assignee=who,
                       data={"visitor": who, "quota": quota, "month": month})  # fmt: skip
+        if workflow.patched(MONTH_PAPERWORK):
+            # 5.2.3 each department head reviews the month's forms (work, materials, fees) and
+            # signs them back; 6.5 the receptionist summarises them and hands the settlement
+            # copies to finance, at the month's end.
+            self.open("cost_review", data={"month": month})
+            self.open("settlement", data={"month": month})
         self.wake_at(nxt + timedelta(hours=1), "month_end", month=month)
 
     @on_result("figures")
@@ -880,6 +969,11 @@ class ServiceRequestWorkflow(CaseWorkflow):
                     clause="R4 8(一)3")  # fmt: skip
         self.notify(f"complaint/{self.v.complaints}", self.inp.director,
                     f"【投诉】{inp.room}", f"{inp.content}\n请当天调查核实并决定处理办法")  # fmt: skip
+        if workflow.patched(COMPLAINT_HANDLING):
+            # 8(一)3 what cannot be explained on the spot is investigated the same day.
+            self.open("complaint_investigate", data={
+                "complaint": self.v.complaints, "room": inp.room, "subject": inp.content[:20],
+                "content": inp.content, "valid": inp.valid})  # fmt: skip
         return self.v.complaints
 
     @complaint.validator
@@ -888,6 +982,61 @@ class ServiceRequestWorkflow(CaseWorkflow):
         if self.inp.case_type != "month":
             raise refuse("Invalid", "complaints go on the month's register",
                          "投诉登记在物业服务中心的月度案件中")  # fmt: skip
+        if self.v.month_over:
+            raise refuse("Invalid", "this month is over: log the complaint in the new month's case",
+                         "本月已结束，请在新一月的月度案件中登记投诉")  # fmt: skip
+
+    def _complaint_data(self, task: TaskState) -> dict[str, Any]:
+        keep = ("complaint", "room", "subject", "content", "valid")
+        return {k: task.data[k] for k in keep if k in task.data}
+
+    @after("complaint_investigate")
+    def _investigated(self, task: TaskState) -> None:
+        if task.status == "done" and task.outcome == "reported":
+            # 8(一)3 the result and the proposal to the director, who decides.
+            self.open("complaint_decide", assignee=self.inp.director, data={
+                **self._complaint_data(task), "findings": task.data["findings"],
+                "proposal": task.data["proposal"]})  # fmt: skip
+        elif task.status == "done":
+            self.event("complaint_explained", "R4 8(一)2", task.closed_by,
+                       complaint=task.data.get("complaint"))  # fmt: skip
+        self._month_closes()
+
+    @after("complaint_decide")
+    def _complaint_decided(self, task: TaskState) -> None:
+        if task.status == "done":
+            department = task.data["department"]
+            self.event("complaint_assigned", "R4 8(一)3", task.closed_by,
+                       department=department, complaint=task.data.get("complaint"))  # fmt: skip
+            self.open("complaint_reply", data={
+                **self._complaint_data(task), "department": department,
+                "decision": task.data["decision"]})  # fmt: skip
+        self._month_closes()
+
+    @after("complaint_reply")
+    def _complaint_replied(self, task: TaskState) -> None:
+        if task.status == "done":
+            # 8(一)6 事事有着落，件件有回音: the director sees the written reply.
+            self.notify(f"{task.id}/replied", self.inp.director,
+                        f"【投诉已书面回复】{task.data.get('room', '')}",
+                        f"{task.data.get('result', '')}\n回复：{task.data.get('reply', '')}")  # fmt: skip
+        self._month_closes()
+
+    @after("cost_review")
+    def _costs_reviewed(self, task: TaskState) -> None:
+        self._month_closes()
+
+    @after("settlement")
+    def _settled(self, task: TaskState) -> None:
+        self._month_closes()
+
+    def _month_pending(self) -> list[TaskState]:
+        return [t for t in self.open_tasks() if t.kind in MONTH_OPEN_ENDS]
+
+    def _month_closes(self) -> None:
+        """A month past its end closes once its complaints are answered and its forms settled."""
+        if self.v.month_over and not self._month_pending():
+            self.finish("done")
 
     @at("month_end")
     def _month_end(self, data: dict[str, Any]) -> None:
@@ -895,4 +1044,9 @@ class ServiceRequestWorkflow(CaseWorkflow):
             "month": data["month"], "visits": dict(self.v.visits), "handled": self.v.handled,
             "complaints": self.v.complaints, "valid_complaints": self.v.valid_complaints},
             created_by="system", clause="R4 8(二)1.4")  # fmt: skip
+        if self._month_pending():
+            # A complaint still in hand or forms not yet settled keep the month open.
+            self.v.month_over = True
+            self.event("month_waiting", "R4 8(一)", None, month=data["month"])
+            return
         self.finish("done")

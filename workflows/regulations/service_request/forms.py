@@ -194,6 +194,22 @@ class ServiceRequestPolicy(CasePolicy):
     households: int = Field(
         500, ge=1, le=1000000, description="在住户数：8(二)1.4 计算有效投诉率的分母（原文未规定）"
     )
+    complaint_investigate_due: Deadline = Field(
+        Deadline(end_of_day=True),
+        description="调查核实时限：8(一)3 须进行调查的必须当天进行调查、核实，结果与建议报主任",
+    )
+    complaint_decide_due: Deadline = Field(
+        Deadline(working_days=1),
+        description="主任决定时限：8(一)3 主任决定处理办法并落实责任部门（原文未规定）",
+    )
+    complaint_reply_due: Deadline = Field(
+        Deadline(working_days=3),
+        description="书面回复时限：8(一)6 责任部门处理完毕后以书面形式回复业主（原文未规定）",
+    )
+    settlement_due: Deadline = Field(
+        Deadline(before_month_end=0),
+        description="结算时限：6.5 接待员月底将处置单汇总，结算联交财务部",
+    )
 
     def price(self, code: str) -> PriceItem | None:
         return next((p for p in self.price_list if p.code == code), None)
@@ -395,3 +411,40 @@ class ComplaintInput(Form):
     room: str = Field(min_length=1, max_length=50, description="业主房号")
     content: str = Field(min_length=2, max_length=2000, description="投诉内容")
     valid: bool = Field(description="有效投诉")
+
+
+class ComplaintFindingsData(TaskData):
+    """8(一)3 investigated and verified the same day: the result and a proposal for the director."""
+
+    findings: str = Field(min_length=2, max_length=2000, description="调查核实结果")
+    proposal: str = Field(min_length=2, max_length=2000, description="处理建议")
+
+
+class ComplaintExplainedData(TaskData):
+    """8(一)3 explained to the owner's satisfaction: nothing to investigate."""
+
+    explanation: str = Field(min_length=2, max_length=2000, description="解释说明")
+
+
+class ComplaintDecisionData(TaskData):
+    """8(一)3 the director decides how it is handled and which department answers for it."""
+
+    decision: str = Field(min_length=2, max_length=2000, description="处理办法")
+    department: str = Field(min_length=1, max_length=100, description="责任部门")
+
+
+class ComplaintReplyData(TaskData):
+    """8(一)6 handled, and the result replied to the owner in writing."""
+
+    result: str = Field(min_length=2, max_length=2000, description="处理结果")
+    reply: str = Field(min_length=2, max_length=4000, description="书面回复内容")
+    replied_on: date = Field(description="回复日期")
+
+
+class SettlementData(TaskData):
+    """6.5 the month's 处置单 summarised, the settlement copies handed to finance."""
+
+    forms: int = Field(ge=0, le=100000, description="处置单份数")
+    fees_yuan: Yuan = Field(Decimal(0), ge=0, description="有偿服务费合计（元）")
+    received_by: str = Field(min_length=1, max_length=100, description="财务部接收人")
+    note: str = Field("", max_length=1000, description="备注")

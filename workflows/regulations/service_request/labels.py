@@ -20,6 +20,12 @@ LABELS = Labels(
         "differs": ("情况不符", "Account differs"),
         "chased": ("已催办", "Chased"),
         "cannot_serve": ("无法实施或无力承接", "Cannot be served"),
+        "reported": ("调查核实，报主任", "Investigated, reported to the director"),
+        "explained": ("已解释，业主满意", "Explained to the owner's satisfaction"),
+        "assigned": ("决定处理办法，落实责任部门", "Decided, department assigned"),
+        "replied": ("已处理并书面回复", "Handled, replied in writing"),
+        "reviewed": ("已审核签字送回", "Reviewed and signed back"),
+        "handed_over": ("已汇总，结算联交财务部", "Summarised, handed to finance"),
     },
     events={
         "emergency": ("紧急情况", "Emergency"),
@@ -33,6 +39,9 @@ LABELS = Labels(
         "chased": ("催办", "Chased"),
         "month_opened": ("月度工作开始", "Month opened"),
         "visit_progress": ("登门回访进度", "Visit progress"),
+        "complaint_explained": ("投诉已解释", "Complaint explained"),
+        "complaint_assigned": ("投诉落实责任部门", "Complaint assigned"),
+        "month_waiting": ("月末仍有未结事项", "Month waits for open work"),
     },
     sentences={
         "emergency": (
@@ -60,6 +69,18 @@ LABELS = Labels(
         "visit_progress": (
             "{actor} 登门回访：本月第 {done} 家（目标 {quota} 家）",
             "{actor} visited a household: {done} of {quota}",
+        ),
+        "complaint_explained": (
+            "{actor} 向业主解释投诉，业主满意",
+            "{actor} explained the complaint to the owner's satisfaction",
+        ),
+        "complaint_assigned": (
+            "{actor} 决定投诉处理办法，责任部门：{department}",
+            "{actor} decided the complaint and assigned {department}",
+        ),
+        "month_waiting": (
+            "{month} 月已结束，待投诉答复、处置单结算完毕后结案",
+            "The month {month} is over; it closes once complaints and forms are settled",
         ),
     },  # fmt: skip
     enums={
@@ -197,6 +218,17 @@ LABELS = Labels(
         "agreement_copy_attached": "已附协议复印件",
         "contractor": "特约工程队",
         "evaluation": "评审记录",
+        "complaint": "投诉序号",
+        "subject": "投诉摘要",
+        "findings": "调查核实结果",
+        "proposal": "处理建议",
+        "decision": "处理办法",
+        "result": "处理结果",
+        "reply": "书面回复内容",
+        "replied_on": "回复日期",
+        "forms": "处置单份数",
+        "fees_yuan": "有偿服务费合计（元）",
+        "received_by": "财务部接收人",
     },
     persons={"worker": "technician", "reported_to": "supervisor"},
     layouts={
@@ -280,6 +312,19 @@ LABELS = Labels(
             "energy",
             "commissions",
         ),
+        "complaint_findings": ("room", "content", "valid", "findings", "proposal", "explanation"),
+        "complaint_decision": ("room", "content", "findings", "proposal", "decision", "department"),
+        "complaint_reply": (
+            "room",
+            "content",
+            "department",
+            "decision",
+            "result",
+            "reply",
+            "replied_on",
+        ),
+        "cost_review": ("month", "forms", "fees_yuan", "note"),
+        "settlement": ("month", "forms", "fees_yuan", "received_by", "note"),
     },  # fmt: skip
     records={
         "intake_log": ("《业主反映情况记录》", "Owner's request log"),
@@ -301,5 +346,10 @@ LABELS = Labels(
         "service_agreement": ("服务约定（书面协议）", "Service agreement"),
         "service_order": ("《维修单》（秩序维护、清洁）", "Service order"),
         "contractor_order": ("特约工程验收单", "Contractor acceptance"),
+        "complaint_findings": ("《投诉调查核实记录》", "Complaint investigation"),
+        "complaint_decision": ("《投诉处理决定》", "Complaint decision"),
+        "complaint_reply": ("《投诉书面回复》", "Written reply to a complaint"),
+        "cost_review": ("《处置单用工用料审核》", "Review of the month's forms"),
+        "settlement": ("《处置单结算汇总》", "Settlement of the month's forms"),
     },
 )
