@@ -487,6 +487,11 @@ async def test_7_the_deposit_pays_for_defects_after_an_early_move_in_and_the_bal
         await complete(h, await open_task(h, "inspection"), CENTER, "inspection_ok", {})
         [notice] = await notices(session_factory, h.id, "【退还抵押金】")
         assert "应退 2965.34 元" in notice.body
+        # the services suspended for the early move-in resume with the pass
+        [resumed] = await records(session_factory, h.id, "services_resumed", 1)
+        assert resumed.data["services"] == "空调加时服务"
+        [told] = await notices(session_factory, h.id, "【恢复服务】")
+        assert "空调加时服务" in told.body and told.recipient == "role:client_affairs"
         refund = await open_task(h, "refund")
         assert refund.role == "finance"
         paid = {"paid_on": today.isoformat(), "method": "银行转账"}

@@ -27,7 +27,8 @@ CLAUSES = (
     Clause("第7条", "完工（含整改）后7个工作日内申请验收；未验收或不合格迁入可暂停服务、动用抵押金整改；"
            "验收通过后退还抵押金",
            "task inspection_request (7 working days, breach recorded), task inspection, "
-           "actions moved_in / suspend_services / use_deposit, task refund, ledger deposit"),
+           "actions moved_in / suspend_services / use_deposit, record services_resumed at the "
+           "pass, task refund, ledger deposit"),
 )  # fmt: skip
 
 ENTRY = regulation(

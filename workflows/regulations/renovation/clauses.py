@@ -43,7 +43,8 @@ Choices where the text is silent (a property manager's reading):
   the daily checks resume); its completion again needs an application within 7 working days.
 - Moving in before a pass is recorded (《未经验收迁入记录》); only then may 管理中心 suspend
   services and use the deposit for defects (each use a `deposit_used` ledger row, never more
-  than the balance). After the pass the refund is notified (客务部 tells the customer) and 财务
+  than the balance). Suspended services resume when the inspection passes (《恢复服务通知》,
+  客务部 told; behind `workflow.patched`). After the pass the refund is notified (客务部 tells the customer) and 财务
   pays the balance (held − deductions), recorded and signed for by the customer; the case ends.
 """
 
@@ -103,6 +104,8 @@ CODE = "renovation"
 ACTIVE = ("under_work", "rectifying")  # the stages in which work goes on
 _CENTER = "role:management_center"
 _AFFAIRS = "role:client_affairs"
+# A case started before suspended services resumed at the pass replays as it ran.
+RESUME_SERVICES = "renovation-resume-services"
 
 TASKS = (
     TaskSpec("application_review", "审批二次装修申请（第{n}次）：{customer_name} {premises}",
@@ -687,7 +690,21 @@ class RenovationWorkflow(CaseWorkflow):
                     f"押金 {figures['held_yuan']} 元，扣除 {figures['deducted_yuan']} 元，"
                     f"应退 {figures['balance_yuan']} 元。")  # fmt: skip
         self.event("refund_notified", "R6 第7条", None, balance_yuan=figures["balance_yuan"])
+        if self.v.services_suspended and workflow.patched(RESUME_SERVICES):
+            self._resume_services(task.closed_by)
         self.open("refund")
+
+    def _resume_services(self, actor: str | None) -> None:
+        """第7条 services suspended after an early move-in resume once the inspection passes."""
+        services = "；".join(self.v.suspended) or "已暂停的各项服务"
+        self.v.services_suspended = False
+        rid = self.record("services_resumed", "《恢复服务通知》", {
+            "customer_name": self.inp.customer_name, "premises": self.inp.premises,
+            "services": services, "reason": "装修验收已通过"},
+            created_by=actor or "system", clause="R6 第7条")  # fmt: skip
+        self.event("services_resumed", "R6 第7条", actor, services=services, record_id=rid)
+        self.notify(f"resume/{rid}", _AFFAIRS, f"【恢复服务】{self.title}",
+                    f"装修验收已通过，恢复：{services}。请通知客户。")  # fmt: skip
 
     @after("refund")
     def _refunded(self, task: TaskState) -> None:
@@ -747,6 +764,7 @@ class RenovationWorkflow(CaseWorkflow):
     @workflow.update(name="suspend_services")
     def suspend_services(self, inp: SuspendInput) -> str:
         self.v.services_suspended = True
+        self.v.suspended.append(inp.services)
         rid = self.record("services_suspended", "《暂停服务通知》", {
             "customer_name": self.inp.customer_name, "premises": self.inp.premises,
             "services": inp.services, "reason": inp.reason},

@@ -264,6 +264,7 @@ class RenovationVars(BaseModel):
     stop_orders: int = 0
     moved_in_early: bool = False
     services_suspended: bool = False
+    suspended: list[str] = Field(default_factory=list)  # the services suspended, in order
     inspection_passed: bool = False
     deductions: list[str] = Field(default_factory=list)  # yuan, as text
     waste_checks: int = 0

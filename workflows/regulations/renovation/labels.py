@@ -38,6 +38,7 @@ LABELS = Labels(
         "moved_in": ("客户迁入", "Moved in"),
         "moved_in_early": ("未经验收迁入", "Moved in before the inspection passed"),
         "services_suspended": ("暂停服务", "Services suspended"),
+        "services_resumed": ("恢复服务", "Services resumed"),
     },
     sentences={
         "applied": (
@@ -112,6 +113,10 @@ LABELS = Labels(
             "{actor} recorded a move-in before the pass on {moved_in_on}",
         ),
         "services_suspended": ("{actor} 暂停服务：{services}", "{actor} suspended: {services}"),
+        "services_resumed": (
+            "验收通过，恢复服务：{services}",
+            "Inspection passed: {services} resumed",
+        ),
     },
     enums={
         "applied": ("申请中", "Applied"),
@@ -254,6 +259,7 @@ LABELS = Labels(
         "renovation_inspection": ("《装修验收记录》", "Inspection record"),
         "early_move_in": ("《未经验收迁入记录》", "Move-in before the pass"),
         "services_suspended": ("《暂停服务通知》", "Services suspended"),
+        "services_resumed": ("《恢复服务通知》", "Services resumed"),
         "deposit_use": ("《抵押金整改扣款单》", "Deposit used for defects"),
         "deposit_refund": ("《装修施工抵押金退还单》", "Deposit refund"),
     },
