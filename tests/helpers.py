@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
     Replayer,
     Worker,
@@ -140,6 +140,7 @@ async def start_case(
     *,
     started_by: str = "staff",
     calendar: bool = True,
+    begun: bool = True,
     **options: Any,
 ) -> WorkflowHandle[Any, Any]:
     """Start a case of `regulation` (TEST_REGISTRY) as the starter does: the input validated,
@@ -162,7 +163,24 @@ async def start_case(
         **options,
     )
     STARTED.append(handle)
+    if begun:
+        await wait_begun(handle)
     return handle
+
+
+async def wait_begun(handle: WorkflowHandle[Any, Any], within: float = 60.0) -> None:
+    """Wait (real time) until the case's first step has run (its `begin`: what its input holds
+    is in its state), or the run has ended: an update sent before that is refused "starting"
+    (a regulation's own actions) and a test would race the worker."""
+
+    async def step() -> bool:
+        try:
+            return bool((await state(handle)).events)
+        except RPCError:
+            return False
+
+    if not await eventually(step, bool, within):
+        raise AssertionError(f"case {handle.id} did not begin within {within} s")
 
 
 # The password hashes of the people ensure_people made, by user id: a test that emptied the
@@ -274,7 +292,16 @@ def library_calendar(now: datetime) -> CalendarData:
 
 
 async def state(handle: WorkflowHandle[Any, Any]) -> CaseView:
-    return await handle.query("state", result_type=CaseView)
+    """The case as its `state` query shows it. A query is answered by the worker between
+    workflow tasks: on a loaded machine one can outlast the RPC's deadline; ask again then."""
+    for attempt in range(5):
+        try:
+            return await handle.query("state", result_type=CaseView)
+        except RPCError as exc:
+            if attempt == 4 or exc.status not in (RPCStatusCode.DEADLINE_EXCEEDED,
+                                                  RPCStatusCode.CANCELLED):  # fmt: skip
+                raise
+    raise AssertionError("unreachable")
 
 
 async def open_task(handle: WorkflowHandle[Any, Any], kind: str, within: float = 10.0) -> TaskState:

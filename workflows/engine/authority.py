@@ -66,6 +66,14 @@ class AuthorityMixin(CaseBase):
         """Refuse `actor` an action of the regulation (its `ACTIONS`) they may not send: the
         roles the action declares, held for this case (the rule the starter and the pages
         ask too)."""
+        if not self._ready:
+            # The case's first step has not run (its input's people, licences, registers are
+            # not in its state yet): every answer now would be judged on an empty case.
+            raise refuse(
+                "Conflict",
+                f"case {self.s.case_id} is starting; try again",
+                f"案件 {self.s.case_id} 正在启动，请稍后重试",
+            )
         spec = next(a for a in self.ACTIONS if a.name == name)
         if rules.may_send(self._book, self.binding(), spec.roles, actor):
             return
