@@ -35,6 +35,7 @@ from starter.auth import (
     sign_in,
 )
 from starter.state import AppState, ClientDep, SessionFactoryDep, StateDep, get_session_factory
+from starter.survey_links import issue_links as survey_links_of
 from store import queries
 from store.db import SessionFactory
 from store.models import User
@@ -484,6 +485,27 @@ async def signature_code(
         settings=st.settings,
         registry=st.registry,
     )
+
+
+class SurveyLink(BaseModel):
+    household: str = Field(description="房号")
+    url: str = Field(description="住户填写征询表的一次性链接（本站路径）")
+
+
+@router.post(
+    "/cases/{case_id}/survey-links",
+    tags=["cases"],
+    summary="问卷链接 / One-time questionnaire links of a survey",
+    responses=errors(401, 403, 404, 422),
+)
+async def survey_links(
+    case_id: CaseId, st: StateDep, client: ClientDep, user: CurrentUser
+) -> list[SurveyLink]:
+    """R8: while a satisfaction survey's questionnaires are collected, one link per sampled
+    household whose questionnaire is not in yet. The household opens it on a phone and answers
+    once; the link needs no account. For those who enter returns from paper (客服部)."""
+    links = await survey_links_of(client, st.settings, case_id, user, st.registry)
+    return [SurveyLink(**link) for link in links]
 
 
 @router.get(

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
@@ -229,11 +229,21 @@ def _rpc_failure(exc: RPCError, what: str, missing: str) -> ServiceError:
     return ServiceError(502, f"{what}: {exc.message}")
 
 
+_T = TypeVar("_T")
+
+
 async def case_state(client: Client, case_id: str) -> CaseView:
     """The case's own answer to the `state` query (operators only, see the module doc)."""
+    return await case_query(client, case_id, "state", result_type=CaseView)
+
+
+async def case_query(
+    client: Client, case_id: str, name: str, *args: Any, result_type: type[_T]
+) -> _T:
+    """A case's answer to one of its queries; refusals as for every Temporal call."""
     handle = client.get_workflow_handle(case_id)
     try:
-        return await handle.query("state", result_type=CaseView)
+        return await handle.query(name, *args, result_type=result_type)
     except RPCError as exc:
         raise _rpc_failure(exc, f"case {case_id}", f"no case {case_id}") from exc
     except WorkflowQueryFailedError as exc:
@@ -320,10 +330,7 @@ async def act(
     data = {**payload, "actor": actor_for(user).model_dump()}
     if otp is not None:
         data["signatures"] = sigcodes.placeholder_signatures(payload)
-    try:
-        arg = spec.input_model.model_validate(data)
-    except ValidationError as exc:
-        raise invalid_from(exc) from exc
+    arg = validated_action_input(spec, data)
     await check_people(session_factory, spec.people, arg)
     if otp is not None:
         if session_factory is None:
@@ -365,6 +372,14 @@ async def _task_row_caught_up(
         if stored is not None and stored >= version:
             return
         await asyncio.sleep(0.05)
+
+
+def validated_action_input(spec: ActionSpec, data: Mapping[str, Any]) -> BaseModel:
+    """An action's input model from its data; Invalid (422) naming the first bad field."""
+    try:
+        return spec.input_model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
 
 
 async def send(client: Client, case_id: str, spec: ActionSpec, arg: BaseModel) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from starter import users
 from starter.app import create_app
 from store.models import Task
 from tests.helpers import case_worker, eventually, sent_code
+from tests.helpers import records as records_of
 from workflows.model import CHINA_TZ
 
 pytestmark = [
@@ -80,7 +81,8 @@ async def site(
         local_env.client, session_factory, settings, settings.temporal_task_queue
     ):
         with serving(create_app(settings), port):
-            yield {"base": f"http://127.0.0.1:{port}", "started": started}
+            yield {"base": f"http://127.0.0.1:{port}", "started": started,
+                   "queue": settings.temporal_task_queue}  # fmt: skip
     for case_id in started:
         try:
             await local_env.client.get_workflow_handle(case_id).terminate("test over")
@@ -441,3 +443,47 @@ async def test_api_docs_render_the_operations(browser, site) -> None:
     assert "Unable to render" not in body and "3.1" in body
     assert not outside, outside  # nothing from a CDN
     await context.close()
+
+
+async def test_a_household_answers_its_questionnaire_on_a_phone(
+    browser, site, local_env, session_factory
+) -> None:
+    """R8 (三)1: 客服部 asks for the links; a household opens its link on a phone (no sign-in),
+    is told what it left out, answers, and cannot answer twice."""
+    from tests.test_satisfaction import ITEMS, approved, delivered, start_survey
+
+    h = await start_survey(local_env, site["queue"])
+    site["started"].append(h.id)
+    sample = await approved(h)
+    await delivered(h)
+    staff = await sign_in(browser, site["base"], "cs")
+    csrf = next(c["value"] for c in await staff.context.cookies() if c["name"] == "csrftoken")
+    got = await staff.request.post(f"/api/cases/{h.id}/survey-links",
+                                   headers={"x-csrftoken": csrf})  # fmt: skip
+    assert got.status == 200, await got.text()
+    url = next(link["url"] for link in await got.json() if link["household"] == sample[0])
+
+    context = await browser.new_context(base_url=site["base"], locale="zh-CN", **PHONE)
+    context.set_default_timeout(STEP_MS)
+    phone = await context.new_page()
+    await phone.goto(url)
+    assert sample[0] in await phone.inner_text("#survey-who")
+    assert await page_width(phone) <= 390  # nothing wider than the phone
+    for i in (0, 2):  # the second item left out
+        await phone.check(f'input[name="grade.{i}"][value="satisfied"]')
+    await phone.fill("#opinions", "希望增加夜间巡逻")
+    await phone.click("#survey-submit")
+    await phone.wait_for_selector("#error-grade\\.1")
+    assert await phone.input_value("#opinions") == "希望增加夜间巡逻"
+    assert await phone.is_checked('input[name="grade.0"][value="satisfied"]')
+    await phone.check('input[name="grade.1"][value="very_satisfied"]')
+    await phone.click("#survey-submit")
+    await phone.wait_for_selector("#survey-thanks")
+    [mine] = [r for r in await records_of(session_factory, h.id, "survey_return")
+              if r.data["household"] == sample[0]]  # fmt: skip
+    assert [g["grade"] for g in mine.data["grades"]] == ["satisfied", "very_satisfied", "satisfied"]
+    assert [g["item"] for g in mine.data["grades"]] == ITEMS
+    await phone.goto(url)
+    assert "已经提交" in await phone.inner_text("#survey-closed")
+    await context.close()
+    await staff.context.close()

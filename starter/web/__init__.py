@@ -10,7 +10,8 @@ files stay in starter/templates/ and starter/static/.
 
 Every page goes through the same code as the API and the CLI: `starter.cases` to start and
 steer cases (Temporal), `starter.catalog` and `store.queries` to read (PostgreSQL is the read
-model: no page ever sends a workflow query), `starter.sigcodes`, `starter.users`,
+model: no page sends a workflow query but `survey`, a household's one-time questionnaire
+link, which must offer exactly what its survey accepts now), `starter.sigcodes`, `starter.users`,
 `starter.sessions`, and the services the API routes call too (`starter.auth`,
 `starter.signatures`, `starter.state`). Forms are generated from the JSON Schema of a
 regulation's input model and of each task outcome's data model, so a new regulation gets its
@@ -24,10 +25,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from starter.web import admin, auth, case, cases, records, start, work
+from starter.web import admin, auth, case, cases, records, start, survey, work
 from starter.web.pages import PageRoute
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 # In the order the pages were always matched.
-for page in (auth, work, start, case, records, cases, admin):
+for page in (auth, work, start, case, records, cases, admin, survey):
     router.include_router(page.router)

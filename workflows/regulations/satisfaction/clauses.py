@@ -84,6 +84,7 @@ with workflow.unsafe.imports_passed_through():
         SatisfactionPolicy,
         SatisfactionVars,
         SummaryData,
+        SurveyForm,
     )
     from workflows.regulations.satisfaction.people import ROLES
     from workflows.spec import (
@@ -102,6 +103,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 CODE = "satisfaction"
+HOUSEHOLD = "household"  # the actor of a questionnaire answered through its one-time link
 SINCE = "2000-01-01T00:00:00+00:00"
 COMPLAINT_KINDS = ["complaint_register", "complaint_analysis", "complaint_return",
                    "complaint_explanation"]  # fmt: skip
@@ -333,9 +335,43 @@ class SatisfactionWorkflow(CaseWorkflow):
 
     @workflow.update(name="enter_return")
     def enter_return(self, inp: ReturnInput) -> str:
+        return self._take_return(inp, {})
+
+    @workflow.update(name="household_return")
+    def household_return(self, inp: ReturnInput) -> str:
+        """(三)1 the household fills the questionnaire itself, through its one-time link."""
+        return self._take_return(inp, {"filled_by": "household"})
+
+    @household_return.validator
+    def _validate_household_return(self, inp: ReturnInput) -> None:
+        # Not one of ACTIONS: no user sends it; the link's page (starter/survey_links.py) does,
+        # as the household the signed link names.
+        if inp.actor.roles != [HOUSEHOLD] or inp.actor.id != f"{HOUSEHOLD}:{inp.household}":
+            raise refuse("Forbidden", f"household: a link answers for {inp.actor.id} only",
+                         "此链接只能填写本住户的征询表")  # fmt: skip
+        self._check_return(inp)
+
+    @workflow.query(name="survey_pending")
+    def survey_pending(self) -> list[str]:
+        """The sampled households whose questionnaire is not in yet (for their links)."""
+        return [h for h in self.v.sample if h not in self.v.returns]
+
+    @workflow.query(name="survey_form")
+    def survey_form(self, household: str) -> SurveyForm:
+        return SurveyForm(
+            estate=self.inp.estate,
+            items=list(self.v.items),
+            grades=list(self.policy.grades),
+            collecting=self.inp.kind == "survey" and self.v.collecting,
+            sampled=household in self.v.sample,
+            answered=household in self.v.returns,
+            collect_until=self.v.collect_until,
+        )
+
+    def _take_return(self, inp: ReturnInput, extra: dict[str, Any]) -> str:
         rid = self.record("survey_return", "《顾客满意度征询表》", {
-            "estate": self.inp.estate, **inp.model_dump(mode="json", exclude={"actor"})},
-            created_by=inp.actor.id, clause="R8 四(三)1")  # fmt: skip
+            "estate": self.inp.estate, **inp.model_dump(mode="json", exclude={"actor"}),
+            **extra}, created_by=inp.actor.id, clause="R8 四(三)1")  # fmt: skip
         self.v.returns[inp.household] = rid
         for g in inp.grades:
             counts = self.v.counts.setdefault(g.item, {})
@@ -351,6 +387,9 @@ class SatisfactionWorkflow(CaseWorkflow):
     @enter_return.validator
     def _validate_return(self, inp: ReturnInput) -> None:
         self.check_action("enter_return", inp.actor)
+        self._check_return(inp)
+
+    def _check_return(self, inp: ReturnInput) -> None:
         if self.inp.kind != "survey" or not self.v.collecting:
             raise refuse("Conflict", "the questionnaires are not being collected",
                          "征询表不在回收期内")  # fmt: skip

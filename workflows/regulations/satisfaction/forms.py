@@ -331,3 +331,16 @@ class SatisfactionVars(BaseModel):
     handled: bool = False
     contacted: bool = False
     figures: dict[str, Any] | None = None
+
+
+class SurveyForm(BaseModel):
+    """What a household's online questionnaire shows (the `survey_form` query): the survey's
+    items, the grade scale, and whether this household may still answer."""
+
+    estate: str
+    items: list[str]
+    grades: list[Grade]
+    collecting: bool
+    sampled: bool
+    answered: bool
+    collect_until: str | None = None

@@ -73,6 +73,7 @@ LABELS = Labels(
         "letter": ("来函", "Letter"),
         "phone": ("电话", "Phone"),
         "onsite": ("上门", "In person"),
+        "household": ("住户本人在线填写", "The household, online"),
         "complaint_box": ("来函（投诉箱）", "Complaint box"),
         "fax": ("传真", "Fax"),
         "forwarded": ("其他部门转来", "Forwarded"),
@@ -89,6 +90,7 @@ LABELS = Labels(
         "very_dissatisfied": ("很不满意", "Very dissatisfied"),
     },
     fields={
+        "filled_by": "填写方式",
         "estate": "管理处（小区）",
         "occasion": "调查时机",
         "new_item": "新增服务项目",
