@@ -18,7 +18,7 @@ CLAUSES = (
     Clause("四(二)1", "每半年一次，随机抽样，上门分发《顾客满意度征询表》", "schedule satisfaction-survey, sample (seeded), task survey_delivery"),
     Clause("四(二)2", "新增服务项目实施后三个月内可调查", "occasion new_item, policy new_item_window"),
     Clause("四(二)3", "重大服务质量问题后针对特定对象调查", "occasion quality_problem"),
-    Clause("四(三)", "征询表设计：顾客类型、服务项目、满意程度、意见建议与期望", "task survey_plan, action enter_return, record survey_return"),
+    Clause("四(三)", "征询表设计：顾客类型、服务项目、满意程度、意见建议与期望", "task survey_plan, action enter_return (from paper), or the household's one-time link (starter/survey_links.py, update household_return), record survey_return"),
     Clause("四(三)1", "征询表和调查方案", "task survey_plan, record survey_plan"),
     Clause("四(四)", "一周内回收，回收率超过 85% 才有效", "task survey_collection, wake-up collection_closes, policy valid_return_rate"),
     Clause("四(五)", "每项服务的满意率 = 满意等级数量 / 总评定数量", "record survey_result (Decimal, exact)"),
