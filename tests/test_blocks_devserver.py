@@ -24,6 +24,7 @@ from tests.helpers import (
     rows,
     save_histories,
     state,
+    wait_begun,
 )
 from workflows.model import Actor, CalendarData, CalendarUpdatedInput, CaseMessage, CaseStart
 from workflows.registry import RegulationEntry, ScheduleSpec
@@ -55,6 +56,7 @@ async def test_open_tasks_and_messages_survive_continue_as_new(
             execution_timeout=timedelta(minutes=5),
         )
         STARTED.append(h)
+        await wait_begun(h)
         # Messages and a calendar update arrive while the case keeps continuing as new.
         year = current_years(now)[1]
         for i in range(15):

@@ -36,6 +36,7 @@ from tests.helpers import (
     skip,
     sleep_to,
     state,
+    wait_begun,
 )
 from tests.test_blocks import DRAWING, STAFF, notes, start
 from tests.test_store_step import T0, step
@@ -264,6 +265,7 @@ async def test_scaled_defaults_on_a_three_minute_task(
             task_queue=queue,
         )
         STARTED.append(h)
+        await wait_begun(h)
         quick, anyone = await open_task(h, "quick"), await open_task(h, "quick_any")
         for task in (quick, anyone):
             assert task.due_at - task.created_at == timedelta(minutes=3)
@@ -320,6 +322,7 @@ async def test_a_task_and_a_notice_for_whoever_started_the_case(
             task_queue=queue,
         )
         STARTED.append(h)
+        await wait_begun(h)
         task = await open_task(h, "first_contact")
         assert (task.assignee, task.role) == ("bob", "staff")
         await sleep_to(env, task.due_at + timedelta(seconds=5))
@@ -376,6 +379,7 @@ async def test_a_task_for_a_named_person_whatever_their_role(
             task_queue=queue,
         )
         STARTED.append(h)
+        await wait_begun(h)
         task = await open_task(h, "first_callback")
         assert (task.role, task.assignee) == ("", "bob")
         for other in (

@@ -34,6 +34,7 @@ from tests.helpers import (
     library_calendar,
     open_task,
     state,
+    wait_begun,
 )
 from worker import AssertionVerifier, workflow_runner
 
@@ -145,6 +146,7 @@ async def start(env: Any, queue: str, policy: TrialPolicy | None = None, **inp: 
         id=f"trial-{customer}",
         task_queue=queue,
     )
+    await wait_begun(handle)
     return handle
 
 
