@@ -22,6 +22,7 @@ from starter import cases
 from store.models import User
 from workflows.model import Actor
 from workflows.registry import ActionSpec, Registry
+from workflows.regulations.satisfaction import ENTRY as SURVEYS
 from workflows.regulations.satisfaction.forms import ReturnInput, SurveyForm
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 SALT = "zhidu-survey-link"
 # A link older than this is refused whatever the survey (a collection lasts a week).
 MAX_AGE_SECONDS = 30 * 24 * 3600
-REGULATION = "satisfaction"
 HOUSEHOLD = "household"
 # The update the link's page sends; not among the regulation's actions: no user sends it.
 HOUSEHOLD_RETURN = ActionSpec(
@@ -70,8 +70,8 @@ async def issue_links(
     """The links of the sampled households whose questionnaire is not in yet: for whoever may
     enter returns from paper (the survey's `enter_return` roles), while it is collected."""
     ref = await cases.resolve_case(client, case_id, registry)
-    if ref.entry.code != REGULATION:
-        raise Invalid(f"{case_id} is not a satisfaction survey", "case_id",
+    if ref.entry.code != SURVEYS.code:
+        raise Invalid(f"{case_id} is not a survey case", "case_id",
                       f"{case_id} 不是满意度调查案件")  # fmt: skip
     roles = cases.action_spec(ref.entry, "enter_return").roles
     if not set(user.roles or []) & set(roles):

@@ -376,7 +376,12 @@ async def test_a_revisit_case_through_the_browser(browser, site, session_factory
     # The drawn signature itself, with the seal checked on the page and in print.
     image = drawn.locator("img.sig-image")
     assert await image.count() == 1
-    assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
+    # loaded (the page may be shown before the image has arrived on a loaded machine)
+    assert await image.evaluate(
+        """img => img.complete ? img.naturalWidth > 0 : new Promise(done => {
+            img.addEventListener("load", () => done(img.naturalWidth > 0));
+            img.addEventListener("error", () => done(false)); })"""
+    )
     assert "验证通过" in await drawn.inner_text()
     await drawn.locator(".verify-button").click()  # again, in place: no reload
     await drawn.locator(".verify-result.ok").wait_for()

@@ -175,9 +175,14 @@ async def test_4_2_1_the_plan_is_the_owners_in_three_working_days(
         plan = await open_task(h, "plan")
         assert (plan.assignee, plan.clause) == ("staff", "R1 4.2(1)")
         assert working_days_between(china(started).date(), china(plan.due_at).date()) == 3
-        assert china(plan.due_at).time().replace(microsecond=0) == china(started).time().replace(
-            microsecond=0
-        )
+
+        # Due at the time of day the case started: `started` is read after the start (a loaded
+        # machine may take a while to answer), so the due's clock is at most a minute before it.
+        def seconds(t: Any) -> float:
+            return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+        behind = (seconds(china(started).time()) - seconds(china(plan.due_at).time())) % 86400
+        assert behind <= 60, behind
         await refused(complete(h, plan, OTHER_STAFF, data=PLAN), "Forbidden", "assigned to staff")
         await refused(
             complete(h, plan, STAFF, data={"purposes": [], "methods": ["phone"], "content": "x"}),

@@ -24,13 +24,13 @@ LANG_COOKIE = "zhidu_lang"
 
 EN: dict[str, str] = {
     "制度": "zhidu",
-    "顾客满意度征询表": "Customer satisfaction questionnaire",
+    "顾客满意度征询表": "Customer questionnaire",
     "房号": "Flat",
-    "各项服务满意度": "How satisfied are you with each service",
+    "各项服务满意度": "How well does each service serve you",
     "年龄段": "Age band",
     "性别": "Sex",
     "职业": "Occupation",
-    "意见和建议（含最不满意处）": "Opinions and suggestions (what you are least satisfied with)",
+    "意见和建议（含最不满意处）": "Opinions and suggestions (what you like least)",
     "对未来服务的期望": "What you expect of our services",
     "提交成功": "Submitted",
     "感谢您的参与！您的意见将帮助我们改进服务。": "Thank you! Your answers help us serve you better.",

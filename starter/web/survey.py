@@ -17,7 +17,7 @@ from starter.state import get_client
 from starter.web.forms import form_errors, said
 from starter.web.i18n import lang_of, pick
 from starter.web.pages import PageRoute, render, state
-from workflows.regulations import REGISTRY
+from workflows.regulations.satisfaction import ENTRY as SURVEYS
 from workflows.regulations.satisfaction.forms import AgeBand, ReturnInput, Sex
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -26,7 +26,7 @@ FIELDS = ("age_band", "sex", "occupation", "opinions", "expectations")
 
 
 def _choices(kind: Any, lang: str) -> list[tuple[str, str]]:
-    enums = REGISTRY["satisfaction"].labels.enums
+    enums = SURVEYS.labels.enums
     return [(v, pick(enums.get(v), lang, v)) for v in typing.get_args(kind)]
 
 
