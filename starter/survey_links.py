@@ -20,10 +20,14 @@ from temporalio.client import Client
 from activities.errors import Forbidden, Invalid, NotFound
 from starter import cases
 from store.models import User
-from workflows.model import Actor
 from workflows.registry import ActionSpec, Registry
 from workflows.regulations.satisfaction import ENTRY as SURVEYS
-from workflows.regulations.satisfaction.forms import ReturnInput, SurveyForm
+from workflows.regulations.satisfaction.forms import (
+    HOUSEHOLD,
+    ReturnInput,
+    SurveyForm,
+    household_actor,
+)
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -31,7 +35,6 @@ if TYPE_CHECKING:
 SALT = "zhidu-survey-link"
 # A link older than this is refused whatever the survey (a collection lasts a week).
 MAX_AGE_SECONDS = 30 * 24 * 3600
-HOUSEHOLD = "household"
 # The update the link's page sends; not among the regulation's actions: no user sends it.
 HOUSEHOLD_RETURN = ActionSpec(
     "household_return", ReturnInput, (HOUSEHOLD,), "update", "住户在线填写征询表",
@@ -41,6 +44,11 @@ HOUSEHOLD_RETURN = ActionSpec(
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.session_secret, salt=SALT)
+
+
+def _not_valid() -> Forbidden:
+    return Forbidden("this questionnaire link is not valid",
+                     message_zh="此问卷链接无效，请核对链接或联系客服中心")  # fmt: skip
 
 
 def make_token(settings: Settings, case_id: str, household: str) -> str:
@@ -55,12 +63,10 @@ def read_token(settings: Settings, token: str) -> tuple[str, str]:
         raise Forbidden("this questionnaire link has expired",
                         message_zh="此问卷链接已过期，请联系客服中心") from exc  # fmt: skip
     except BadSignature as exc:
-        raise Forbidden("this questionnaire link is not valid",
-                        message_zh="此问卷链接无效，请核对链接或联系客服中心") from exc  # fmt: skip
+        raise _not_valid() from exc
     if not isinstance(data, dict) or not isinstance(data.get("c"), str) \
             or not isinstance(data.get("h"), str):  # fmt: skip
-        raise Forbidden("this questionnaire link is not valid",
-                        message_zh="此问卷链接无效，请核对链接或联系客服中心")  # fmt: skip
+        raise _not_valid()
     return data["c"], data["h"]
 
 
@@ -95,13 +101,8 @@ async def survey_form(
             client, case_id, "survey_form", household, result_type=SurveyForm
         )
     except NotFound as exc:
-        raise Forbidden("this questionnaire link is not valid",
-                        message_zh="此问卷链接无效，请核对链接或联系客服中心") from exc  # fmt: skip
+        raise _not_valid() from exc
     return case_id, household, form
-
-
-def household_actor(household: str) -> Actor:
-    return Actor(id=f"{HOUSEHOLD}:{household}", roles=[HOUSEHOLD], name=household)
 
 
 async def answer(client: Client, case_id: str, household: str, data: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ from datetime import timedelta
 import httpx
 
 from starter.app import create_app
-from starter.survey_links import household_actor
 from tests.helpers import case_worker, records, refused, sleep_to
 from tests.test_pages_read_like_a_user import problems
 from tests.test_satisfaction import (
@@ -25,7 +24,7 @@ from tests.test_satisfaction import (
     signed_in_as,
     start_survey,
 )
-from workflows.regulations.satisfaction.forms import ReturnInput
+from workflows.regulations.satisfaction.forms import ReturnInput, household_actor
 
 
 def csrf_of(http: httpx.AsyncClient) -> dict[str, str]:

@@ -18,7 +18,13 @@ from starter.web.forms import form_errors, said
 from starter.web.i18n import lang_of, pick
 from starter.web.pages import PageRoute, render, state
 from workflows.regulations.satisfaction import ENTRY as SURVEYS
-from workflows.regulations.satisfaction.forms import AgeBand, ReturnInput, Sex
+from workflows.regulations.satisfaction.forms import (
+    AgeBand,
+    ReturnInput,
+    Sex,
+    SurveyForm,
+    household_actor,
+)
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -30,10 +36,15 @@ def _choices(kind: Any, lang: str) -> list[tuple[str, str]]:
     return [(v, pick(enums.get(v), lang, v)) for v in typing.get_args(kind)]
 
 
-async def _page(request: Request, token: str, status: int = 200, **ctx: Any) -> Response:
-    lang = lang_of(request)
+async def _link(request: Request, token: str) -> tuple[str, str, SurveyForm]:
+    """(case id, household, what its questionnaire shows) of the link: one query to its case."""
     st = state(request)
-    _, household, form = await survey_links.survey_form(get_client(st), st.settings, token)
+    return await survey_links.survey_form(get_client(st), st.settings, token)
+
+
+def _page(request: Request, token: str, household: str, form: SurveyForm, status: int = 200,
+          **ctx: Any) -> Response:  # fmt: skip
+    lang = lang_of(request)
     closed = None
     if form.answered:
         closed = pick(
@@ -51,16 +62,17 @@ async def _page(request: Request, token: str, status: int = 200, **ctx: Any) -> 
 
 @router.get("/s/{token}")
 async def survey_page(request: Request, token: str) -> Response:
-    return await _page(request, token)
+    _, household, form = await _link(request, token)
+    return _page(request, token, household, form)
 
 
 @router.post("/s/{token}")
 async def survey_post(request: Request, token: str) -> Response:
     lang = lang_of(request)
     st = state(request)
-    case_id, household, form = await survey_links.survey_form(get_client(st), st.settings, token)
+    case_id, household, form = await _link(request, token)
     if form.answered or not form.sampled or not form.collecting:
-        return await _page(request, token, 409)  # it says why; nothing is sent
+        return _page(request, token, household, form, 409)  # it says why; nothing is sent
     posted = await request.form()
     values = {k: str(posted.get(k) or "").strip() for k in FIELDS}
     grades = [{"item": item, "grade": str(posted.get(f"grade.{i}") or "")}
@@ -71,17 +83,20 @@ async def survey_post(request: Request, token: str) -> Response:
     data["grades"] = [g for g in grades if g["grade"]]
     errors = {f"grade.{i}": pick(("请为这一项选择满意程度", "Choose a grade for this item"), lang)
               for i, g in enumerate(grades) if not g["grade"]}  # fmt: skip
-    check = {**data, "household": household, "actor": survey_links.household_actor(household)}
+    check = {**data, "household": household, "actor": household_actor(household)}
     errors |= {k: v for k, v in form_errors(ReturnInput, check, "", lang).items()
                if not k.startswith("grades")}  # fmt: skip
     chosen = {f"grade.{i}": g["grade"] for i, g in enumerate(grades)}
     if errors:
-        return await _page(request, token, 422, values={**values, **chosen}, errors=errors)
+        return _page(request, token, household, form, 422, values={**values, **chosen},
+                     errors=errors)  # fmt: skip
     try:
         await survey_links.answer(get_client(st), case_id, household, data)
     except ServiceError as exc:
         if exc.status >= 500:
             raise
-        return await _page(request, token, exc.status, values={**values, **chosen},
-                           refusal=said(exc, lang))  # fmt: skip
+        # refused now (answered or closed meanwhile): the page as the case now stands
+        _, household, form = await _link(request, token)
+        return _page(request, token, household, form, exc.status, values={**values, **chosen},
+                     refusal=said(exc, lang))  # fmt: skip
     return render(request, "survey_done.html", None, household=household, estate=form.estate)

@@ -85,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
         SatisfactionVars,
         SummaryData,
         SurveyForm,
+        household_actor,
     )
     from workflows.regulations.satisfaction.people import ROLES
     from workflows.spec import (
@@ -103,7 +104,6 @@ with workflow.unsafe.imports_passed_through():
     )
 
 CODE = "satisfaction"
-HOUSEHOLD = "household"  # the actor of a questionnaire answered through its one-time link
 SINCE = "2000-01-01T00:00:00+00:00"
 COMPLAINT_KINDS = ["complaint_register", "complaint_analysis", "complaint_return",
                    "complaint_explanation"]  # fmt: skip
@@ -346,7 +346,8 @@ class SatisfactionWorkflow(CaseWorkflow):
     def _validate_household_return(self, inp: ReturnInput) -> None:
         # Not one of ACTIONS: no user sends it; the link's page (starter/survey_links.py) does,
         # as the household the signed link names.
-        if inp.actor.roles != [HOUSEHOLD] or inp.actor.id != f"{HOUSEHOLD}:{inp.household}":
+        mine = household_actor(inp.household)
+        if inp.actor.roles != mine.roles or inp.actor.id != mine.id:
             raise refuse("Forbidden", f"household: a link answers for {inp.actor.id} only",
                          "此链接只能填写本住户的征询表")  # fmt: skip
         self._check_return(inp)

@@ -344,3 +344,12 @@ class SurveyForm(BaseModel):
     sampled: bool
     answered: bool
     collect_until: str | None = None
+
+
+HOUSEHOLD = "household"  # the role of a questionnaire answered through its one-time link
+
+
+def household_actor(household: str) -> Actor:
+    """Who answers through a household's one-time link (starter/survey_links.py): no user, the
+    household itself; the survey accepts its return for that household only."""
+    return Actor(id=f"{HOUSEHOLD}:{household}", roles=[HOUSEHOLD], name=household)

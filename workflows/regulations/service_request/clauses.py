@@ -1022,12 +1022,8 @@ class ServiceRequestWorkflow(CaseWorkflow):
                         f"{task.data.get('result', '')}\n回复：{task.data.get('reply', '')}")  # fmt: skip
         self._month_closes()
 
-    @after("cost_review")
-    def _costs_reviewed(self, task: TaskState) -> None:
-        self._month_closes()
-
-    @after("settlement")
-    def _settled(self, task: TaskState) -> None:
+    @after("cost_review", "settlement")
+    def _paperwork_done(self, task: TaskState) -> None:
         self._month_closes()
 
     def _month_pending(self) -> list[TaskState]:
