@@ -89,8 +89,8 @@ async def test_deadline_kinds_reminder_breach_and_lapse(
     env = ts_env
     async with case_worker(env.client, session_factory, settings_factory()) as queue:
         h = await start(env, queue, "D1", units=["intake", "calendar"], deposit_yuan="0")
-        started = china(await env.get_current_time())
         intake = await open_task(h, "intake")
+        started = china(intake.created_at)  # the case's own clock when it opened the task
         assert china(intake.due_at).date() == working_days_after(started.date(), 2)
         assert china(intake.due_at).time().replace(microsecond=0) == started.time().replace(
             microsecond=0

@@ -355,17 +355,16 @@ async def test_8_2_the_complaint_is_registered_in_two_copies_and_the_complainant
     env = ts_env
     async with case_worker(env.client, session_factory, settings_factory()) as queue:
         h = await start_complaint(env, queue)
-        started = await env.get_current_time()
         [register] = await records(session_factory, h.id, "complaint_register", 1)
         assert register.data["complainant"] == "王先生" and register.data["received_by"] == "cs"
         copies = await records(session_factory, h.id, "service_complaint_form", 2)
         assert sorted(c.data["copy"] for c in copies) == [1, 2]
         contact = await open_task(h, "complaint_contact")
-        assert (contact.assignee, contact.due_at) == ("cs", end_of_day(started))
+        assert (contact.assignee, contact.due_at) == ("cs", end_of_day(contact.created_at))
         classify = await open_task(h, "complaint_classify")
         assert classify.role == "complaint_director"
         # Not contacted by the end of the day: the breach tells the center and the director.
-        await sleep_to(env, end_of_day(started) + timedelta(minutes=1))
+        await sleep_to(env, end_of_day(contact.created_at) + timedelta(minutes=1))
         notes = await eventually_rows(session_factory, models.Notification, None, case_id=h.id)
         overdue = {n.recipient for n in notes if contact.id in n.key and "breach" in n.key}
         assert {"cs", "role:complaint_director"} <= overdue, [n.key for n in notes]
