@@ -603,7 +603,7 @@ def pct(sorted_values: list[float], p: float) -> float:
 
 async def scan_histories(ctx: Ctx, ids: list[str]) -> dict[str, Counter[str]]:
     """Count workflow task timeouts (by timeout type) and failures in every history, by phase."""
-    from temporalio.api.enums.v1 import EventType, TimeoutType
+    from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
 
     by_phase: dict[str, Counter[str]] = {}
     sem = asyncio.Semaphore(16)
@@ -625,7 +625,9 @@ async def scan_histories(ctx: Ctx, ids: list[str]) -> dict[str, Counter[str]]:
                 counts["wft_timed_out"] += 1
                 counts[f"wft_timed_out_{TimeoutType.Name(tt)}"] += 1
             elif et == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                cause = ev.workflow_task_failed_event_attributes.cause
                 counts["wft_failed"] += 1
+                counts[f"wft_failed_{WorkflowTaskFailedCause.Name(cause)}"] += 1
             elif et == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 counts["wft_completed"] += 1
             elif et == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:

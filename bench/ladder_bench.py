@@ -2,18 +2,27 @@
 acting, so every level breaches and escalates; against the minimal one-activity workflow in
 the same run, on one dev server.
 
-Run from the project root:  .venv/bin/python -m bench.ladder_bench [--count 1000]
+Run from the project root:  .venv/bin/python -m bench.ladder_bench [--count 1000] [--rate 5]
 
 It reuses bench/engine_bench.py: the same worker subprocess (the production worker's config
 plus the baseline workflow), the same dev server and scratch database, the same throughput
-measure (starts until each case's first step is stored) and history scan. Printed:
+measure (starts until each case's first step is stored) and history scan. Four phases of
+`--count` workflows each, on one worker, in this order (each phase's cases are terminated
+once measured, so the next one starts on an idle worker with an empty cache):
 
-- throughput: emergency complaints per second (until each case's level-1 task is stored)
-  beside the minimal workflow (until its one row is stored), and their ratio;
-- the lag between each level's due and its escalation stored (the 【超时】 notice of the level's
-  breach, written in the step that opens the next level; the board's breach is recorded the
-  same way), p50 / p99 per level and overall;
-- workflow-task timeouts and failures over every history of the run.
+1. `minimal`: the one-activity baseline in one burst;
+2. `start`: emergency complaints in one burst with the ladder not yet due (every level 600 s):
+   throughput until each case's level-1 task is stored, and its ratio to the minimal one;
+3. `paced`: emergency complaints started at `--rate` per second with the ladder in seconds
+   (3 / 5 / 10 / 10 s), nobody acting, so every level breaches and escalates;
+4. `burst`: the same ladder, all complaints in one burst: the ratio again, now with the
+   escalations of the first cases competing with the later starts.
+
+Printed: the throughputs and ratios; for `paced` and `burst` the lag between each level's due
+and its escalation stored (the 【超时】 notice of the level's breach, written in the step that
+opens the next level; the board's breach is recorded the same way), p50 / p99 per level and
+overall; workflow-task timeouts and failures over every history, by phase; CPU seconds of the
+worker, the dev server and PostgreSQL per phase.
 """
 
 from __future__ import annotations
@@ -39,27 +48,34 @@ LEVEL_DONE = "SELECT count(*) FROM tasks WHERE kind = 'em_department' AND case_i
 LAG_SQL = """
     SELECT t.case_id, t.kind, t.due_at,
            (SELECT min(n.created_at) FROM notifications n
-             WHERE n.key LIKE t.id || '/breach/%') AS escalated
+             WHERE n.case_id = t.case_id AND n.key LIKE t.id || '/breach/%') AS escalated
       FROM tasks t
      WHERE t.kind LIKE 'em\\_%' AND t.kind NOT LIKE 'em\\_report%' AND t.case_id = ANY($1::text[])
 """
+# (n.case_id first: the key's LIKE has a pattern per row, so without it every poll read the
+# whole notifications table once per task, and PostgreSQL's CPU competed with the ladder)
 LEVELS = ("em_department", "em_center", "em_leader", "em_board")
 
 
-def ladder_policy() -> Any:
-    """The ladder in seconds (policies are data: the real code path): 3 / 5 / 10 / 10 s."""
+LADDER_SECONDS = (3, 5, 10, 10)  # department, center head, leader, board
+NOT_DUE_SECONDS = (600, 600, 600, 600)  # the `start` phase: no level falls due during it
+
+
+def ladder_policy(seconds: tuple[int, int, int, int] = LADDER_SECONDS) -> Any:
+    """The ladder in seconds (policies are data: the real code path)."""
     from workflows.model import Deadline
     from workflows.regulations.complaint.forms import ComplaintPolicy
 
+    department, center, leader, board = seconds
     return ComplaintPolicy(
-        department_within=Deadline(seconds=3),
-        center_head_within=Deadline(seconds=5),
-        leader_within=Deadline(seconds=10),
-        board_within=Deadline(seconds=10),
+        department_within=Deadline(seconds=department),
+        center_head_within=Deadline(seconds=center),
+        leader_within=Deadline(seconds=leader),
+        board_within=Deadline(seconds=board),
     )
 
 
-def complaint_plans(ctx: eb.Ctx, n: int, label: str) -> list[Any]:
+def complaint_plans(ctx: eb.Ctx, n: int, label: str, policy: Any) -> list[Any]:
     """StartPlans as activities.starts.plan_case builds them (the start is then `launch`)."""
     from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
@@ -70,7 +86,7 @@ def complaint_plans(ctx: eb.Ctx, n: int, label: str) -> list[Any]:
     from workflows.search import CASE_STATUS, REGULATION
 
     entry = REGISTRY["complaint"]
-    policy = ladder_policy().model_dump(mode="json")
+    policy = policy.model_dump(mode="json")
     plans = []
     for i in range(n):
         inp = ComplaintInput(
@@ -89,19 +105,29 @@ def complaint_plans(ctx: eb.Ctx, n: int, label: str) -> list[Any]:
     return plans
 
 
-async def complaint_burst(ctx: eb.Ctx, n: int, label: str) -> tuple[eb.Phase, list[str]]:
+async def complaint_burst(
+    ctx: eb.Ctx, n: int, label: str, policy: Any, rate: float = 0.0
+) -> tuple[eb.Phase, list[str]]:
+    """n emergency complaints, in one burst (rate 0) or `rate` per second; until every level-1
+    task is stored."""
     from starter.cases import launch
 
-    plans = complaint_plans(ctx, n, label)
+    plans = complaint_plans(ctx, n, label, policy)
     ids = [p.case_id for p in plans]
     ph = eb.Phase(f"R5 emergency {label}", n)
     cpu0 = ctx.procs.snapshot()
     t0 = time.monotonic()
-    await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
+    if rate > 0:
+        for i, plan in enumerate(plans):
+            await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            await launch(ctx.client, ctx.settings, plan)
+    else:
+        await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
     ph.start_call_s = time.monotonic() - t0
     ctx.r1_ids.extend(ids)
     ctx.phase_of.update(dict.fromkeys(ids, ph.name))
-    ph.done, t1 = await eb.wait_rows(ctx, LEVEL_DONE, ids, within=max(60.0, n * 0.5))
+    within = max(60.0, n * 0.5) + (n / rate if rate > 0 else 0.0)
+    ph.done, t1 = await eb.wait_rows(ctx, LEVEL_DONE, ids, within=within)
     ph.cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
     ph.seconds = (t1 - t0) if ph.done >= n else None
     eb.log(ph.line())
@@ -137,6 +163,41 @@ async def ladder_lag(ctx: eb.Ctx, ids: list[str], within: float) -> dict[str, An
         out["all"] = {"escalated": len(every), "p50_ms": round(eb.pct(every, 50), 1),
                       "p99_ms": round(eb.pct(every, 99), 1), "max_ms": round(every[-1], 1)}  # fmt: skip
     return out
+
+
+def ratio(phase: eb.Phase, minimal: eb.Phase) -> float | None:
+    return round(phase.rate / minimal.rate, 3) if (phase.rate and minimal.rate) else None
+
+
+async def finish_phase(ctx: eb.Ctx, ids: list[str]) -> None:
+    """Wait until the worker and the server are idle, terminate a measured phase's open cases
+    (their histories stay for the scan; terminating a case while its workflow task runs fails
+    that task with FORCE_CLOSE_COMMAND, hence the wait), and wait again."""
+    await ctx.procs.settle()
+    if ids:
+        await eb.terminate(ctx, ids)
+        await ctx.procs.settle()
+
+
+async def ladder_phase(
+    ctx: eb.Ctx, n: int, label: str, rate: float
+) -> tuple[dict[str, Any], eb.Phase]:
+    """n complaints with the ladder in seconds, started at `rate`/s (0: one burst); every level
+    escalates; lag due -> escalation stored; CPU seconds from the first start to the last
+    escalation."""
+    cpu0 = ctx.procs.snapshot()
+    ph, ids = await complaint_burst(ctx, n, label, ladder_policy(), rate)
+    lag = await ladder_lag(ctx, ids, within=120 + n * 0.5)
+    cpu = ctx.procs.delta(cpu0, ctx.procs.snapshot())
+    out = {
+        "cases": n,
+        "started": f"{rate}/s" if rate > 0 else "one burst",
+        "lag": lag,
+        "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
+    }
+    eb.log(f"{label}: lag {lag.get('all')} cpu {out['cpu_s']}")
+    await finish_phase(ctx, ids)
+    return out, ph
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -186,27 +247,26 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         ctx.calendar = await case_calendar(sf)
         await eb.start_worker(ctx, address, workdir, "ladder")
         await eb.minimal_burst(ctx, 20, "warm")
-        await complaint_burst(ctx, 20, "warm")
-        await ctx.procs.settle()
+        _, warm = await complaint_burst(ctx, 20, "warm", ladder_policy(NOT_DUE_SECONDS))
+        await finish_phase(ctx, warm)
         mini = await eb.minimal_burst(ctx, n, str(n))
-        await ctx.procs.settle()
-        ph, ids = await complaint_burst(ctx, n, str(n))
-        lag = await ladder_lag(ctx, ids, within=120 + n * 0.5)
-        await ctx.procs.settle()
-        eb.log(f"scanning {len(ctx.all_ids)} histories")
-        scan = eb.summed(await eb.scan_histories(ctx, ctx.all_ids))
+        await finish_phase(ctx, [])
+        start, ids = await complaint_burst(ctx, n, "start", ladder_policy(NOT_DUE_SECONDS))
+        await finish_phase(ctx, ids)
         figures["throughput"] = {
             "cases": n,
             "minimal_wf_per_s": mini.rate,
-            "emergency_complaints_per_s": ph.rate,
-            "ratio": round(ph.rate / mini.rate, 3) if (ph.rate and mini.rate) else None,
+            "ladder_not_due": {"complaints_per_s": start.rate, "ratio": ratio(start, mini)},
         }
-        figures["ladder_lag"] = lag
-        figures["workflow_task_timeouts"] = {
-            k: scan.get(k, 0)
-            for k in ("histories", "wft_timed_out", "wft_failed", "wft_completed",
-                      "activity_timed_out")
+        figures["paced"], _ = await ladder_phase(ctx, n, "paced", args.rate)
+        figures["burst"], burst = await ladder_phase(ctx, n, "burst", 0.0)
+        figures["throughput"]["ladder_running"] = {
+            "complaints_per_s": burst.rate, "ratio": ratio(burst, mini),
         }  # fmt: skip
+        eb.log(f"scanning {len(ctx.all_ids)} histories")
+        by_phase = await eb.scan_histories(ctx, ctx.all_ids)
+        by_phase["all"] = eb.summed(by_phase)
+        figures["workflow_task_timeouts"] = {ph: dict(c) for ph, c in sorted(by_phase.items())}
         return figures
     finally:
         if ctx is not None:
@@ -231,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument(
+        "--rate", type=float, default=5.0, help="starts per second of the paced phase (5)"
     )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
