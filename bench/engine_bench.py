@@ -498,15 +498,13 @@ def r1_plans(ctx: Ctx, n: int, label: str, policy: Any = None) -> list[Any]:
 
 
 async def r1_burst(ctx: Ctx, n: int, label: str, profile: str | None = None) -> Phase:
-    from starter.cases import launch
-
     plans = r1_plans(ctx, n, label)
     ids = [p.case_id for p in plans]
     ph = Phase(f"R1 {label}", n)
     spy = start_py_spy(ctx, profile) if profile else None
     cpu0 = ctx.procs.snapshot()
     t0 = time.monotonic()
-    await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
+    await launch_at(ctx, plans, 0.0, t0)
     ph.start_call_s = time.monotonic() - t0
     ctx.r1_ids.extend(ids)
     ctx.phase_of.update(dict.fromkeys(ids, ph.name))
@@ -540,9 +538,20 @@ async def stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
     spy.kill()
 
 
+async def launch_at(ctx: Ctx, plans: list[Any], rate: float, t0: float) -> None:
+    """Start the cases of `plans`: `rate` per second from monotonic time t0, or all at once (0)."""
+    from starter.cases import launch
+
+    if rate > 0:
+        for i, plan in enumerate(plans):
+            await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            await launch(ctx.client, ctx.settings, plan)
+    else:
+        await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
+
+
 async def breach_lag(ctx: Ctx, n: int, rate: float) -> dict[str, Any]:
     """n R1 cases whose plan is due 5 s after the start; due_at -> 【超时】 notice stored."""
-    from starter.cases import launch
     from workflows.model import Deadline
     from workflows.regulations.revisit.forms import RevisitPolicy
 
@@ -553,12 +562,7 @@ async def breach_lag(ctx: Ctx, n: int, rate: float) -> dict[str, Any]:
     ctx.phase_of.update(dict.fromkeys(ids, "breach lag"))
     cpu0 = ctx.procs.snapshot()
     t0 = time.monotonic()
-    if rate > 0:
-        for i, plan in enumerate(plans):
-            await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
-            await launch(ctx.client, ctx.settings, plan)
-    else:
-        await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
+    await launch_at(ctx, plans, rate, t0)
     sql = """
         SELECT t.case_id, t.due_at,
                (SELECT min(n.created_at) FROM notifications n

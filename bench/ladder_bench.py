@@ -110,19 +110,12 @@ async def complaint_burst(
 ) -> tuple[eb.Phase, list[str]]:
     """n emergency complaints, in one burst (rate 0) or `rate` per second; until every level-1
     task is stored."""
-    from starter.cases import launch
-
     plans = complaint_plans(ctx, n, label, policy)
     ids = [p.case_id for p in plans]
     ph = eb.Phase(f"R5 emergency {label}", n)
     cpu0 = ctx.procs.snapshot()
     t0 = time.monotonic()
-    if rate > 0:
-        for i, plan in enumerate(plans):
-            await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
-            await launch(ctx.client, ctx.settings, plan)
-    else:
-        await asyncio.gather(*(launch(ctx.client, ctx.settings, p) for p in plans))
+    await eb.launch_at(ctx, plans, rate, t0)
     ph.start_call_s = time.monotonic() - t0
     ctx.r1_ids.extend(ids)
     ctx.phase_of.update(dict.fromkeys(ids, ph.name))
