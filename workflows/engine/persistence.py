@@ -39,6 +39,12 @@ class PersistenceMixin(CaseBase):
 
     def _take_changes(self) -> StepChanges:
         first = not self.s.case_written
+        # The summary as the case stands now. A step taken between an update's handler and the
+        # run loop's next pass (the handler closed the case) carries the new status, so it
+        # carries the summary that goes with it; before, the case row read "closed" with the
+        # old summary until the loop's next step. The loop still compares with self.summary and
+        # writes again when it differs: the steps, and so the commands, are as before.
+        summary = self.summarize() if self._ready else self.summary
         changes = StepChanges(
             case=CaseWrite(
                 id=self.s.case_id,
@@ -51,7 +57,7 @@ class PersistenceMixin(CaseBase):
                 version=self.s.event_seq,
                 started_by=self.started_by,
                 closed_at=self.s.closed_at,
-                summary=self.summary,
+                summary=summary,
                 attention=self.s.attention,
                 input=self._start.input if first else None,
                 policy=self._start.policy if first else None,
