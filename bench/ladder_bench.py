@@ -45,6 +45,9 @@ from bench import engine_bench as eb
 from bench.local import scratch_database_url
 
 LEVEL_DONE = "SELECT count(*) FROM tasks WHERE kind = 'em_department' AND case_id = ANY($1::text[])"
+# The lag of each level. n.case_id first: the key's LIKE has a pattern per row, so without it
+# every poll read the whole notifications table once per task, and PostgreSQL's CPU competed
+# with the ladder.
 LAG_SQL = """
     SELECT t.case_id, t.kind, t.due_at,
            (SELECT min(n.created_at) FROM notifications n
@@ -52,8 +55,6 @@ LAG_SQL = """
       FROM tasks t
      WHERE t.kind LIKE 'em\\_%' AND t.kind NOT LIKE 'em\\_report%' AND t.case_id = ANY($1::text[])
 """
-# (n.case_id first: the key's LIKE has a pattern per row, so without it every poll read the
-# whole notifications table once per task, and PostgreSQL's CPU competed with the ladder)
 LEVELS = ("em_department", "em_center", "em_leader", "em_board")
 
 
